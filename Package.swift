@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+// score-cluster: batch-score MLflow pyfunc models over Parquet datasets with many worker processes.
+
+import PackageDescription
+
+let package = Package(
+    name: "score-cluster",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "score-cluster", targets: ["ScoreCluster"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // C system-library shims.
+        .systemLibrary(name: "CPython", path: "Sources/CPython", pkgConfig: "python3-embed",
+                       providers: [.apt(["python3.11-dev", "libpython3-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSnappy", path: "Sources/CSnappy", pkgConfig: "snappy",
+                       providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        // Column buffers, record batches, Parquet reading and writing, dataset discovery.
+        .target(name: "Columnar", dependencies: ["CZstd", "CSnappy", "CZlib"]),
+        // Frames and messages between coordinator and workers; socket transport.
+        .target(name: "Wire", dependencies: ["Columnar"]),
+        // The embedded interpreter, MLmodel parsing, model loading, predict and result casting.
+        .target(name: "PyFunc", dependencies: ["CPython", "Columnar", "Yams"]),
+        // The worker loop: connect, load the model once, score batches, stream results back.
+        .target(name: "Worker", dependencies: ["Wire", "PyFunc", "Columnar"]),
+        // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.
+        .target(name: "Coordinator", dependencies: [
+            "Wire", "Columnar", "PyFunc",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+        ]),
+        // The command-line tool: argument parsing and wiring only.
+        .executableTarget(name: "ScoreCluster", dependencies: [
+            "Coordinator", "Worker",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Paths and process helpers shared by the tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "TestSupport"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Columnar"]),
+        .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "Columnar", "TestSupport"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Wire", "Columnar"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "TestSupport"]),
+    ]
+)

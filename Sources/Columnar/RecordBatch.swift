@@ -1,0 +1,36 @@
+/// Columns of equal length with their schema.
+public struct RecordBatch: Sendable {
+    public let schema: Schema
+    public let columns: [Column]
+    public let rowCount: Int
+
+    public init(schema: Schema, columns: [Column]) {
+        precondition(schema.fields.count == columns.count, "schema has \(schema.fields.count) fields, batch \(columns.count) columns")
+        let rows = columns.first?.count ?? 0
+        for (f, c) in zip(schema.fields, columns) {
+            precondition(c.count == rows, "column \(f.name) has \(c.count) rows, expected \(rows)")
+            precondition(c.type == f.type, "column \(f.name) is \(c.type), schema says \(f.type)")
+        }
+        self.schema = schema
+        self.columns = columns
+        self.rowCount = rows
+    }
+
+    /// An empty batch with `rowCount` rows and no columns.
+    public init(rowCount: Int) {
+        self.schema = Schema([])
+        self.columns = []
+        self.rowCount = rowCount
+    }
+
+    /// Rows `range` of every column.
+    public func slice(_ range: Range<Int>) -> RecordBatch {
+        if columns.isEmpty { return RecordBatch(rowCount: range.count) }
+        return RecordBatch(schema: schema, columns: columns.map { $0.slice(range) })
+    }
+
+    /// The columns at `indices`, in that order.
+    public func select(_ indices: [Int]) -> RecordBatch {
+        RecordBatch(schema: Schema(indices.map { schema.fields[$0] }), columns: indices.map { columns[$0] })
+    }
+}
