@@ -1,0 +1,62 @@
+import Columnar
+
+/// Everything a scoring job is told by its user.
+public struct JobOptions: Sendable {
+    /// Which input columns the output keeps next to the prediction.
+    public enum KeepColumns: Sendable, Equatable {
+        case all
+        case none
+        case some([String])
+
+        /// Parses `all`, `none` or a comma-separated list of column names.
+        public init(parsing text: String) {
+            switch text {
+            case "all": self = .all
+            case "none": self = .none
+            default: self = .some(text.split(separator: ",").map { String($0).trimmed })
+            }
+        }
+    }
+
+    public var modelPath: String
+    public var inputPath: String
+    public var outputPath: String
+    public var workers: Int
+    /// spark_udf's result type name ("double" by default).
+    public var resultType: String = "double"
+    /// Columns handed to the model, in order; nil means every column in schema order.
+    public var columns: [String]?
+    public var batchSize: Int = 10_000
+    public var outputColumn: String = "prediction"
+    public var keepColumns: KeepColumns = .all
+    /// `--python-env` for the workers; nil means VIRTUAL_ENV or the project's `.venv`.
+    public var pythonEnvironment: String?
+    public var overwrite: Bool = false
+    public var compression: ParquetCompression = .snappy
+    /// Attempts per batch when workers are lost.
+    public var maxAttempts: Int = 4
+    /// Batches a worker holds at once.
+    public var workerCapacity: Int = 3
+    /// Partitions decoded and not yet written, at most (bounds coordinator memory).
+    public var maxBufferedPartitions: Int? = nil
+    /// Largest partition, in rows; larger row groups are split.
+    public var maxPartitionRows: Int = 1 << 20
+    /// Seconds to wait for the first worker to be ready before giving up.
+    public var startupTimeout: Double = 300
+
+    public init(modelPath: String, inputPath: String, outputPath: String, workers: Int) {
+        self.modelPath = modelPath
+        self.inputPath = inputPath
+        self.outputPath = outputPath
+        self.workers = workers
+    }
+}
+
+extension String {
+    var trimmed: String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s = s.dropFirst() }
+        while s.last?.isWhitespace == true { s = s.dropLast() }
+        return String(s)
+    }
+}

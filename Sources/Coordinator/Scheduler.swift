@@ -1,0 +1,167 @@
+/// Identifies a worker connection within one job.
+public typealias WorkerID = Int
+/// Identifies one batch of rows: its position in the job's batch order.
+public typealias TaskID = UInt64
+
+/// Who does which batch: a plain state machine, `(event) -> [action]`, that knows nothing of
+/// sockets or threads, so that retries, duplicates and late results can be driven by tests.
+///
+/// Workers pull: each advertises a capacity (batches it can hold), and is given at most that
+/// many batches at once. A batch lost with its worker goes back to the front of the queue and
+/// is attempted at most `maxAttempts` times. A result is accepted once; a late or duplicate one
+/// is dropped.
+public struct Scheduler: Sendable {
+    public struct Configuration: Sendable {
+        /// Attempts per batch before the job fails (Spark's spark.task.maxFailures is 4).
+        public var maxAttempts: Int
+        /// Fail when no worker is left alive (local runs, where nobody else will come).
+        public var failWhenNoWorkers: Bool
+
+        public init(maxAttempts: Int = 4, failWhenNoWorkers: Bool = true) {
+            self.maxAttempts = maxAttempts
+            self.failWhenNoWorkers = failWhenNoWorkers
+        }
+    }
+
+    public enum Event: Sendable, Equatable {
+        /// A worker process was started (it has not connected yet).
+        case workerLaunched
+        /// A worker connected and said hello.
+        case workerJoined(WorkerID, capacity: Int)
+        /// The worker loaded the model and can take batches.
+        case workerReady(WorkerID)
+        /// Batches that are decoded and can be sent, in order.
+        case tasksAvailable([TaskID])
+        /// No batches will be added after those already available.
+        case inputFinished
+        /// A worker returned the result of a batch.
+        case resultReceived(WorkerID, TaskID)
+        /// The model failed on a batch (it raised, or its result could not be converted).
+        case taskFailed(WorkerID, TaskID, reason: String)
+        /// The model could not be loaded on a worker.
+        case modelLoadFailed(WorkerID, reason: String)
+        /// A worker died, disconnected or broke the protocol (or a launched one never joined).
+        case workerLost(WorkerID?, reason: String)
+    }
+
+    public enum Action: Sendable, Equatable {
+        /// Send batch `task` to `worker`.
+        case assign(TaskID, to: WorkerID)
+        /// The result of `task` is accepted (exactly once per task).
+        case accept(TaskID)
+        /// The job cannot succeed.
+        case fail(reason: String, task: TaskID?)
+        /// Every batch has an accepted result.
+        case finish
+    }
+
+    private enum WorkerState: Equatable { case loading, ready, gone }
+    private struct WorkerInfo {
+        var state: WorkerState
+        var capacity: Int
+        var inFlight: Set<TaskID> = []
+    }
+
+    public let configuration: Configuration
+    private var workers: [WorkerID: WorkerInfo] = [:]
+    private var launchedNotJoined = 0
+    /// Batches waiting for a worker, lowest id first (retries go back to the front).
+    private var pending: [TaskID] = []
+    private var pendingHead = 0
+    private var attempts: [TaskID: Int] = [:]
+    private var outstanding = 0
+    private var inputFinished = false
+    public private(set) var isDone = false
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Number of batches given to workers and not yet answered.
+    public var inFlightCount: Int { workers.values.reduce(0) { $0 + $1.inFlight.count } }
+
+    public mutating func handle(_ event: Event) -> [Action] {
+        guard !isDone else { return [] }
+        var actions: [Action] = []
+        switch event {
+        case .workerLaunched:
+            launchedNotJoined += 1
+        case .workerJoined(let id, let capacity):
+            launchedNotJoined = max(0, launchedNotJoined - 1)
+            workers[id] = WorkerInfo(state: .loading, capacity: max(1, capacity))
+        case .workerReady(let id):
+            if workers[id]?.state == .loading { workers[id]!.state = .ready }
+        case .tasksAvailable(let tasks):
+            pending.append(contentsOf: tasks)
+            outstanding += tasks.count
+        case .inputFinished:
+            inputFinished = true
+        case .resultReceived(let id, let task):
+            // Only the worker that holds the task may answer it; anything else is late or duplicate.
+            if workers[id]?.inFlight.remove(task) != nil {
+                outstanding -= 1
+                actions.append(.accept(task))
+            }
+        case .taskFailed(let id, let task, let reason):
+            if workers[id]?.inFlight.contains(task) == true {
+                return finish(with: [.fail(reason: reason, task: task)])
+            }
+        case .modelLoadFailed(_, let reason):
+            return finish(with: [.fail(reason: reason, task: nil)])
+        case .workerLost(let id, let reason):
+            if let id, var worker = workers[id], worker.state != .gone {
+                worker.state = .gone
+                let lost = worker.inFlight.sorted()
+                worker.inFlight = []
+                workers[id] = worker
+                for task in lost {
+                    attempts[task, default: 1] += 1
+                    if attempts[task]! > configuration.maxAttempts {
+                        return finish(with: [.fail(reason: "batch \(task) was attempted \(configuration.maxAttempts) times; last failure: \(reason)", task: task)])
+                    }
+                }
+                requeue(lost)
+            } else if id == nil {
+                launchedNotJoined = max(0, launchedNotJoined - 1)
+            }
+            let alive = launchedNotJoined + workers.values.filter { $0.state != .gone }.count
+            if configuration.failWhenNoWorkers && alive == 0 && !(inputFinished && outstanding == 0) {
+                return finish(with: [.fail(reason: "no worker is left: \(reason)", task: nil)])
+            }
+        }
+        actions.append(contentsOf: dispatch())
+        if inputFinished && outstanding == 0 {
+            return finish(with: actions + [.finish])
+        }
+        return actions
+    }
+
+    private mutating func finish(with actions: [Action]) -> [Action] {
+        isDone = true
+        return actions
+    }
+
+    private mutating func requeue(_ tasks: [TaskID]) {
+        guard !tasks.isEmpty else { return }
+        pending = tasks + pending[pendingHead...]
+        pendingHead = 0
+    }
+
+    /// Gives pending batches to ready workers with free capacity, the emptiest worker first.
+    private mutating func dispatch() -> [Action] {
+        var actions: [Action] = []
+        while pendingHead < pending.count {
+            let candidates = workers.filter { $0.value.state == .ready && $0.value.inFlight.count < $0.value.capacity }
+            guard let (id, _) = candidates.min(by: { ($0.value.inFlight.count, $0.key) < ($1.value.inFlight.count, $1.key) }) else { break }
+            let task = pending[pendingHead]
+            pendingHead += 1
+            workers[id]!.inFlight.insert(task)
+            actions.append(.assign(task, to: id))
+        }
+        if pendingHead > 4096 && pendingHead * 2 > pending.count {
+            pending.removeFirst(pendingHead)
+            pendingHead = 0
+        }
+        return actions
+    }
+}

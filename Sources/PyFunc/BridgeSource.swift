@@ -1,0 +1,169 @@
+/// The Python half of the worker's bridge, compiled once into the module `_score_cluster_bridge`.
+///
+/// What is easier and no slower in vectorised Python lives here: building the DataFrame
+/// from zero-copy views of the Swift column buffers, loading the model the way MLflow does,
+/// and converting predictions to the result type exactly as `mlflow.pyfunc.spark_udf` does
+/// (`_predict_row_batch`, docs/spark-udf.md §1.3). Swift calls these functions with the GIL
+/// held, on the worker's Python thread only.
+enum BridgeSource {
+    static let moduleName = "_score_cluster_bridge"
+
+    static let code = #"""
+import importlib
+import os
+import sys
+import traceback
+
+import numpy as np
+import pandas as pd
+
+
+def format_exception(exc_type, exc, tb):
+    return "".join(traceback.format_exception(exc_type, exc, tb))
+
+
+def load_model(model_dir, loader_module, code_dir, data_path, predict_fn):
+    """Loads a pyfunc model as mlflow.pyfunc.load_model does; returns the bound predict function."""
+    if code_dir:
+        sys.path.insert(0, code_dir)
+    module = importlib.import_module(loader_module)
+    loader = getattr(module, "_load_pyfunc", None)
+    if loader is None:
+        # The seed format's name for the loader.
+        loader = getattr(module, "load_pyfunc", None)
+    if loader is None:
+        raise ImportError(
+            f"loader module '{loader_module}' ({getattr(module, '__file__', '?')}) defines neither "
+            "_load_pyfunc(path) nor load_pyfunc(path)")
+    impl = loader(data_path)
+    fn = getattr(impl, predict_fn, None)
+    if fn is None or not callable(fn):
+        raise AttributeError(
+            f"the model loaded by '{loader_module}' ({type(impl).__name__}) has no callable '{predict_fn}'")
+    return fn
+
+
+_NUMPY = {1: np.bool_, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.uint8, 7: np.uint16,
+          8: np.uint32, 9: np.uint64, 10: np.float32, 11: np.float64}
+
+
+def _column(kind, nrows, values, offsets, validity):
+    """One column as pandas would get it from pyarrow's to_pandas(): nulls as NaN/None."""
+    if kind in (12, 13):
+        data = bytes(values)
+        offs = np.frombuffer(offsets, dtype=np.int64, count=nrows + 1)
+        valid = None if validity is None else np.frombuffer(validity, dtype=np.bool_, count=nrows)
+        if kind == 12:
+            cells = [data[offs[i]:offs[i + 1]].decode("utf-8", "replace") for i in range(nrows)]
+        else:
+            cells = [data[offs[i]:offs[i + 1]] for i in range(nrows)]
+        if valid is not None:
+            for i in np.flatnonzero(~valid):
+                cells[i] = None
+        return np.array(cells, dtype=object)
+    array = np.frombuffer(values, dtype=_NUMPY[kind], count=nrows)
+    if validity is None or array.dtype.kind == "f":
+        return array  # float null slots already hold NaN
+    valid = np.frombuffer(validity, dtype=np.bool_, count=nrows)
+    if valid.all():
+        return array
+    if array.dtype.kind == "b":
+        out = array.astype(object)
+        out[~valid] = None
+        return out
+    out = array.astype(np.float64)
+    out[~valid] = np.nan
+    return out
+
+
+def make_frame(names, nrows, columns, block):
+    """The DataFrame handed to predict. `block` is a memoryview of len(names) contiguous float64
+    columns when every column is float64, else None and `columns` lists (kind, values, offsets, validity)."""
+    if block is not None:
+        array = np.frombuffer(block, dtype=np.float64, count=len(names) * nrows).reshape(len(names), nrows).T
+        return pd.DataFrame(array, columns=names, copy=False)
+    return pd.DataFrame({name: _column(kind, nrows, v, o, m) for name, (kind, v, o, m) in zip(names, columns)},
+                        copy=False)
+
+
+class ResultTypeError(Exception):
+    """The prediction has no values of the requested type (spark_udf's ERR-nc)."""
+
+
+class ResultRowsError(Exception):
+    """The prediction has another number of rows than the batch."""
+
+
+_SPARK_NAMES = {"double": "DoubleType()", "float": "FloatType()", "int": "IntegerType()",
+                "long": "LongType()", "string": "StringType()", "boolean": "BooleanType()"}
+
+
+def _select(frame, result_type):
+    """spark_udf's column filter by element type, then the cast (mlflow/pyfunc/__init__.py)."""
+    if result_type == "int":
+        return frame.select_dtypes([np.byte, np.ubyte, np.short, np.ushort, np.int32]).astype(np.int32)
+    if result_type == "long":
+        return frame.select_dtypes([np.byte, np.ubyte, np.short, np.ushort, int]).astype(np.int64)
+    if result_type == "float":
+        return frame.select_dtypes(include=(np.number,)).astype(np.float32)
+    if result_type == "double":
+        return frame.select_dtypes(include=(np.number,)).astype(np.float64)
+    if result_type == "boolean":
+        return frame.select_dtypes([bool, np.bool_]).astype(bool)
+    return frame
+
+
+def _to_series(result, result_type):
+    """spark_udf's conversion of a predict result to one column of the result type."""
+    if isinstance(result, dict):
+        result = {k: list(v) for k, v in result.items()}
+    if not isinstance(result, pd.DataFrame):
+        result = pd.DataFrame([result]) if np.isscalar(result) else pd.DataFrame(result)
+    selected = _select(result, result_type)
+    if len(selected.columns) == 0:
+        raise ResultTypeError(
+            "The model did not produce any values compatible with the requested type "
+            f"'{_SPARK_NAMES[result_type]}'. Consider requesting udf with StringType or "
+            "Arraytype(StringType).")
+    if result_type == "string":
+        selected = selected.map(str)
+    return selected[selected.columns[0]]
+
+
+def convert(result, result_type, nrows):
+    """Converts a prediction; returns (values, validity-or-None, offsets-or-None) for Swift to copy."""
+    if (result_type in ("double", "float") and isinstance(result, (np.ndarray, pd.Series))
+            and result.ndim == 1 and isinstance(result.dtype, np.dtype) and result.dtype.kind in "iuf"):
+        # Fast path, equivalent to the general one for 1-D numeric results.
+        values = np.asarray(result).astype(np.float64 if result_type == "double" else np.float32, copy=False)
+    else:
+        values = _to_series(result, result_type).to_numpy()
+        if result_type == "string":
+            values = values.astype(object)
+    if len(values) != nrows:
+        code = "OUTPUT_EXCEEDS_INPUT_ROWS" if len(values) > nrows else "RESULT_ROWS_MISMATCH"
+        raise ResultRowsError(
+            f"[{code}] the model returned {len(values)} rows for a batch of {nrows} rows; "
+            "predict must return one value per input row")
+    if result_type == "string":
+        encoded = [str(v).encode("utf-8") for v in values]
+        offsets = np.zeros(nrows + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        return b"".join(encoded), None, offsets
+    values = np.ascontiguousarray(values)
+    validity = None
+    if values.dtype.kind == "f":
+        nan = np.isnan(values)
+        if nan.any():
+            # NaN in a double/float result becomes null, as Arrow makes it in spark_udf.
+            validity = np.ascontiguousarray(~nan)
+    return values, validity, None
+
+
+def restore_signals():
+    """Importing numpy/pandas installs Python's SIGINT handler; give signals back to the worker."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+"""#
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Yams
+
+/// The parts of an MLflow model directory score-cluster acts on: its `MLmodel` file's
+/// `python_function` flavor (docs/spark-udf.md §3.2).
+public struct MLModel: Sendable, Equatable {
+    /// The model directory (absolute).
+    public var directory: String
+    /// Every flavor the model declares, e.g. ["python_function", "sklearn"].
+    public var flavors: [String]
+    public var mlflowVersion: String?
+    public var pyfunc: PyFuncFlavor
+
+    /// Reads `directory/MLmodel`; errors name the file and say what to do.
+    public init(directory: String) throws(PyFuncError) {
+        let dir = URL(fileURLWithPath: directory).standardizedFileURL.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else {
+            throw PyFuncError("model '\(dir)' does not exist; pass the directory that mlflow's save_model wrote (it holds an MLmodel file)")
+        }
+        guard isDirectory.boolValue else {
+            throw PyFuncError("model '\(dir)' is a file; pass the model's directory (the one holding its MLmodel file)")
+        }
+        let file = dir + "/MLmodel"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw PyFuncError("'\(dir)' has no MLmodel file, so it is not an MLflow model directory; pass the directory that mlflow's save_model wrote")
+        }
+        let root: Any?
+        do { root = try Yams.load(yaml: text) } catch {
+            throw PyFuncError("cannot parse \(file) as YAML: \(error)")
+        }
+        guard let top = root as? [String: Any] else { throw PyFuncError("\(file) is not a YAML mapping") }
+        guard let flavors = top["flavors"] as? [String: Any] else {
+            throw PyFuncError("\(file) has no 'flavors' section; it is not a valid MLmodel file")
+        }
+        self.directory = dir
+        self.flavors = flavors.keys.sorted()
+        self.mlflowVersion = top["mlflow_version"].map { "\($0)" }
+        guard let conf = flavors["python_function"] as? [String: Any] else {
+            throw PyFuncError("""
+                Model does not have the "python_function" flavor (\(file) declares: \(self.flavors.joined(separator: ", "))); \
+                score-cluster scores pyfunc models: save the model with an MLflow flavor that adds python_function
+                """)
+        }
+        self.pyfunc = try PyFuncFlavor(conf, modelDirectory: dir, file: file)
+    }
+}
+
+/// `flavors.python_function` of an MLmodel file.
+public struct PyFuncFlavor: Sendable, Equatable {
+    /// The module whose `_load_pyfunc(path)` (or seed-format `load_pyfunc(path)`) loads the model.
+    public var loaderModule: String
+    /// Absolute directory put first on `sys.path` before importing the loader, if any.
+    public var codeDirectory: String?
+    /// Absolute path passed to the loader: `data` if present, else the model directory.
+    public var dataPath: String
+    /// The flavor-specific model file (`model_path`), recorded for messages.
+    public var modelPath: String?
+    /// The method called on the loaded model (`predict_fn`, default "predict").
+    public var predictFunction: String
+    /// `env` as declared: a conda.yaml path (old string form) or `{conda, virtualenv}`; recorded, not acted on.
+    public var environmentFiles: [String: String]
+    /// The Python version the model was saved with, if recorded.
+    public var pythonVersion: String?
+
+    init(_ conf: [String: Any], modelDirectory dir: String, file: String) throws(PyFuncError) {
+        // `main` is the seed format's name for the loader module.
+        guard let loader = (conf["loader_module"] ?? conf["main"]) as? String, !loader.isEmpty else {
+            throw PyFuncError("\(file): python_function has no loader_module; the MLmodel file is incomplete")
+        }
+        loaderModule = loader
+        if let code = conf["code"] as? String, !code.isEmpty {
+            let path = dir + "/" + code
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw PyFuncError("\(file): python_function.code names '\(code)', but \(path) does not exist")
+            }
+            codeDirectory = path
+        }
+        if let data = conf["data"] as? String, !data.isEmpty {
+            dataPath = dir + "/" + data
+        } else {
+            dataPath = dir
+        }
+        modelPath = conf["model_path"] as? String
+        predictFunction = (conf["predict_fn"] as? String) ?? "predict"
+        switch conf["env"] {
+        case let path as String: environmentFiles = ["conda": path]
+        case let map as [String: Any]: environmentFiles = map.compactMapValues { $0 as? String }
+        default: environmentFiles = [:]
+        }
+        pythonVersion = conf["python_version"].map { "\($0)" }
+    }
+}

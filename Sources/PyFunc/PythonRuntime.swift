@@ -1,0 +1,167 @@
+import CPython
+import Foundation
+
+typealias PyObjectPointer = UnsafeMutablePointer<PyObject>
+
+/// The embedded CPython interpreter of a worker process.
+///
+/// There is one per process, started on the thread that will run every Python call (the
+/// worker's Python thread). That thread keeps a persistent thread state: the GIL is taken
+/// for each piece of work and released between them, which costs tens of nanoseconds and
+/// lets threads the model starts make progress while the worker waits for batches.
+/// Nothing Python-typed leaves this module; callers get Swift values.
+public final class PythonRuntime: @unchecked Sendable {
+    /// "3.11": the libpython this binary links.
+    public static let linkedMajorMinor = "\(PY_MAJOR_VERSION).\(PY_MINOR_VERSION)"
+
+    public let environment: PythonEnvironment
+    /// The running interpreter's version, e.g. "3.11.2".
+    public let version: String
+    let bridge: PyObjectPointer
+    private var threadState: UnsafeMutablePointer<PyThreadState>?
+    private let owner = pthread_self()
+    nonisolated(unsafe) private static var started = false
+
+    /// Starts the interpreter on the calling thread with `environment`'s site-packages.
+    ///
+    /// - Parameter nativeThreads: BLAS/OpenMP threads per worker (default 1, since workers are
+    ///   processes); an explicit `OMP_NUM_THREADS` etc. in the environment wins.
+    public static func start(environment: PythonEnvironment, nativeThreads: Int = 1) throws(PyFuncError) -> PythonRuntime {
+        precondition(!started, "the embedded Python interpreter can be started once per process")
+        started = true
+        for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"] {
+            setenv(name, String(nativeThreads), 0)
+        }
+        let config = UnsafeMutablePointer<PyConfig>.allocate(capacity: 1)
+        defer { config.deallocate() }
+        // Isolated: a stray PYTHONHOME/PYTHONPATH in the deployment cannot redirect the worker.
+        PyConfig_InitIsolatedConfig(config)
+        config.pointee.install_signal_handlers = 0
+        config.pointee.parse_argv = 0
+        config.pointee.buffered_stdio = 0
+        // The program path makes Python find the venv's pyvenv.cfg and site-packages.
+        var status = PyConfig_SetBytesString(config, config.pointer(to: \.program_name)!, environment.programPath)
+        if PyStatus_Exception(status) == 0 {
+            status = Py_InitializeFromConfig(config)
+        }
+        PyConfig_Clear(config)
+        if PyStatus_Exception(status) != 0 {
+            let why = status.err_msg.map { String(cString: $0) } ?? "unknown error"
+            throw PyFuncError("cannot start the embedded Python \(linkedMajorMinor) with environment \(environment.root): \(why)")
+        }
+        let version = String(cString: Py_GetVersion()).split(separator: " ").first.map(String.init) ?? "?"
+
+        let prefix = PySys_GetObject("prefix").flatMap { PyUnicode_AsUTF8($0) }.map { String(cString: $0) } ?? "?"
+        guard URL(fileURLWithPath: prefix).standardizedFileURL.path == environment.root else {
+            throw PyFuncError("the embedded Python did not pick up the environment \(environment.root) (sys.prefix is \(prefix))")
+        }
+
+        guard let code = Py_CompileString(BridgeSource.code, "<score-cluster bridge>", Py_file_input),
+              let module = PyImport_ExecCodeModule(BridgeSource.moduleName, code) else {
+            let error = PythonRuntime.fetchError(bridge: nil)
+            var message = "cannot prepare the embedded Python: \(error)"
+            if error.typeName == "ModuleNotFoundError" {
+                message += ". The environment \(environment.root) must have numpy and pandas installed (pip install numpy pandas)"
+            }
+            throw PyFuncError(message, traceback: error.traceback)
+        }
+        Py_DECREF(code)
+        let runtime = PythonRuntime(environment: environment, version: version, bridge: module)
+        try runtime.callBridgeIgnoringResult("restore_signals")
+        // Release the GIL that initialisation left with this thread.
+        runtime.threadState = PyEval_SaveThread()
+        return runtime
+    }
+
+    private init(environment: PythonEnvironment, version: String, bridge: PyObjectPointer) {
+        self.environment = environment
+        self.version = version
+        self.bridge = bridge
+    }
+
+    /// Runs `body` holding the GIL. Must be called on the thread that started the runtime.
+    func withGIL<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        precondition(pthread_equal(pthread_self(), owner) != 0, "Python used from a thread other than its own")
+        PyEval_RestoreThread(threadState)
+        defer { threadState = PyEval_SaveThread() }
+        return try body()
+    }
+
+    /// Restores the worker's signal dispositions after a model's imports may have changed them.
+    public func restoreSignals() throws(PyFuncError) {
+        try withGIL { () throws(PyFuncError) in try callBridgeIgnoringResult("restore_signals") }
+    }
+
+    private func callBridgeIgnoringResult(_ name: String) throws(PyFuncError) {
+        let result = try callBridge(name, [])
+        Py_DECREF(result)
+    }
+
+    // MARK: Calling Python (GIL held)
+
+    /// Calls the bridge function `name` with `arguments` (borrowed); returns a new reference.
+    func callBridge(_ name: String, _ arguments: [PyObjectPointer]) throws(PyFuncError) -> PyObjectPointer {
+        guard let function = PyObject_GetAttrString(bridge, name) else {
+            let error = PythonRuntime.fetchError(bridge: bridge)
+            throw PyFuncError("internal: bridge has no \(name): \(error)")
+        }
+        defer { Py_DECREF(function) }
+        do throws(PythonError) {
+            return try call(function, arguments)
+        } catch {
+            throw PyFuncError("\(error)", traceback: error.traceback)
+        }
+    }
+
+    /// Calls `function(*arguments)` (arguments borrowed); returns a new reference.
+    func call(_ function: PyObjectPointer, _ arguments: [PyObjectPointer]) throws(PythonError) -> PyObjectPointer {
+        let tuple = PyTuple_New(arguments.count)!
+        for (i, argument) in arguments.enumerated() {
+            Py_INCREF(argument)
+            PyTuple_SetItem(tuple, i, argument)
+        }
+        defer { Py_DECREF(tuple) }
+        guard let result = PyObject_Call(function, tuple, nil) else { throw PythonRuntime.fetchError(bridge: bridge) }
+        return result
+    }
+
+    /// A new Python str.
+    func string(_ value: String) -> PyObjectPointer { PyUnicode_FromString(value)! }
+
+    /// Takes the pending Python exception as a `PythonError` (and clears it).
+    static func fetchError(bridge: PyObjectPointer?) -> PythonError {
+        var type: PyObjectPointer?, value: PyObjectPointer?, traceback: PyObjectPointer?
+        PyErr_Fetch(&type, &value, &traceback)
+        PyErr_NormalizeException(&type, &value, &traceback)
+        defer {
+            if let type { Py_DECREF(type) }
+            if let value { Py_DECREF(value) }
+            if let traceback { Py_DECREF(traceback) }
+            PyErr_Clear()
+        }
+        guard let type else { return PythonError(typeName: "SystemError", message: "error return without exception set") }
+        let typeName = describe(PyObject_GetAttrString(type, "__name__"), owned: true) ?? "Exception"
+        let message = value.flatMap { describe(PyObject_Str($0), owned: true) } ?? ""
+        var formatted: String?
+        if let bridge, let formatter = PyObject_GetAttrString(bridge, "format_exception") {
+            let tuple = PyTuple_New(3)!
+            for (i, item) in [type, value ?? cpy_none()!, traceback ?? cpy_none()!].enumerated() {
+                Py_INCREF(item)
+                PyTuple_SetItem(tuple, i, item)
+            }
+            formatted = describe(PyObject_Call(formatter, tuple, nil), owned: true)
+            Py_DECREF(tuple)
+            Py_DECREF(formatter)
+            PyErr_Clear()
+        }
+        return PythonError(typeName: typeName, message: message, traceback: formatted)
+    }
+
+    /// `str` of a Python string object; releases it when `owned`.
+    static func describe(_ object: PyObjectPointer?, owned: Bool) -> String? {
+        guard let object else { PyErr_Clear(); return nil }
+        defer { if owned { Py_DECREF(object) } }
+        guard let utf8 = PyUnicode_AsUTF8(object) else { PyErr_Clear(); return nil }
+        return String(cString: utf8)
+    }
+}

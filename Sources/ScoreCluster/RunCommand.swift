@@ -1,0 +1,111 @@
+import ArgumentParser
+import Columnar
+import Coordinator
+import Foundation
+
+/// `score-cluster run`: score a dataset on this machine with local worker processes.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Score a Parquet dataset with a pyfunc model using local worker processes.",
+        discussion: """
+            Each batch reaches the model's predict as a pandas DataFrame whose columns are named "0", "1", ... \
+            in the order of --columns, as spark_udf names them. Predictions are converted to --result-type \
+            exactly as spark_udf converts them. The output directory receives one Parquet file per input \
+            file (the kept input columns, then the prediction column, rows in input order) and _SUCCESS last; \
+            a failed run leaves no output behind.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Directory of the MLflow model (it holds the MLmodel file).", valueName: "path"))
+    var model: String
+
+    @Option(name: .long, help: ArgumentHelp("A Parquet file, or a directory of Parquet part files.", valueName: "path"))
+    var input: String
+
+    @Option(name: .long, help: ArgumentHelp("Directory to write the scored dataset to.", valueName: "dir"))
+    var output: String
+
+    @Option(name: .long, help: ArgumentHelp("Number of worker processes (default: the number of cores).", valueName: "n"))
+    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .customLong("result-type"),
+            help: ArgumentHelp("Type of the prediction column: double, float, int, long, string or boolean.", valueName: "type"))
+    var resultType: String = "double"
+
+    @Option(name: .long, help: ArgumentHelp("Comma-separated input columns handed to the model, in order (default: all columns).", valueName: "a,b,..."))
+    var columns: String?
+
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Rows per predict call.", valueName: "rows"))
+    var batchSize: Int = 10_000
+
+    @Option(name: .customLong("output-column"), help: ArgumentHelp("Name of the prediction column.", valueName: "name"))
+    var outputColumn: String = "prediction"
+
+    @Option(name: .customLong("keep-columns"),
+            help: ArgumentHelp("Input columns copied to the output: all, none, or a comma-separated list.", valueName: "all|none|a,b,..."))
+    var keepColumns: String = "all"
+
+    @Option(name: .customLong("python-env"),
+            help: ArgumentHelp("Python virtual environment the workers use (default: $VIRTUAL_ENV, else the project's .venv).", valueName: "dir"))
+    var pythonEnv: String?
+
+    @Option(name: .long, help: ArgumentHelp("Compression of the output files: snappy, zstd, gzip or none.", valueName: "codec"))
+    var compression: String = "snappy"
+
+    @Option(name: .customLong("max-attempts"), help: ArgumentHelp("Attempts per batch when a worker is lost.", valueName: "n"))
+    var maxAttempts: Int = 4
+
+    @Option(name: .long, help: ArgumentHelp("Print the first rows of the output when done (0 to skip).", valueName: "rows"))
+    var preview: Int = 5
+
+    @Flag(name: .long, help: "Replace the output directory if it exists.")
+    var overwrite = false
+
+    func validate() throws {
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard ParquetCompression(rawValue: compression) != nil else {
+            throw ValidationError("--compression must be one of: \(ParquetCompression.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let columns, columns.split(separator: ",").isEmpty { throw ValidationError("--columns names no column") }
+    }
+
+    func run() throws {
+        var options = JobOptions(modelPath: model, inputPath: input, outputPath: output, workers: workers)
+        options.resultType = resultType
+        options.columns = columns.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        options.batchSize = batchSize
+        options.outputColumn = outputColumn
+        options.keepColumns = JobOptions.KeepColumns(parsing: keepColumns)
+        options.pythonEnvironment = pythonEnv
+        options.overwrite = overwrite
+        options.compression = ParquetCompression(rawValue: compression)!
+        options.maxAttempts = maxAttempts
+
+        let runner = JobRunner(options: options) { Console.error($0) }
+        let summary: JobRunner.Summary
+        do {
+            summary = try runner.run()
+        } catch {
+            Console.error("error: \(error.message)")
+            if let traceback = error.traceback { Console.error(traceback) }
+            throw ExitCode(1)
+        }
+        let rate = summary.seconds > 0 ? Double(summary.rows) / summary.seconds : 0
+        print("""
+            scored \(summary.rows) rows from \(summary.files) file(s) in \(String(format: "%.2f", summary.seconds)) s \
+            (\(String(format: "%.0f", rate)) rows/s) with \(summary.workers) worker(s)
+            output: \(summary.outputDirectory)
+            """)
+        if preview > 0 { OutputPreview.print(summary: summary, rows: preview) }
+    }
+}
+
+/// Writes to standard error.
+enum Console {
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
+    }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+import Coordinator
+
+@main
+struct ScoreCluster: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score-cluster",
+        abstract: "Batch-score MLflow pyfunc models over Parquet datasets with many worker processes.",
+        discussion: """
+            score-cluster is a standalone analogue of mlflow.pyfunc.spark_udf without a JVM: a coordinator \
+            reads the dataset, streams batches over TCP to worker processes that embed CPython and load the \
+            model once, and writes the predictions next to the input columns, in input order, atomically.
+            """,
+        version: BuildInfo.version,
+        subcommands: [RunCommand.self, WorkerCommand.self]
+    )
+}

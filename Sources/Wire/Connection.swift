@@ -1,0 +1,201 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Columnar
+import Foundation
+import Synchronization
+
+/// A framed, blocking TCP connection between a coordinator and a worker.
+///
+/// Sends may come from several threads (they are serialised); receives from one thread at a
+/// time. Batches and results travel as their column buffers, gathered with `writev` rather
+/// than copied into one message.
+public final class Connection: @unchecked Sendable {
+    /// Largest payload accepted from a peer (1 GiB): bounds what a stranger can make us allocate.
+    public static let defaultMaxPayload: UInt64 = 1 << 30
+
+    let fd: Int32
+    /// Who is on the other side, e.g. "127.0.0.1:53122", for messages.
+    public let peer: String
+    public let maxPayload: UInt64
+    private let sendLock = Mutex(())
+    private let closed = Atomic<Bool>(false)
+
+    init(fd: Int32, peer: String, maxPayload: UInt64 = Connection.defaultMaxPayload) {
+        self.fd = fd
+        self.peer = peer
+        self.maxPayload = maxPayload
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var size: Int32 = 4 << 20
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { close() }
+
+    /// Connects to `host:port`, trying each address the name resolves to.
+    public static func connect(host: String, port: Int) throws -> Connection {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &result)
+        guard rc == 0, let first = result else {
+            throw WireError.io("cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(first) }
+        var lastError = "no address"
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+            if fd >= 0 {
+                if Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 {
+                    return Connection(fd: fd, peer: "\(host):\(port)")
+                }
+                lastError = String(cString: strerror(errno))
+                Glibc.close(fd)
+            }
+            cursor = info.pointee.ai_next
+        }
+        throw WireError.io("cannot connect to \(host):\(port): \(lastError)")
+    }
+
+    /// Closes the socket; blocked receives return `.closed`. Safe to call more than once.
+    public func close() {
+        if closed.exchange(true, ordering: .acquiringAndReleasing) == false {
+            shutdown(fd, Int32(SHUT_RDWR))
+            Glibc.close(fd)
+        }
+    }
+
+    /// Unblocks a thread waiting in `receive()` without releasing the descriptor yet.
+    public func shutdownReceive() { shutdown(fd, Int32(SHUT_RDWR)) }
+
+    // MARK: Sending
+
+    /// Sends a JSON control message.
+    public func send<M: Encodable>(_ type: MessageType, _ message: M) throws {
+        let data: Data
+        do { data = try JSONEncoder().encode(message) } catch { throw WireError.malformed("cannot encode \(M.self): \(error)") }
+        let bytes = [UInt8](data)
+        try sendFrame(type, head: bytes, segments: [])
+    }
+
+    /// Sends a frame with no payload.
+    public func send(_ type: MessageType) throws {
+        try sendFrame(type, head: [], segments: [])
+    }
+
+    /// Sends a batch or result frame.
+    public func send(_ type: MessageType, batch: ColumnBatchCodec.Encoded) throws {
+        try sendFrame(type, head: batch.head, segments: batch.segments)
+    }
+
+    private func sendFrame(_ type: MessageType, head: [UInt8], segments: [(buffer: ColumnBuffer?, count: Int)]) throws {
+        let payloadLength = head.count + segments.reduce(0) { $0 + $1.count }
+        let header = FrameHeader(type: type, payloadLength: UInt64(payloadLength)).encoded()
+        let zeros = [UInt8](repeating: 0, count: 8)
+        // Keep every buffer alive and pinned while its bytes are written.
+        try header.withUnsafeBytes { (h) throws in
+            try head.withUnsafeBytes { (p) throws in
+                try zeros.withUnsafeBytes { (z) throws in
+                    var iov: [iovec] = [iovec(iov_base: UnsafeMutableRawPointer(mutating: h.baseAddress), iov_len: h.count)]
+                    if p.count > 0 { iov.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: p.baseAddress), iov_len: p.count)) }
+                    for segment in segments where segment.count > 0 {
+                        let base = segment.buffer?.mutableBase ?? UnsafeMutableRawPointer(mutating: z.baseAddress!)
+                        iov.append(iovec(iov_base: base, iov_len: segment.count))
+                    }
+                    try sendLock.withLock { (_) throws in try writeAll(&iov) }
+                }
+            }
+            withExtendedLifetime(segments) {}
+        }
+    }
+
+    private func writeAll(_ iov: inout [iovec]) throws {
+        var index = 0
+        while index < iov.count {
+            let batchCount = min(iov.count - index, 512)
+            let written = iov.withUnsafeMutableBufferPointer { buffer in
+                writev(fd, buffer.baseAddress! + index, Int32(batchCount))
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw errno == EPIPE || errno == ECONNRESET ? WireError.closed : WireError.io("send to \(peer): \(String(cString: strerror(errno)))")
+            }
+            var remaining = written
+            while remaining > 0 && index < iov.count {
+                if remaining >= iov[index].iov_len {
+                    remaining -= iov[index].iov_len
+                    index += 1
+                } else {
+                    iov[index].iov_base = iov[index].iov_base! + remaining
+                    iov[index].iov_len -= remaining
+                    remaining = 0
+                }
+            }
+            while index < iov.count && iov[index].iov_len == 0 { index += 1 }
+        }
+    }
+
+    // MARK: Receiving
+
+    /// A received frame: its header and its payload (64-byte aligned).
+    public struct Frame: Sendable {
+        public var header: FrameHeader
+        public var payload: ColumnBuffer
+
+        /// Decodes a JSON control payload.
+        public func decode<M: Decodable>(_ type: M.Type) throws -> M {
+            do {
+                return try JSONDecoder().decode(M.self, from: Data(payload.bytes))
+            } catch {
+                throw WireError.malformed("cannot decode \(M.self) from a \(header.type) frame: \(error)")
+            }
+        }
+    }
+
+    /// Waits for the next frame. Throws `.closed` when the peer hangs up between frames.
+    public func receive() throws -> Frame {
+        var headerBytes = [UInt8](repeating: 0, count: FrameHeader.size)
+        let got = try headerBytes.withUnsafeMutableBytes { (p) throws in try readFully(p.baseAddress!, p.count, allowEOF: true) }
+        guard got else { throw WireError.closed }
+        let header = try headerBytes.withUnsafeBytes { (p) throws in try FrameHeader.decode(p, maxPayload: maxPayload) }
+        let payload = ColumnBuffer(uninitializedCount: Int(header.payloadLength))
+        if header.payloadLength > 0 {
+            _ = try readFully(payload.mutableBase, Int(header.payloadLength), allowEOF: false)
+        }
+        return Frame(header: header, payload: payload)
+    }
+
+    /// Reads exactly `count` bytes. Returns false on a clean EOF before the first byte when allowed.
+    private func readFully(_ base: UnsafeMutableRawPointer, _ count: Int, allowEOF: Bool) throws -> Bool {
+        var done = 0
+        while done < count {
+            let n = read(fd, base + done, count - done)
+            if n == 0 {
+                if done == 0 && allowEOF { return false }
+                throw WireError.malformed("connection from \(peer) ended in the middle of a frame")
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == ECONNRESET || errno == EBADF || errno == ENOTCONN { throw WireError.closed }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw WireError.io("\(peer) sent nothing within the time allowed") }
+                throw WireError.io("receive from \(peer): \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+        return true
+    }
+}
+
+extension Connection {
+    /// Bounds how long `receive()` may wait for bytes (0 = forever); a handshake must not hang.
+    public func setReceiveTimeout(seconds: Int) {
+        var tv = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+}

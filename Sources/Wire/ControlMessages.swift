@@ -1,0 +1,71 @@
+/// worker → coordinator, first frame on a connection.
+public struct WorkerHello: Codable, Sendable, Equatable {
+    /// Process id and host, for logs and error messages.
+    public var pid: Int32
+    public var host: String
+    /// How many batches the worker can hold at once (one being scored, the rest queued).
+    public var capacity: Int
+    /// The embedded interpreter's version, e.g. "3.11.2".
+    public var pythonVersion: String
+    /// The Python environment the worker uses.
+    public var pythonEnvironment: String
+
+    public init(pid: Int32, host: String, capacity: Int, pythonVersion: String, pythonEnvironment: String) {
+        self.pid = pid
+        self.host = host
+        self.capacity = capacity
+        self.pythonVersion = pythonVersion
+        self.pythonEnvironment = pythonEnvironment
+    }
+}
+
+/// coordinator → worker: what to load and how to call it.
+public struct JobSpec: Codable, Sendable, Equatable {
+    public var jobID: String
+    /// Directory of the MLflow model, as the worker sees it.
+    public var modelPath: String
+    /// Names the model's DataFrame columns get, in batch column order ("0", "1", ... by default).
+    public var columnNames: [String]
+    /// The declared result type, spark_udf style ("double", "float", "int", "long", "string", "boolean").
+    public var resultType: String
+
+    public init(jobID: String, modelPath: String, columnNames: [String], resultType: String) {
+        self.jobID = jobID
+        self.modelPath = modelPath
+        self.columnNames = columnNames
+        self.resultType = resultType
+    }
+}
+
+/// worker → coordinator: the model is loaded.
+public struct WorkerReady: Codable, Sendable, Equatable {
+    public var loadSeconds: Double
+    public init(loadSeconds: Double) { self.loadSeconds = loadSeconds }
+}
+
+/// worker → coordinator: the job cannot go on on this worker.
+public struct WorkerFailure: Codable, Sendable, Equatable, Error {
+    public enum Kind: String, Codable, Sendable {
+        /// The model could not be loaded (import error, loader raised, bad MLmodel).
+        case modelLoad
+        /// predict raised, or its result could not be converted to the result type.
+        case predict
+        /// The worker's environment is unusable (interpreter, venv).
+        case environment
+        /// The conversation broke (bad frame, unexpected message).
+        case protocolError
+    }
+    public var kind: Kind
+    /// The batch being scored, when the failure is about one.
+    public var taskID: UInt64?
+    public var message: String
+    /// The Python traceback, when Python raised.
+    public var traceback: String?
+
+    public init(kind: Kind, taskID: UInt64? = nil, message: String, traceback: String? = nil) {
+        self.kind = kind
+        self.taskID = taskID
+        self.message = message
+        self.traceback = traceback
+    }
+}

@@ -1,0 +1,17 @@
+/// What a frame carries. Control messages carry JSON; batches and results carry column buffers.
+public enum MessageType: UInt8, Sendable, CaseIterable {
+    /// worker → coordinator: who I am and how many batches I can hold (`WorkerHello`).
+    case hello = 1
+    /// coordinator → worker: the job to load (`JobSpec`).
+    case job = 2
+    /// worker → coordinator: model loaded, ready for batches (`WorkerReady`).
+    case ready = 3
+    /// coordinator → worker: rows to score (`BatchMessage`).
+    case batch = 4
+    /// worker → coordinator: predictions for one batch (`ResultMessage`).
+    case result = 5
+    /// worker → coordinator: the job cannot go on on this worker (`WorkerFailure`).
+    case failure = 6
+    /// coordinator → worker: no more work; exit.
+    case shutdown = 7
+}

@@ -1,0 +1,27 @@
+/// What went wrong on a connection.
+public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The peer does not speak this protocol (wrong magic): a stranger on the port.
+    case notAScoreClusterPeer
+    /// The peer speaks another version of the protocol.
+    case versionMismatch(theirs: UInt8, ours: UInt8)
+    /// A frame that breaks the format: the connection is closed.
+    case malformed(String)
+    /// The peer closed the connection.
+    case closed
+    /// A socket call failed.
+    case io(String)
+    /// A message arrived that is not allowed at this point of the conversation.
+    case unexpected(String)
+
+    public var description: String {
+        switch self {
+        case .notAScoreClusterPeer: "the peer is not a score-cluster process (bad frame magic)"
+        case .versionMismatch(let theirs, let ours):
+            "protocol version mismatch: peer speaks \(theirs), this build speaks \(ours); run the same score-cluster version on both sides"
+        case .malformed(let why): "malformed frame: \(why)"
+        case .closed: "connection closed by peer"
+        case .io(let why): "socket error: \(why)"
+        case .unexpected(let why): "unexpected message: \(why)"
+        }
+    }
+}
