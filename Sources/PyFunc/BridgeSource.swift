@@ -9,8 +9,8 @@ enum BridgeSource {
     static let moduleName = "_score_cluster_bridge"
 
     static let code = #"""
+import ctypes
 import importlib
-import os
 import sys
 import traceback
 
@@ -47,8 +47,21 @@ _NUMPY = {1: np.bool_, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.
           8: np.uint32, 9: np.uint64, 10: np.float32, 11: np.float64}
 
 
+def _buffer(spec):
+    """A zero-copy view of Swift memory: spec is (address, size, owner). The owner (a capsule
+    holding the Swift buffer) lives as long as any numpy view of the memory does, so a model
+    that keeps its input keeps the memory too."""
+    if spec is None:
+        return None
+    address, size, owner = spec
+    view = (ctypes.c_char * size).from_address(address)
+    view._owner = owner
+    return view
+
+
 def _column(kind, nrows, values, offsets, validity):
     """One column as pandas would get it from pyarrow's to_pandas(): nulls as NaN/None."""
+    values, offsets, validity = _buffer(values), _buffer(offsets), _buffer(validity)
     if kind in (12, 13):
         data = bytes(values)
         offs = np.frombuffer(offsets, dtype=np.int64, count=nrows + 1)
@@ -77,10 +90,10 @@ def _column(kind, nrows, values, offsets, validity):
 
 
 def make_frame(names, nrows, columns, block):
-    """The DataFrame handed to predict. `block` is a memoryview of len(names) contiguous float64
+    """The DataFrame handed to predict. `block` is a buffer spec of len(names) contiguous float64
     columns when every column is float64, else None and `columns` lists (kind, values, offsets, validity)."""
     if block is not None:
-        array = np.frombuffer(block, dtype=np.float64, count=len(names) * nrows).reshape(len(names), nrows).T
+        array = np.frombuffer(_buffer(block), dtype=np.float64, count=len(names) * nrows).reshape(len(names), nrows).T
         return pd.DataFrame(array, columns=names, copy=False)
     return pd.DataFrame({name: _column(kind, nrows, v, o, m) for name, (kind, v, o, m) in zip(names, columns)},
                         copy=False)

@@ -5,8 +5,8 @@ import Foundation
 /// A pyfunc model loaded once into the embedded interpreter, scoring batches of columns.
 ///
 /// Use it only on the runtime's thread. Each `predict` hands the batch to pandas without
-/// copying the column data (numpy views over the Swift buffers, valid for the duration of
-/// the call), calls the model's predict function, and converts the result to the result type
+/// copying the column data (numpy views over the Swift buffers, which Python keeps alive for
+/// as long as it holds a view), calls the model's predict function, and converts the result to the result type
 /// as spark_udf does.
 public final class PyFuncModel {
     public let model: MLModel
@@ -18,8 +18,8 @@ public final class PyFuncModel {
     private let predictFunction: PyObjectPointer
     private let pythonNames: PyObjectPointer
     private let pythonResultType: PyObjectPointer
-    /// Batches whose memory the model kept a reference to; never freed (see `predict`).
-    private var pinnedBatches: [[Column]] = []
+    private let makeFrame: PyObjectPointer
+    private let convert: PyObjectPointer
 
     /// Imports the loader module (after putting `code` first on `sys.path`) and loads the model.
     public init(runtime: PythonRuntime, model: MLModel, columnNames: [String], resultType: ResultType) throws(PyFuncError) {
@@ -44,6 +44,9 @@ public final class PyFuncModel {
             return (function, names, runtime.string(resultType.rawValue))
         }
         (predictFunction, pythonNames, pythonResultType) = loaded
+        (makeFrame, convert) = runtime.withGIL {
+            (PyObject_GetAttrString(runtime.bridge, "make_frame")!, PyObject_GetAttrString(runtime.bridge, "convert")!)
+        }
         try runtime.restoreSignals()
         self.runtime = runtime
         self.model = model
@@ -79,10 +82,14 @@ public final class PyFuncModel {
         return try runtime.withGIL { () throws(PredictError) -> Column in
             var views: [PyObjectPointer] = []
             defer { views.forEach { Py_DECREF($0) } }
+            // (address, size, owner): Python keeps the Swift buffer alive while it uses the memory.
             func view(_ buffer: ColumnBuffer, _ count: Int) -> PyObjectPointer {
-                let object = PyMemoryView_FromMemory(buffer.mutableBase.assumingMemoryBound(to: CChar.self), count, PyBUF_WRITE)!
-                views.append(object)
-                return object
+                let spec = PyTuple_New(3)!
+                PyTuple_SetItem(spec, 0, PyLong_FromSize_t(Int(bitPattern: buffer.mutableBase)))
+                PyTuple_SetItem(spec, 1, PyLong_FromLong(count))
+                PyTuple_SetItem(spec, 2, PyCapsule_New(Unmanaged.passRetained(buffer).toOpaque(), nil, releaseColumnBuffer))
+                views.append(spec)
+                return spec
             }
             let none: PyObjectPointer = cpy_none()!
             let frameArguments: [PyObjectPointer]
@@ -112,8 +119,8 @@ public final class PyFuncModel {
                 frameArguments = [pythonNames, nrows, list, none]
             }
             let frame: PyObjectPointer
-            do throws(PyFuncError) { frame = try runtime.callBridge("make_frame", frameArguments) } catch {
-                throw .conversion(message: "cannot build the input DataFrame: \(error.message)")
+            do throws(PythonError) { frame = try runtime.call(makeFrame, frameArguments) } catch {
+                throw .conversion(message: "cannot build the input DataFrame: \(error)")
             }
             let result: PyObjectPointer
             do throws(PythonError) {
@@ -123,17 +130,14 @@ public final class PyFuncModel {
                 throw .modelRaised(error)
             }
             Py_DECREF(frame)
-            defer {
-                // Views must not outlive the Swift buffers. If the model kept one (cached its
-                // input), keep this batch's memory alive for good instead of freeing it under Python.
-                if views.contains(where: { Py_REFCNT($0) > 1 }) { pinnedBatches.append(columns) }
-            }
             let converted: PyObjectPointer
-            do throws(PyFuncError) {
-                converted = try runtime.callBridge("convert", [result, pythonResultType, nrows])
+            do throws(PythonError) {
+                converted = try runtime.call(convert, [result, pythonResultType, nrows])
             } catch {
                 Py_DECREF(result)
-                throw .conversion(message: error.message)
+                // The bridge's own errors carry spark_udf's messages; others say what raised.
+                let own = error.typeName == "ResultTypeError" || error.typeName == "ResultRowsError"
+                throw .conversion(message: own ? error.message : "cannot convert the prediction to \(resultType.rawValue): \(error)")
             }
             Py_DECREF(result)
             defer { Py_DECREF(converted) }
@@ -150,4 +154,10 @@ public final class PyFuncModel {
         }
         return true
     }
+}
+
+/// Releases the Swift buffer a capsule holds, when Python drops its last view of the memory.
+private let releaseColumnBuffer: PyCapsule_Destructor = { capsule in
+    guard let capsule, let pointer = PyCapsule_GetPointer(capsule, nil) else { return }
+    Unmanaged<ColumnBuffer>.fromOpaque(pointer).release()
 }
