@@ -1,0 +1,75 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The built `score-cluster run` as a user runs it: real Parquet files, real MLflow models,
+/// real worker processes over TCP, output checked with pyarrow and the model loaded the usual way.
+@Suite("score-cluster run, end to end", .serialized)
+struct EndToEndTests {
+    let fixture: EndToEndFixture
+
+    init() throws { fixture = try EndToEndFixture.shared.get() }
+
+    func check(output: String, model: URL, loader: String, columns: String) throws {
+        let checker = TestEnvironment.repoRoot.appendingPathComponent("Tests/Fixtures/check_e2e_output.py").path
+        let result = try TestEnvironment.run(TestEnvironment.python,
+                                             [checker, fixture.dataset.path, output, model.path, loader, columns])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("OK"))
+    }
+
+    @Test("an MLflow sklearn model: predictions equal mlflow.pyfunc's, rows and kept columns unchanged")
+    func mlflowModel() throws {
+        let output = fixture.outputPath("mlflow")
+        let run = try EndToEndFixture.scoreCluster(["run", "--model", fixture.linearModel.path, "--input", fixture.dataset.path,
+                                                    "--output", output, "--workers", "2", "--columns", "f1,f2,f3",
+                                                    "--batch-size", "700"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("scored 7301 rows from 3 file(s)"))
+        try check(output: output, model: fixture.linearModel, loader: "mlflow", columns: "f1,f2,f3")
+    }
+
+    @Test("a seed-format model needing no MLflow; null features arrive as NaN and give null predictions")
+    func seedModel() throws {
+        let output = fixture.outputPath("seed")
+        let run = try EndToEndFixture.scoreCluster(["run", "--model", fixture.seedModel.path, "--input", fixture.dataset.path,
+                                                    "--output", output, "--workers", "2", "--columns", "f0,f1,f2,f3"])
+        #expect(run.status == 0, "\(run.stderr)")
+        try check(output: output, model: fixture.seedModel, loader: "seed", columns: "f0,f1,f2,f3")
+    }
+
+    @Test("an existing output is refused without --overwrite and replaced with it")
+    func overwrite() throws {
+        let output = fixture.outputPath("overwrite")
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try "old".write(toFile: output + "/stale.txt", atomically: true, encoding: .utf8)
+        let arguments = ["run", "--model", fixture.seedModel.path, "--input", fixture.dataset.path, "--output", output,
+                         "--workers", "1", "--columns", "f0,f1,f2,f3", "--keep-columns", "id", "--preview", "0"]
+        let refused = try EndToEndFixture.scoreCluster(arguments)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("already exists") && refused.stderr.contains("--overwrite"))
+        #expect(FileManager.default.fileExists(atPath: output + "/stale.txt"))
+        let replaced = try EndToEndFixture.scoreCluster(arguments + ["--overwrite"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output + "/stale.txt"))
+        #expect(FileManager.default.fileExists(atPath: output + "/_SUCCESS"))
+        let columns = try TestEnvironment.runPython("import pyarrow.parquet as pq, sys; print(pq.read_table(sys.argv[1]).column_names)", [output + "/part-00000.parquet"])
+        #expect(columns.contains("['id', 'prediction']"))
+    }
+
+    @Test("the result type and output column name are honoured")
+    func resultTypeAndName() throws {
+        let output = fixture.outputPath("string")
+        let run = try EndToEndFixture.scoreCluster(["run", "--model", fixture.seedModel.path, "--input", fixture.dataset.path,
+                                                    "--output", output, "--workers", "1", "--columns", "f0,f1,f2,f3",
+                                                    "--result-type", "string", "--output-column", "score", "--keep-columns", "none"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let text = try TestEnvironment.runPython("""
+            import pyarrow.parquet as pq, sys
+            t = pq.read_table(sys.argv[1])
+            print(t.schema.field('score').type, t.num_rows, t.column('score').null_count, 'nan' in t.column('score').to_pylist())
+            """, [output])
+        // spark_udf's str() makes NaN the string 'nan' rather than null.
+        #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "string 7301 0 True")
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Every way a job can fail ends with a non-zero exit, a message that names what is at fault,
+/// and no output that looks complete.
+@Suite("score-cluster run, failures", .serialized)
+struct FailureTests {
+    let fixture: EndToEndFixture
+
+    init() throws { fixture = try EndToEndFixture.shared.get() }
+
+    /// Runs a job that must fail; returns its standard error.
+    func failingRun(model: String, input: String? = nil, extra: [String] = ["--columns", "f0,f1,f2,f3"]) throws -> String {
+        let output = fixture.outputPath("fail")
+        let run = try EndToEndFixture.scoreCluster(["run", "--model", model, "--input", input ?? fixture.dataset.path,
+                                                    "--output", output, "--workers", "2"] + extra)
+        #expect(run.status != 0, "the run succeeded: \(run.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: output + "/_SUCCESS"))
+        #expect(!FileManager.default.fileExists(atPath: output), "a failed run left \(output) behind")
+        return run.stderr
+    }
+
+    @Test("a missing model directory")
+    func missingModel() throws {
+        let stderr = try failingRun(model: "/nonexistent/model")
+        #expect(stderr.contains("/nonexistent/model") && stderr.contains("does not exist"))
+    }
+
+    @Test("an MLmodel without python_function")
+    func noPyfuncFlavor() throws {
+        let model = try fixture.makeSeedModel("", mlmodel: "flavors:\n  sklearn: {pickled_model: model.pkl}\n")
+        let stderr = try failingRun(model: model.path)
+        #expect(stderr.contains("python_function") && stderr.contains(model.lastPathComponent))
+    }
+
+    @Test("a loader module that cannot be imported")
+    func importError() throws {
+        let model = try fixture.makeSeedModel("import no_such_dependency_xyz\n")
+        let stderr = try failingRun(model: model.path)
+        #expect(stderr.contains("No module named 'no_such_dependency_xyz'"))
+        #expect(stderr.contains("Traceback"))
+    }
+
+    @Test("a model that raises while loading")
+    func loadRaises() throws {
+        let model = try fixture.makeSeedModel("def load_pyfunc(path):\n    raise RuntimeError('the weights file is corrupt')\n")
+        let stderr = try failingRun(model: model.path)
+        #expect(stderr.contains("could not load the model") && stderr.contains("the weights file is corrupt"))
+        #expect(stderr.contains("in load_pyfunc"))
+    }
+
+    @Test("a model that raises in predict: the partition, file and traceback are named")
+    func predictRaises() throws {
+        let model = try fixture.makeSeedModel("""
+            class M:
+                def predict(self, df):
+                    if df['0'].isna().any():
+                        raise ValueError('cannot score rows with missing f0')
+                    return df['0']
+            def load_pyfunc(path):
+                return M()
+            """)
+        let stderr = try failingRun(model: model.path)
+        #expect(stderr.contains("cannot score rows with missing f0"))
+        #expect(stderr.contains("partition 0") && stderr.contains("part-00000.parquet"))
+        #expect(stderr.contains("in predict"))
+    }
+
+    @Test("a model whose result has the wrong number of rows")
+    func wrongRowCount() throws {
+        let model = try fixture.makeSeedModel("""
+            class M:
+                def predict(self, df):
+                    return df['0'].iloc[:1]
+            def load_pyfunc(path):
+                return M()
+            """)
+        let stderr = try failingRun(model: model.path)
+        #expect(stderr.contains("RESULT_ROWS_MISMATCH") && stderr.contains("partition"))
+    }
+
+    @Test("a worker that dies: its batches are retried elsewhere until no worker is left")
+    func workerDies() throws {
+        let model = try fixture.makeSeedModel("""
+            import os
+            class M:
+                def predict(self, df):
+                    os._exit(3)
+            def load_pyfunc(path):
+                return M()
+            """)
+        let stderr = try failingRun(model: model.path)
+        #expect(stderr.contains("no worker is left") || stderr.contains("attempted"))
+        #expect(stderr.contains("disconnected") || stderr.contains("exited with status 3"))
+    }
+
+    @Test("a column that is not in the dataset")
+    func missingColumn() throws {
+        let stderr = try failingRun(model: fixture.seedModel.path, extra: ["--columns", "f0,nope"])
+        #expect(stderr.contains("'nope'") && stderr.contains("part-00000.parquet") && stderr.contains("f0"))
+    }
+
+    @Test("a column whose type differs between files")
+    func mistypedColumn() throws {
+        let input = fixture.root.appendingPathComponent("mistyped-\(UUID().uuidString.prefix(6))").path
+        try TestEnvironment.runPython("""
+            import pyarrow as pa, pyarrow.parquet as pq, os, sys
+            os.makedirs(sys.argv[1])
+            pq.write_table(pa.table({'f0': [1.0, 2.0]}), sys.argv[1] + '/a.parquet')
+            pq.write_table(pa.table({'f0': ['x', 'y']}), sys.argv[1] + '/b.parquet')
+            """, [input])
+        let stderr = try failingRun(model: fixture.seedModel.path, input: input, extra: ["--columns", "f0"])
+        #expect(stderr.contains("'f0'") && stderr.contains("b.parquet") && stderr.contains("string"))
+    }
+
+    @Test("a malformed Parquet file in the input")
+    func malformedParquet() throws {
+        let input = fixture.root.appendingPathComponent("malformed-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+        let good = try Data(contentsOf: fixture.dataset.appendingPathComponent("part-00000.parquet"))
+        try good.write(to: input.appendingPathComponent("part-00000.parquet"))
+        try good.prefix(good.count / 2).write(to: input.appendingPathComponent("part-00001.parquet"))
+        let stderr = try failingRun(model: fixture.seedModel.path, input: input.path)
+        #expect(stderr.contains("part-00001.parquet"))
+    }
+
+    @Test("an unknown result type")
+    func badResultType() throws {
+        let stderr = try failingRun(model: fixture.seedModel.path, extra: ["--columns", "f0,f1,f2,f3", "--result-type", "decimal"])
+        #expect(stderr.contains("invalid result type 'decimal'"))
+    }
+}
