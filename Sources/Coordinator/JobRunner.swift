@@ -322,7 +322,12 @@ public final class JobRunner: @unchecked Sendable {
         for link in links.values { try? link.connection.send(.shutdown) }
         acceptor.stop()
         reader.stop()
-        if let failure {
+        if var failure {
+            launcher.settle(seconds: 1, expected: options.workers)
+            let exits = launcher.abnormalExits
+            if !exits.isEmpty {
+                failure.message += ". Worker processes that ended: \(exits.joined(separator: "; ")). A worker ends like this when the model crashes the interpreter (a segfault, os._exit, running out of memory); see the worker messages above"
+            }
             writer.stop()
             launcher.signalAll(SIGTERM)
             launcher.waitForExit(seconds: 5, expected: options.workers)

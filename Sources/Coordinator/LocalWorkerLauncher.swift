@@ -13,6 +13,8 @@ final class LocalWorkerLauncher: @unchecked Sendable {
     private let lock = NSLock()
     private var pids: [Int: pid_t] = [:]
     private var exited: Set<Int> = []
+    private var unexpectedExits: [String] = []
+    private var stopping = false
 
     /// Launches worker `index`; `onExit` is called with a description of how it ended.
     func launch(index: Int, executable: String, arguments: [String], onExit: @escaping @Sendable (Int, String) -> Void) {
@@ -24,28 +26,43 @@ final class LocalWorkerLauncher: @unchecked Sendable {
                 ) { execution in
                     self.record(index: index, pid: execution.processIdentifier.value)
                 }
-                self.markExited(index)
-                onExit(index, Self.describe(result.terminationStatus))
+                let how = Self.describe(result.terminationStatus)
+                self.markExited(index, unexpected: result.terminationStatus != .exited(0) ? how : nil)
+                onExit(index, how)
             } catch {
-                self.markExited(index)
+                self.markExited(index, unexpected: "could not be started: \(error)")
                 onExit(index, "could not be started: \(error)")
             }
         }
     }
 
     private func record(index: Int, pid: pid_t) { lock.withLock { pids[index] = pid } }
-    private func markExited(_ index: Int) { _ = lock.withLock { exited.insert(index) } }
+    private func markExited(_ index: Int, unexpected how: String?) {
+        lock.withLock {
+            exited.insert(index)
+            if let how, !stopping { unexpectedExits.append("worker \(index) (pid \(pids[index].map(String.init) ?? "?")) \(how)") }
+        }
+    }
+
+    /// Workers that ended on their own, abnormally, before `stopAll`/`signalAll` was called.
+    var abnormalExits: [String] { lock.withLock { unexpectedExits } }
 
     /// The process id of worker `index`, once started.
     func pid(of index: Int) -> pid_t? { lock.withLock { pids[index] } }
 
-    /// Whether every launched worker has exited.
-    var allExited: Bool { lock.withLock { exited.count == pids.count || exited.count >= pids.count && !pids.isEmpty } }
-
     /// Sends `signal` to every worker still running.
     func signalAll(_ signal: Int32) {
-        let running = lock.withLock { pids.filter { !exited.contains($0.key) }.map(\.value) }
+        let running = lock.withLock {
+            stopping = true
+            return pids.filter { !exited.contains($0.key) }.map(\.value)
+        }
         for pid in running { kill(pid, signal) }
+    }
+
+    /// Waits up to `seconds` for every worker to exit, killing none (lets dying workers be counted).
+    func settle(seconds: Double, expected: Int) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline, !lock.withLock({ exited.count >= expected }) { usleep(10_000) }
     }
 
     /// Waits up to `seconds` for every worker to exit, then kills the rest.
