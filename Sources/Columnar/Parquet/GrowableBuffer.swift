@@ -1,0 +1,73 @@
+/// A growable, 64-byte aligned byte buffer for output whose size is known only after decoding
+/// (string bytes, encoded pages, compressed data).
+///
+/// It can become a `ColumnBuffer` without a copy: the column buffer views the bytes and keeps
+/// this object (which owns them) alive.
+final class GrowableBuffer: @unchecked Sendable {
+    private(set) var base: UnsafeMutableRawPointer
+    private(set) var capacity: Int
+    /// Bytes in use.
+    var count: Int = 0
+
+    init(capacity: Int = 0) {
+        self.capacity = max(capacity, 64)
+        self.base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 64)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Makes room for `additional` more bytes beyond `count` (grows at least geometrically).
+    @inline(__always)
+    func reserve(_ additional: Int) {
+        let needed = count + additional
+        if needed > capacity { grow(to: needed) }
+    }
+
+    private func grow(to needed: Int) {
+        let newCapacity = max(needed, capacity + capacity / 2)
+        let p = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 64)
+        if count > 0 { p.copyMemory(from: base, byteCount: count) }
+        base.deallocate()
+        base = p
+        capacity = newCapacity
+    }
+
+    /// Appends `n` bytes from `src`.
+    @inline(__always)
+    func append(_ src: UnsafeRawPointer, _ n: Int) {
+        reserve(n)
+        (base + count).copyMemory(from: src, byteCount: n)
+        count += n
+    }
+
+    func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { if let p = $0.baseAddress { append(p, $0.count) } }
+    }
+
+    func append(byte: UInt8) {
+        reserve(1)
+        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    func appendLittleEndian(_ v: UInt32) {
+        reserve(4)
+        (base + count).storeBytes(of: v.littleEndian, as: UInt32.self)
+        count += 4
+    }
+
+    /// Pointer to the first free byte (valid after `reserve`).
+    @inline(__always) var end: UnsafeMutableRawPointer { base + count }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    func removeAll() { count = 0 }
+
+    /// The bytes as a column buffer: a view when little capacity is wasted, otherwise a copy.
+    func toColumnBuffer() -> ColumnBuffer {
+        if capacity - count > max(4096, count / 8) {
+            return ColumnBuffer(copying: bytes)
+        }
+        return ColumnBuffer(viewing: base, count: count, owner: self)
+    }
+}

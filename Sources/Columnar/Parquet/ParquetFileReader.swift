@@ -1,0 +1,250 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads flat Parquet files: the footer on open, then whole row groups of chosen columns.
+///
+/// Reads use `pread` on a descriptor opened once, with no shared cursor, so `readRowGroup`
+/// may be called concurrently from several threads (typically on different row groups).
+public final class ParquetFileReader: @unchecked Sendable {
+    /// The file being read.
+    public let path: String
+    /// Every leaf column in schema order; nested or otherwise unreadable leaves carry an
+    /// `unsupportedReason` and a nil `dataType`.
+    public let columns: [ParquetColumnDescriptor]
+    /// Rows in each row group.
+    public let rowGroupRowCounts: [Int]
+    /// The writer's `created_by` string, if any.
+    public let createdBy: String?
+
+    /// Total rows over all row groups (the row groups' counts; FileMetaData.num_rows can be wrong).
+    public var rowCount: Int { rowGroupRowCounts.reduce(0, +) }
+
+    /// What decoding needs to know about a leaf.
+    private struct Leaf {
+        var physical: ParquetPhysicalType
+        var maxDefinitionLevel: Int
+        var maxRepetitionLevel: Int
+    }
+
+    private let fd: Int32
+    private let fileSize: Int
+    /// Offset of the footer (FileMetaData); column data must lie before it.
+    private let footerStart: Int
+    private let metadata: ParquetFileMetaData
+    private let leaves: [Leaf]
+
+    /// Opens `path` and reads and validates its footer.
+    /// - Throws: `ParquetError` if the file cannot be opened, is not Parquet, is encrypted or has
+    ///   a corrupt footer or schema.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw ParquetError(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
+        }
+        self.fd = fd
+        var closeOnFailure = true
+        defer { if closeOnFailure { close(fd) } }
+
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw ParquetError(path: path, message: "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        let size = Int(st.st_size)
+        self.fileSize = size
+        func fail(_ message: String) -> ParquetError { ParquetError(path: path, message: message) }
+        guard size >= 12 else { throw fail("not a Parquet file: \(size) bytes is too small (truncated?)") }
+
+        let head = try Self.preadAll(fd: fd, path: path, offset: 0, count: 4)
+        let tail = try Self.preadAll(fd: fd, path: path, offset: size - 8, count: 8)
+        let tailMagic = Array(tail[4..<8])
+        if tailMagic == Array("PARE".utf8) || head == Array("PARE".utf8) {
+            throw fail("encrypted Parquet files (PARE magic) are not supported")
+        }
+        guard head == Array("PAR1".utf8) else { throw fail("not a Parquet file: missing PAR1 magic at the start") }
+        guard tailMagic == Array("PAR1".utf8) else {
+            throw fail("not a Parquet file or truncated: missing PAR1 magic at the end")
+        }
+        let footerLength = Int(UInt32(tail[0]) | UInt32(tail[1]) << 8 | UInt32(tail[2]) << 16 | UInt32(tail[3]) << 24)
+        guard footerLength > 0, footerLength <= size - 12 else {
+            throw fail("footer length \(footerLength) does not fit in a file of \(size) bytes (truncated or corrupt)")
+        }
+        footerStart = size - 8 - footerLength
+        let footer = try Self.preadAll(fd: fd, path: path, offset: footerStart, count: footerLength)
+        do {
+            metadata = try footer.withUnsafeBytes { bytes in
+                var reader = ThriftCompactReader(bytes)
+                return try ParquetFileMetaData.decode(&reader)
+            }
+        } catch let e as ParquetFormatError {
+            throw fail("corrupt footer: \(e.message)")
+        }
+        if metadata.isEncrypted { throw fail("encrypted Parquet files are not supported (footer names an encryption algorithm)") }
+        createdBy = metadata.createdBy
+
+        // Schema: a depth-first list whose first element is the root group.
+        var descriptors: [ParquetColumnDescriptor] = []
+        var leaves: [Leaf] = []
+        do {
+            try Self.walkSchema(metadata.schema, descriptors: &descriptors, leaves: &leaves)
+        } catch let e as ParquetFormatError {
+            throw fail("invalid schema: \(e.message)")
+        }
+        self.columns = descriptors
+        self.leaves = leaves
+
+        var counts: [Int] = []
+        for (g, group) in metadata.rowGroups.enumerated() {
+            func groupFail(_ m: String) -> ParquetError { ParquetError(path: path, rowGroup: g, message: m) }
+            guard group.numRows >= 0, group.numRows <= Int64(Int32.max) else {
+                throw groupFail("row count \(group.numRows) is out of range")
+            }
+            guard group.columns.count == leaves.count else {
+                throw groupFail("has \(group.columns.count) column chunks, schema has \(leaves.count) leaf columns")
+            }
+            for (c, chunk) in group.columns.enumerated() {
+                if chunk.isEncrypted { throw groupFail("column \(descriptors[c].name) is encrypted; encrypted files are not supported") }
+                guard let meta = chunk.metaData else {
+                    throw ParquetError(path: path, column: descriptors[c].name, rowGroup: g, message: "column chunk has no metadata")
+                }
+                guard meta.type == leaves[c].physical else {
+                    throw ParquetError(path: path, column: descriptors[c].name, rowGroup: g,
+                                       message: "column chunk type \(meta.type.name) differs from the schema's \(leaves[c].physical.name)")
+                }
+            }
+            counts.append(Int(group.numRows))
+        }
+        rowGroupRowCounts = counts
+        closeOnFailure = false
+    }
+
+    deinit { close(fd) }
+
+    private static func walkSchema(_ schema: [ParquetSchemaElement], descriptors: inout [ParquetColumnDescriptor],
+                                   leaves: inout [Leaf]) throws {
+        guard let root = schema.first else { throw ParquetFormatError("the schema is empty") }
+        var index = 1
+        func walk(children: Int, path: [String], definition: Int, repetition: Int, depth: Int) throws {
+            guard depth <= 64 else { throw ParquetFormatError("schema nested deeper than 64 levels") }
+            for _ in 0..<children {
+                guard index < schema.count else {
+                    throw ParquetFormatError("schema declares more children than its \(schema.count) elements")
+                }
+                let e = schema[index]
+                index += 1
+                let rep = e.repetition ?? .required
+                let def = definition + (rep == .required ? 0 : 1)
+                let repLevel = repetition + (rep == .repeated ? 1 : 0)
+                let name = (path + [e.name]).joined(separator: ".")
+                if let n = e.numChildren, n > 0 || e.type == nil {
+                    guard n >= 0, Int(n) <= schema.count - index else {
+                        throw ParquetFormatError("group \(name) declares \(n) children, only \(schema.count - index) elements follow")
+                    }
+                    try walk(children: Int(n), path: path + [e.name], definition: def, repetition: repLevel, depth: depth + 1)
+                    continue
+                }
+                guard let physical = e.type else { throw ParquetFormatError("leaf \(name) has no physical type") }
+                var mapping = ParquetTypeMapping.readMapping(e)
+                if depth > 0 {
+                    mapping = .init(dataType: nil, unsupportedReason: "nested column (inside group \(path.joined(separator: "."))) is not supported yet")
+                } else if rep == .repeated {
+                    mapping = .init(dataType: nil, unsupportedReason: "REPEATED column is not supported yet")
+                } else if physical == .fixedLenByteArray && (e.typeLength ?? -1) < 0 {
+                    mapping = .init(dataType: nil, unsupportedReason: "FIXED_LEN_BYTE_ARRAY without a type length")
+                }
+                descriptors.append(ParquetColumnDescriptor(
+                    name: name, physicalType: physical.name,
+                    logicalTypeDescription: ParquetTypeMapping.annotationDescription(e),
+                    dataType: mapping.dataType, nullable: def > 0, unsupportedReason: mapping.unsupportedReason))
+                leaves.append(Leaf(physical: physical, maxDefinitionLevel: def, maxRepetitionLevel: repLevel))
+            }
+        }
+        try walk(children: Int(max(root.numChildren ?? 0, 0)), path: [], definition: 0, repetition: 0, depth: 0)
+        guard index == schema.count else {
+            throw ParquetFormatError("schema has \(schema.count) elements but its tree uses \(index)")
+        }
+    }
+
+    /// Decodes columns `columns` (indices into `self.columns`, in the order wanted) of row
+    /// group `index`. Safe to call concurrently.
+    /// - Throws: `ParquetError` naming the column and row group if a column cannot be read or
+    ///   its data is corrupt.
+    public func readRowGroup(_ index: Int, columns wanted: [Int]) throws -> RecordBatch {
+        guard index >= 0 && index < metadata.rowGroups.count else {
+            throw ParquetError(path: path, message: "row group \(index) does not exist (the file has \(metadata.rowGroups.count))")
+        }
+        let group = metadata.rowGroups[index]
+        let numRows = Int(group.numRows)
+        if wanted.isEmpty { return RecordBatch(rowCount: numRows) }
+        var fields: [Field] = []
+        var decoded: [Column] = []
+        let scratch = DecodeScratch()
+        for c in wanted {
+            guard c >= 0 && c < columns.count else {
+                throw ParquetError(path: path, rowGroup: index, message: "column index \(c) does not exist (the file has \(columns.count))")
+            }
+            let descriptor = columns[c]
+            do {
+                guard let type = descriptor.dataType else {
+                    throw ParquetFormatError("cannot be read: \(descriptor.unsupportedReason ?? "unsupported type")")
+                }
+                let column = try readColumnChunk(group.columns[c], leaf: leaves[c], type: type, numRows: numRows, scratch: scratch)
+                fields.append(Field(name: descriptor.name, type: type, nullable: descriptor.nullable))
+                decoded.append(column)
+            } catch let e as ParquetFormatError {
+                throw ParquetError(path: path, column: descriptor.name, rowGroup: index, message: e.message)
+            } catch var e as ParquetError {
+                e.column = descriptor.name
+                e.rowGroup = index
+                throw e
+            }
+        }
+        return RecordBatch(schema: Schema(fields), columns: decoded)
+    }
+
+    private func readColumnChunk(_ chunk: ParquetColumnChunk, leaf: Leaf, type: DataType, numRows: Int,
+                                 scratch: DecodeScratch) throws -> Column {
+        guard chunk.filePath == nil else { throw ParquetFormatError("column data in another file (\(chunk.filePath!)) is not supported") }
+        let meta = chunk.metaData!
+        // ColumnMetaData.num_values is informative only: the page walk checks that the pages hold
+        // exactly the row group's rows.
+        // Start at the dictionary page only when its offset is plausible (Dremio writes 0, Polars
+        // omits it; the page walk finds dictionary pages by type either way).
+        var start = Int(meta.dataPageOffset)
+        if let d = meta.dictionaryPageOffset, d > 0, d < meta.dataPageOffset { start = Int(d) }
+        guard start >= 4, start < footerStart, meta.totalCompressedSize >= 0 else {
+            throw ParquetFormatError("column chunk offset \(start) lies outside the file's data (footer at \(footerStart))")
+        }
+        // A few writers overstate total_compressed_size; the page walk checks every page anyway.
+        let length = Int(min(meta.totalCompressedSize, Int64(footerStart - start)))
+        let decoder = try ColumnChunkDecoder(physical: leaf.physical, maxDefinitionLevel: leaf.maxDefinitionLevel,
+                                             outputType: type, codec: meta.codec, numRows: numRows, scratch: scratch)
+        let buffer = scratch.chunkBuffer(length)
+        try Self.preadInto(fd: fd, path: path, offset: start, buffer: buffer)
+        return try decoder.decode(UnsafeRawBufferPointer(buffer))
+    }
+
+    // MARK: I/O
+
+    private static func preadAll(fd: Int32, path: String, offset: Int, count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        try out.withUnsafeMutableBytes { try preadInto(fd: fd, path: path, offset: offset, buffer: $0) }
+        return out
+    }
+
+    private static func preadInto(fd: Int32, path: String, offset: Int, buffer: UnsafeMutableRawBufferPointer) throws {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ParquetError(path: path, message: "read failed at offset \(offset + done): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { throw ParquetError(path: path, message: "unexpected end of file at offset \(offset + done)") }
+            done += n
+        }
+    }
+}

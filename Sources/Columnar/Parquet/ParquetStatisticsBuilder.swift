@@ -1,0 +1,112 @@
+/// Computes the min/max statistics a writer stores for a column chunk (Statistics fields 5/6:
+/// PLAIN bytes without length prefix, in the column's sort order).
+///
+/// NaN is ignored for floats; a zero minimum is written as -0 and a zero maximum as +0 (spec
+/// rule, so readers that prune on them stay correct whichever zero the data holds).
+enum ParquetStatisticsBuilder {
+    /// Min/max values longer than this are omitted rather than truncated.
+    static let maxBinaryStatisticLength = 1024
+
+    static func minMax(_ column: Column) -> (min: [UInt8], max: [UInt8])? {
+        let n = column.count
+        guard n > column.nullCount else { return nil }
+        let valid = column.validity?.base.assumingMemoryBound(to: UInt8.self)
+        let v = column.values.base
+        switch column.type {
+        case .bool:
+            guard let (lo, hi) = extremes(v.assumingMemoryBound(to: UInt8.self), n, valid, <) else { return nil }
+            return ([lo], [hi])
+        case .int8: return encode32(v.assumingMemoryBound(to: Int8.self), n, valid) { Int32($0) }
+        case .int16: return encode32(v.assumingMemoryBound(to: Int16.self), n, valid) { Int32($0) }
+        case .int32: return encode32(v.assumingMemoryBound(to: Int32.self), n, valid) { $0 }
+        case .uint8: return encode32(v.assumingMemoryBound(to: UInt8.self), n, valid) { Int32($0) }
+        case .uint16: return encode32(v.assumingMemoryBound(to: UInt16.self), n, valid) { Int32($0) }
+        case .uint32: return encode32(v.assumingMemoryBound(to: UInt32.self), n, valid) { Int32(bitPattern: $0) }
+        case .int64: return encode64(v.assumingMemoryBound(to: Int64.self), n, valid) { $0 }
+        case .uint64: return encode64(v.assumingMemoryBound(to: UInt64.self), n, valid) { Int64(bitPattern: $0) }
+        case .float32:
+            guard let (lo, hi) = floatExtremes(v.assumingMemoryBound(to: Float.self), n, valid) else { return nil }
+            return (bytes(of: (lo == 0 ? -Float(0) : lo).bitPattern), bytes(of: (hi == 0 ? Float(0) : hi).bitPattern))
+        case .float64:
+            guard let (lo, hi) = floatExtremes(v.assumingMemoryBound(to: Double.self), n, valid) else { return nil }
+            return (bytes(of: (lo == 0 ? -Double(0) : lo).bitPattern), bytes(of: (hi == 0 ? Double(0) : hi).bitPattern))
+        case .string, .binary:
+            return byteArrayExtremes(column, valid)
+        }
+    }
+
+    private static func extremes<T>(_ p: UnsafePointer<T>, _ n: Int, _ valid: UnsafePointer<UInt8>?,
+                                    _ less: (T, T) -> Bool) -> (T, T)? {
+        var lo: T?, hi: T?
+        for i in 0..<n where valid == nil || valid![i] != 0 {
+            let x = p[i]
+            if lo == nil { lo = x; hi = x; continue }
+            if less(x, lo!) { lo = x }
+            if less(hi!, x) { hi = x }
+        }
+        guard let lo, let hi else { return nil }
+        return (lo, hi)
+    }
+
+    private static func encode32<T: Comparable>(_ p: UnsafePointer<T>, _ n: Int, _ valid: UnsafePointer<UInt8>?,
+                                                _ toPhysical: (T) -> Int32) -> ([UInt8], [UInt8])? {
+        guard let (lo, hi) = extremes(p, n, valid, <) else { return nil }
+        return (bytes(of: toPhysical(lo)), bytes(of: toPhysical(hi)))
+    }
+
+    private static func encode64<T: Comparable>(_ p: UnsafePointer<T>, _ n: Int, _ valid: UnsafePointer<UInt8>?,
+                                                _ toPhysical: (T) -> Int64) -> ([UInt8], [UInt8])? {
+        guard let (lo, hi) = extremes(p, n, valid, <) else { return nil }
+        return (bytes(of: toPhysical(lo)), bytes(of: toPhysical(hi)))
+    }
+
+    private static func floatExtremes<T: BinaryFloatingPoint>(_ p: UnsafePointer<T>, _ n: Int, _ valid: UnsafePointer<UInt8>?) -> (T, T)? {
+        var lo = T.infinity, hi = -T.infinity, any = false
+        for i in 0..<n where valid == nil || valid![i] != 0 {
+            let x = p[i]
+            if x.isNaN { continue }
+            any = true
+            if x < lo { lo = x }
+            if x > hi { hi = x }
+        }
+        return any ? (lo, hi) : nil
+    }
+
+    private static func byteArrayExtremes(_ column: Column, _ valid: UnsafePointer<UInt8>?) -> ([UInt8], [UInt8])? {
+        let o = column.offsets!.base.assumingMemoryBound(to: Int64.self)
+        let base = column.values.base
+        func view(_ i: Int) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(start: base + Int(o[i]), count: Int(o[i + 1] - o[i]))
+        }
+        // Unsigned lexicographic order, as Parquet orders BYTE_ARRAY.
+        func less(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+            let common = min(a.count, b.count)
+            if common > 0 {
+                let c = memcmpBytes(a.baseAddress!, b.baseAddress!, common)
+                if c != 0 { return c < 0 }
+            }
+            return a.count < b.count
+        }
+        var lo = -1, hi = -1
+        for i in 0..<column.count where valid == nil || valid![i] != 0 {
+            if lo < 0 { lo = i; hi = i; continue }
+            let x = view(i)
+            if less(x, view(lo)) { lo = i }
+            if less(view(hi), x) { hi = i }
+        }
+        guard lo >= 0 else { return nil }
+        let a = view(lo), b = view(hi)
+        guard a.count <= maxBinaryStatisticLength, b.count <= maxBinaryStatisticLength else { return nil }
+        return (Array(a), Array(b))
+    }
+
+    private static func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
+        let pa = a.assumingMemoryBound(to: UInt8.self), pb = b.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<n where pa[i] != pb[i] { return pa[i] < pb[i] ? -1 : 1 }
+        return 0
+    }
+
+    private static func bytes<T: FixedWidthInteger>(of value: T) -> [UInt8] {
+        withUnsafeBytes(of: value.littleEndian) { Array($0) }
+    }
+}

@@ -1,0 +1,81 @@
+/// Decoders for the PLAIN encoding (Encodings.md "Plain"): little-endian fixed-width values,
+/// LSB-first bit-packed booleans, and u32-length-prefixed byte arrays.
+///
+/// Values are written densely (one per non-null slot); the caller spreads them over null slots.
+enum PlainDecoder {
+    /// Decodes `count` PLAIN values of `physical` type into `out`, converting to the storage type
+    /// `S` of the output column (same width: a copy; INT32 to 8/16 bits: truncation, as the
+    /// INT(8)/INT(16) annotations promise the values fit).
+    static func decodeFixed<S: FixedWidthInteger & UnsignedInteger>(
+        _ physical: ParquetPhysicalType, _ data: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<S>, count: Int
+    ) throws {
+        if count == 0 { return }
+        if physical == .boolean {
+            try decodeBooleans(data, into: out, count: count)
+            return
+        }
+        guard let width = physical.plainWidth else {
+            throw ParquetFormatError("PLAIN decoding of \(physical.name) into a fixed-width column is not supported")
+        }
+        let needed = count * width
+        guard data.count >= needed else {
+            throw ParquetFormatError("unexpected end of page: PLAIN \(physical.name) values need \(needed) bytes, page holds \(data.count)")
+        }
+        let src = data.baseAddress!
+        if width == MemoryLayout<S>.size {
+            UnsafeMutableRawPointer(out).copyMemory(from: src, byteCount: needed)
+        } else if width == 4 {
+            for i in 0..<count {
+                out[i] = S(truncatingIfNeeded: src.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self))
+            }
+        } else if width == 8 {
+            for i in 0..<count {
+                out[i] = S(truncatingIfNeeded: src.loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self))
+            }
+        } else {
+            throw ParquetFormatError("PLAIN \(physical.name) values cannot be stored in \(MemoryLayout<S>.size)-byte slots")
+        }
+    }
+
+    /// Bit-packed booleans, LSB first, into one byte (0 or 1) per value.
+    static func decodeBooleans<S: FixedWidthInteger & UnsignedInteger>(
+        _ data: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<S>, count: Int
+    ) throws {
+        let needed = (count + 7) / 8
+        guard data.count >= needed else {
+            throw ParquetFormatError("unexpected end of page: \(count) PLAIN booleans need \(needed) bytes, page holds \(data.count)")
+        }
+        let src = data.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var i = 0
+        while i + 8 <= count {
+            let b = src[i >> 3]
+            out[i] = S(b & 1); out[i + 1] = S((b >> 1) & 1); out[i + 2] = S((b >> 2) & 1); out[i + 3] = S((b >> 3) & 1)
+            out[i + 4] = S((b >> 4) & 1); out[i + 5] = S((b >> 5) & 1); out[i + 6] = S((b >> 6) & 1); out[i + 7] = S(b >> 7)
+            i += 8
+        }
+        while i < count {
+            out[i] = S((src[i >> 3] >> UInt8(i & 7)) & 1)
+            i += 1
+        }
+    }
+
+    /// Walks `count` PLAIN byte arrays, calling `body` with each value's bytes.
+    @inline(__always)
+    static func forEachByteArray(_ data: UnsafeRawBufferPointer, count: Int,
+                                 _ body: (UnsafeRawPointer, Int) -> Void) throws {
+        guard count > 0 else { return }
+        let base = data.baseAddress!
+        let end = data.count
+        var pos = 0
+        for _ in 0..<count {
+            guard end - pos >= 4 else { throw ParquetFormatError("unexpected end of page in PLAIN byte array length") }
+            let len = Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: pos, as: UInt32.self)))
+            pos += 4
+            guard end - pos >= len else {
+                throw ParquetFormatError("PLAIN byte array of \(len) bytes exceeds the \(end - pos) bytes left in the page")
+            }
+            body(base + pos, len)
+            pos += len
+        }
+    }
+}

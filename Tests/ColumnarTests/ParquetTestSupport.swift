@@ -1,0 +1,204 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Columnar
+
+/// pyarrow's view of one column of one row group: values in a canonical text form (see
+/// `canonicalValues`), nil for null.
+struct PyColumn: Decodable {
+    var name: String
+    var type: String
+    var nullable: Bool
+    var values: [String?]?
+}
+
+struct PyRowGroup: Decodable {
+    var num_rows: Int
+    var columns: [PyColumn]
+}
+
+struct PyFile: Decodable {
+    var row_groups: [PyRowGroup]
+    /// Problems found by checks run in Python (statistics of Swift-written files).
+    var problems: [String]
+    var created_by: String?
+    /// Compression codecs of the column chunks, as pyarrow names them.
+    var codecs: [String]
+}
+
+enum ParquetTestSupport {
+    /// Python helpers: `dump(path)` reads a file with pyarrow, row group by row group, and
+    /// returns values in the same canonical text form as `canonicalValues`.
+    static let pythonPrelude = #"""
+import sys, json, math, struct, os
+import pyarrow as pa, pyarrow.parquet as pq, pyarrow.compute as pc
+
+def canon_type(t):
+    if pa.types.is_boolean(t): return 'bool'
+    if pa.types.is_integer(t): return str(t)
+    if pa.types.is_float32(t): return 'float32'
+    if pa.types.is_float64(t): return 'float64'
+    if pa.types.is_string(t) or pa.types.is_large_string(t): return 'string'
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t): return 'binary'
+    return None
+
+def canon(v, t):
+    if v is None: return None
+    if pa.types.is_boolean(t): return 'true' if v else 'false'
+    if pa.types.is_float32(t):
+        return 'nan' if math.isnan(v) else format(struct.unpack('<I', struct.pack('<f', v))[0], 'x')
+    if pa.types.is_float64(t):
+        return 'nan' if math.isnan(v) else format(struct.unpack('<Q', struct.pack('<d', v))[0], 'x')
+    if pa.types.is_integer(t): return str(v)
+    if pa.types.is_string(t) or pa.types.is_large_string(t): return v
+    return v.hex()
+
+def dump(path, check_stats=False):
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow
+    groups, problems = [], []
+    for g in range(pf.metadata.num_row_groups):
+        t = pf.read_row_group(g)
+        cols = []
+        for i, (name, col) in enumerate(zip(t.column_names, t.columns)):
+            if pa.types.is_dictionary(col.type):  # pandas categoricals come back as dictionaries
+                col = col.cast(col.type.value_type)
+            typ = col.type
+            ct = canon_type(typ)
+            values = [canon(v, typ) for v in col.to_pylist()] if ct else None
+            cols.append({'name': name, 'type': ct or str(typ), 'nullable': schema.field(name).nullable, 'values': values})
+            if check_stats and ct:
+                st = pf.metadata.row_group(g).column(i).statistics
+                nulls = col.null_count
+                if st is None or st.null_count != nulls:
+                    problems.append(f'{name}: null_count {None if st is None else st.null_count} != {nulls}')
+                finite = pc.drop_null(col)
+                if pa.types.is_floating(typ):
+                    finite = pc.filter(finite, pc.invert(pc.is_nan(finite)))
+                if len(finite) > 0 and not (pa.types.is_binary(typ) or pa.types.is_string(typ)):
+                    mm = pc.min_max(finite).as_py()
+                    if not st.has_min_max or st.min != mm['min'] or st.max != mm['max']:
+                        problems.append(f'{name}: min/max {st.min if st.has_min_max else None}/{st.max if st.has_min_max else None} != {mm}')
+                elif len(finite) > 0:
+                    vals = sorted(v if isinstance(v, bytes) else v.encode() for v in finite.to_pylist())
+                    smin, smax = st.min, st.max
+                    smin = smin.encode() if isinstance(smin, str) else smin
+                    smax = smax.encode() if isinstance(smax, str) else smax
+                    if not st.has_min_max or smin != vals[0] or smax != vals[-1]:
+                        problems.append(f'{name}: min/max {smin}/{smax} != {vals[0]}/{vals[-1]}')
+        groups.append({'num_rows': t.num_rows, 'columns': cols})
+    codecs = sorted({pf.metadata.row_group(g).column(i).compression for g in range(pf.metadata.num_row_groups)
+                     for i in range(pf.metadata.num_columns)})
+    return {'row_groups': groups, 'problems': problems, 'created_by': pf.metadata.created_by, 'codecs': codecs}
+
+def dump_all(paths, check_stats=False):
+    print(json.dumps({p: dump(p, check_stats) for p in paths}))
+"""#
+
+    /// Runs `code` (after the prelude) and decodes its JSON output as `[path: PyFile]`.
+    static func runDump(_ code: String, _ arguments: [String] = []) throws -> [String: PyFile] {
+        let out = try TestEnvironment.runPython(pythonPrelude + "\n" + code, arguments)
+        return try JSONDecoder().decode([String: PyFile].self, from: Data(out.utf8))
+    }
+
+    /// pyarrow's dump of `paths`.
+    static func pyarrowDump(_ paths: [String], checkStatistics: Bool = false) throws -> [String: PyFile] {
+        try runDump("dump_all(sys.argv[1:], check_stats=\(checkStatistics ? "True" : "False"))", paths)
+    }
+
+    /// Column values in the canonical text form of the Python helper.
+    static func canonicalValues(_ c: Column) -> [String?] {
+        var out: [String?] = []
+        out.reserveCapacity(c.count)
+        let v = c.values.base
+        for i in 0..<c.count {
+            guard c.isValid(i) else { out.append(nil); continue }
+            switch c.type {
+            case .bool: out.append(v.load(fromByteOffset: i, as: UInt8.self) != 0 ? "true" : "false")
+            case .int8: out.append(String(v.load(fromByteOffset: i, as: Int8.self)))
+            case .int16: out.append(String(v.load(fromByteOffset: i * 2, as: Int16.self)))
+            case .int32: out.append(String(v.load(fromByteOffset: i * 4, as: Int32.self)))
+            case .int64: out.append(String(v.load(fromByteOffset: i * 8, as: Int64.self)))
+            case .uint8: out.append(String(v.load(fromByteOffset: i, as: UInt8.self)))
+            case .uint16: out.append(String(v.load(fromByteOffset: i * 2, as: UInt16.self)))
+            case .uint32: out.append(String(v.load(fromByteOffset: i * 4, as: UInt32.self)))
+            case .uint64: out.append(String(v.load(fromByteOffset: i * 8, as: UInt64.self)))
+            case .float32:
+                let bits = v.load(fromByteOffset: i * 4, as: UInt32.self)
+                out.append(Float(bitPattern: bits).isNaN ? "nan" : String(bits, radix: 16))
+            case .float64:
+                let bits = v.load(fromByteOffset: i * 8, as: UInt64.self)
+                out.append(Double(bitPattern: bits).isNaN ? "nan" : String(bits, radix: 16))
+            case .string: out.append(c.string(at: i))
+            case .binary:
+                let o = c.offsets!.typed(Int64.self)
+                let bytes = UnsafeRawBufferPointer(rebasing: c.values.bytes[Int(o[i])..<Int(o[i + 1])])
+                out.append(bytes.map { String(format: "%02x", $0) }.joined())
+            }
+        }
+        return out
+    }
+
+    /// Null slots must hold NaN (floats) or zero (other fixed-width types); string offsets must
+    /// not advance over a null. Returns a description of the first violation.
+    static func nullSlotProblem(_ c: Column) -> String? {
+        guard c.validity != nil else { return c.nullCount == 0 ? nil : "nullCount \(c.nullCount) without validity" }
+        for i in 0..<c.count where !c.isValid(i) {
+            switch c.type {
+            case .float32:
+                if !Float(bitPattern: c.values.base.load(fromByteOffset: i * 4, as: UInt32.self)).isNaN { return "row \(i): null float32 slot is not NaN" }
+            case .float64:
+                if !Double(bitPattern: c.values.base.load(fromByteOffset: i * 8, as: UInt64.self)).isNaN { return "row \(i): null float64 slot is not NaN" }
+            case .string, .binary:
+                let o = c.offsets!.typed(Int64.self)
+                if o[i] != o[i + 1] { return "row \(i): null string has bytes" }
+            default:
+                let w = c.type.byteWidth!
+                for k in 0..<w where c.values.base.load(fromByteOffset: i * w + k, as: UInt8.self) != 0 {
+                    return "row \(i): null slot is not zero"
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Checks that `reader` decodes every supported column of every row group exactly as pyarrow
+    /// does (`dump`), and that columns pyarrow reads as other types are reported unsupported.
+    static func expectMatches(_ reader: ParquetFileReader, _ dump: PyFile, file: String,
+                              sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(reader.rowGroupRowCounts == dump.row_groups.map(\.num_rows), "\(file): row group sizes", sourceLocation: sourceLocation)
+        guard let first = dump.row_groups.first else { return }
+        #expect(reader.columns.map(\.name) == first.columns.map(\.name), "\(file): column names", sourceLocation: sourceLocation)
+        var supported: [Int] = []
+        for (i, py) in first.columns.enumerated() where i < reader.columns.count {
+            let d = reader.columns[i]
+            if py.values == nil {
+                #expect(d.dataType == nil && d.unsupportedReason != nil,
+                        "\(file): \(py.name) is \(py.type) in pyarrow, expected unsupported, got \(String(describing: d.dataType))",
+                        sourceLocation: sourceLocation)
+            } else {
+                #expect(d.dataType?.description == py.type, "\(file): \(py.name) type \(String(describing: d.dataType)) != \(py.type)",
+                        sourceLocation: sourceLocation)
+                #expect(d.nullable == py.nullable, "\(file): \(py.name) nullability", sourceLocation: sourceLocation)
+                if d.dataType != nil { supported.append(i) }
+            }
+        }
+        for (g, group) in dump.row_groups.enumerated() {
+            let batch = try reader.readRowGroup(g, columns: supported)
+            #expect(batch.rowCount == group.num_rows, "\(file) row group \(g): rows", sourceLocation: sourceLocation)
+            for (k, i) in supported.enumerated() {
+                let column = batch.columns[k]
+                let expected = group.columns[i].values!
+                let actual = canonicalValues(column)
+                if actual != expected {
+                    let firstDiff = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }
+                    Issue.record("\(file) row group \(g) column \(group.columns[i].name): values differ (\(actual.count) vs \(expected.count) values; first difference \(String(describing: firstDiff)))",
+                                 sourceLocation: sourceLocation)
+                }
+                if let problem = nullSlotProblem(column) {
+                    Issue.record("\(file) row group \(g) column \(group.columns[i].name): \(problem)", sourceLocation: sourceLocation)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Columnar
+
+@Suite("Parquet writer")
+struct ParquetWriterTests {
+    /// A deterministic generator (SplitMix64) so that failures reproduce.
+    struct Generator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// A batch with one column of every `DataType`; with `nulls`, about 15% of each column is
+    /// null (null slots hold NaN / zero as `Column` requires).
+    static func makeBatch(rows n: Int, nulls: Bool, seed: UInt64, requiredEvery: Bool) -> RecordBatch {
+        var g = Generator(state: seed)
+        var fields: [Field] = []
+        var columns: [Column] = []
+        for (k, type) in DataType.allCases.enumerated() {
+            let valid: [Bool]? = nulls ? (0..<n).map { _ in g.next() % 100 >= 15 } : nil
+            let isValid = { (i: Int) in valid?[i] ?? true }
+            let column: Column
+            switch type {
+            case .bool: column = .fixed(type, (0..<n).map { i in isValid(i) ? UInt8(g.next() & 1) : 0 }, validity: valid)
+            case .int8: column = .fixed(type, (0..<n).map { i in isValid(i) ? Int8(truncatingIfNeeded: g.next()) : 0 }, validity: valid)
+            case .int16: column = .fixed(type, (0..<n).map { i in isValid(i) ? Int16(truncatingIfNeeded: g.next()) : 0 }, validity: valid)
+            case .int32: column = .fixed(type, (0..<n).map { i in isValid(i) ? Int32(truncatingIfNeeded: g.next()) : 0 }, validity: valid)
+            case .int64: column = .fixed(type, (0..<n).map { i in isValid(i) ? Int64(bitPattern: g.next()) : 0 }, validity: valid)
+            case .uint8: column = .fixed(type, (0..<n).map { i in isValid(i) ? UInt8(truncatingIfNeeded: g.next()) : 0 }, validity: valid)
+            case .uint16: column = .fixed(type, (0..<n).map { i in isValid(i) ? UInt16(truncatingIfNeeded: g.next()) : 0 }, validity: valid)
+            case .uint32: column = .fixed(type, (0..<n).map { i in isValid(i) ? UInt32(truncatingIfNeeded: g.next()) : 0 }, validity: valid)
+            case .uint64: column = .fixed(type, (0..<n).map { i in isValid(i) ? g.next() : 0 }, validity: valid)
+            case .float32:
+                let special: [Float] = [.nan, -0.0, 0.0, .infinity, -.infinity, .leastNonzeroMagnitude]
+                column = .fixed(type, (0..<n).map { i -> Float in
+                    guard isValid(i) else { return .nan }
+                    return i < special.count ? special[i] : Float(Int64(bitPattern: g.next() >> 8)) / 1e9
+                }, validity: valid)
+            case .float64:
+                let special: [Double] = [-0.0, .nan, 0.0, .infinity, -.infinity, .leastNonzeroMagnitude]
+                column = .fixed(type, (0..<n).map { i -> Double in
+                    guard isValid(i) else { return .nan }
+                    return i < special.count ? special[i] : Double(Int64(bitPattern: g.next())) / 1e12
+                }, validity: valid)
+            case .string:
+                column = .strings((0..<n).map { i -> String? in
+                    guard isValid(i) else { return nil }
+                    let len = Int(g.next() % 12)
+                    return String((0..<len).map { j in j == 3 && i % 4 == 0 ? "é" : Character(UnicodeScalar(UInt8(97 + g.next() % 26))) })
+                })
+            case .binary:
+                var bytes: [UInt8] = []
+                var offsets: [Int64] = [0]
+                for i in 0..<n {
+                    if isValid(i) { for _ in 0..<(g.next() % 9) { bytes.append(UInt8(truncatingIfNeeded: g.next())) } }
+                    offsets.append(Int64(bytes.count))
+                }
+                column = Column(type: .binary, count: n, values: bytes.withUnsafeBytes { ColumnBuffer(copying: $0) },
+                                offsets: offsets.withUnsafeBytes { ColumnBuffer(copying: $0) },
+                                validity: valid.map(Column.validityBuffer))
+            }
+            // Without nulls, every other column is declared REQUIRED.
+            let nullable = nulls || !(requiredEvery && k % 2 == 0)
+            fields.append(Field(name: "c_\(type)", type: type, nullable: nullable))
+            columns.append(column)
+        }
+        return RecordBatch(schema: Schema(fields), columns: columns)
+    }
+
+    @Test func filesReadBackByPyarrowAndReader() throws {
+        let dir = try TestEnvironment.makeTemporaryDirectory("parquet-writer")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var expected: [String: [RecordBatch]] = [:]
+        for compression in ParquetCompression.allCases {
+            for nulls in [false, true] {
+                let path = dir.appendingPathComponent("\(compression.rawValue)-\(nulls ? "nulls" : "dense").parquet").path
+                let b1 = Self.makeBatch(rows: 2000, nulls: nulls, seed: 1, requiredEvery: true)
+                let b2 = Self.makeBatch(rows: 1300, nulls: nulls, seed: 2, requiredEvery: true)
+                let writer = try ParquetFileWriter(path: path, schema: b1.schema, compression: compression,
+                                                   createdBy: "score-cluster test")
+                writer.maxRowsPerPage = 700  // several pages per chunk, last one partial
+                try writer.write(b1)
+                try writer.write(b2)
+                try writer.close()
+                expected[path] = [b1, b2]
+            }
+        }
+        let dumps = try ParquetTestSupport.pyarrowDump(Array(expected.keys), checkStatistics: true)
+        for (path, batches) in expected.sorted(by: { $0.key < $1.key }) {
+            let name = (path as NSString).lastPathComponent
+            let dump = try #require(dumps[path])
+            #expect(dump.problems == [], "\(name): statistics")
+            #expect(dump.created_by == "score-cluster test")
+            let codecName = ["none": "UNCOMPRESSED", "snappy": "SNAPPY", "gzip": "GZIP", "zstd": "ZSTD"][name.components(separatedBy: "-")[0]]
+            #expect(dump.codecs == [codecName!], "\(name): codecs \(dump.codecs)")
+            #expect(dump.row_groups.count == 2)
+            for (g, batch) in batches.enumerated() where g < dump.row_groups.count {
+                let group = dump.row_groups[g]
+                #expect(group.num_rows == batch.rowCount)
+                for (i, field) in batch.schema.fields.enumerated() {
+                    let py = group.columns[i]
+                    #expect(py.name == field.name)
+                    #expect(py.type == field.type.description, "\(name) \(field.name): pyarrow type \(py.type)")
+                    #expect(py.nullable == field.nullable, "\(name) \(field.name): nullability")
+                    #expect(py.values == ParquetTestSupport.canonicalValues(batch.columns[i]), "\(name) \(field.name): pyarrow values")
+                }
+            }
+            // And our own reader gets the same back.
+            let reader = try ParquetFileReader(path: path)
+            #expect(reader.columns.map(\.dataType) == batches[0].schema.fields.map(\.type))
+            #expect(reader.columns.map(\.nullable) == batches[0].schema.fields.map(\.nullable))
+            try ParquetTestSupport.expectMatches(reader, dump, file: name)
+        }
+    }
+
+    @Test func defaultPageLimitsAndLargeValues() throws {
+        let dir = try TestEnvironment.makeTemporaryDirectory("parquet-writer")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("large.parquet").path
+        // 45,000 rows: three pages at 20,000 rows per page; strings of up to 700 KB force pages
+        // that end on the 1 MB byte limit and pages holding a single value.
+        let n = 45_000
+        let doubles = (0..<n).map { Double($0) * 0.5 }
+        let strings: [String?] = (0..<n).map { i in
+            if i % 10_000 == 7 { return String(repeating: "x", count: 700_000 + i) }
+            return i % 11 == 0 ? nil : "row \(i)"
+        }
+        let schema = Schema([Field(name: "d", type: .float64, nullable: false), Field(name: "s", type: .string, nullable: true)])
+        let batch = RecordBatch(schema: schema, columns: [.fixed(.float64, doubles), .strings(strings)])
+        let writer = try ParquetFileWriter(path: path, schema: schema, createdBy: "score-cluster test")
+        try writer.write(batch)
+        try writer.close()
+        let check = try TestEnvironment.runPython("""
+        import sys, pyarrow.parquet as pq
+        t = pq.read_table(sys.argv[1])
+        d = t.column('d').to_pylist(); s = t.column('s').to_pylist()
+        assert d == [i * 0.5 for i in range(45000)], 'doubles'
+        exp = [('x' * (700000 + i)) if i % 10000 == 7 else (None if i % 11 == 0 else f'row {i}') for i in range(45000)]
+        assert s == exp, 'strings'
+        print('ok')
+        """, [path])
+        #expect(check.trimmingCharacters(in: .whitespacesAndNewlines) == "ok")
+        let back = try ParquetFileReader(path: path).readRowGroup(0, columns: [0, 1])
+        #expect(back.columns[0].array(of: Double.self) == doubles)
+        #expect((0..<n).map { back.columns[1].string(at: $0) } == strings)
+    }
+
+    @Test func rejectsMismatchedBatchesAndNullsInRequiredColumns() throws {
+        let dir = try TestEnvironment.makeTemporaryDirectory("parquet-writer")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("bad.parquet").path
+        let schema = Schema([Field(name: "x", type: .int32, nullable: false)])
+        let writer = try ParquetFileWriter(path: path, schema: schema, createdBy: "t")
+        let other = RecordBatch(schema: Schema([Field(name: "y", type: .int32, nullable: false)]), columns: [.fixed(.int32, [Int32(1)])])
+        #expect(throws: ParquetError.self) { try writer.write(other) }
+        let withNull = RecordBatch(schema: schema, columns: [.fixed(.int32, [Int32(1), 0], validity: [true, false])])
+        do {
+            try writer.write(withNull)
+            Issue.record("expected an error")
+        } catch let e as ParquetError {
+            #expect(e.column == "x" && e.path == path && e.description.contains("nulls"))
+        }
+        // Empty batches write nothing; the file is still valid.
+        try writer.write(RecordBatch(schema: schema, columns: [.fixed(.int32, [Int32]())]))
+        try writer.close()
+        let reader = try ParquetFileReader(path: path)
+        #expect(reader.rowCount == 0 && reader.rowGroupRowCounts.isEmpty)
+        #expect(reader.columns.map(\.name) == ["x"])
+    }
+}
