@@ -174,6 +174,11 @@ public final class JobRunner: @unchecked Sendable {
         var writerDone = false
         var rowsWritten = 0
         let startupDeadline = Date().addingTimeInterval(options.startupTimeout)
+        let trace = ProcessInfo.processInfo.environment["SCORE_CLUSTER_TRACE"] != nil
+        func mark(_ what: String) {
+            if trace { log(String(format: "trace %7.3f s: %@", Date().timeIntervalSince(started), what)) }
+        }
+        mark("prepared")
 
         func describe(task: TaskID) -> String {
             let p = plan.partition(of: task)
@@ -234,6 +239,7 @@ public final class JobRunner: @unchecked Sendable {
                     Self.handshake(peerConnection, events: events, log: log)
                 }
             case .hello(let connection, let hello):
+                mark("worker pid \(hello.pid) connected")
                 let id = nextWorkerID
                 nextWorkerID += 1
                 links[id] = Link(connection: connection, hello: hello)
@@ -243,8 +249,9 @@ public final class JobRunner: @unchecked Sendable {
                     continue
                 }
                 Self.startReceiving(id: id, connection: connection, events: events)
-            case .ready(let id, _):
+            case .ready(let id, let ready):
                 readyCount += 1
+                mark("worker \(id) ready (model loaded in \(String(format: "%.2f", ready.loadSeconds)) s)")
                 perform(scheduler.handle(.workerReady(id)))
             case .result(let id, let decoded):
                 let actions = scheduler.handle(.resultReceived(id, decoded.taskID))
@@ -301,6 +308,7 @@ public final class JobRunner: @unchecked Sendable {
                     remaining[partition] = p.taskCount
                     perform(scheduler.handle(.tasksAvailable((0..<p.taskCount).map { p.firstTask + TaskID($0) })))
                 case .finished:
+                    mark("input decoded")
                     perform(scheduler.handle(.inputFinished))
                 case .failed(let message):
                     failure = JobError("cannot read the input: \(message)")
@@ -311,6 +319,7 @@ public final class JobRunner: @unchecked Sendable {
                     rowsWritten += rows
                     reader.release()
                 case .finished:
+                    mark("output written")
                     writerDone = true
                 case .failed(let message):
                     failure = JobError("cannot write the output: \(message)")
