@@ -34,7 +34,7 @@ struct ConnectionTests {
         let listener = try Listener(host: "127.0.0.1", port: 0)
         let client = try Connection.connect(host: "127.0.0.1", port: listener.port)
         let server = try #require(try listener.accept(timeoutMilliseconds: 5000))
-        _ = try "GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8CString.withUnsafeBytes { bytes in
+        _ = "GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8CString.withUnsafeBytes { bytes in
             write(client.fd, bytes.baseAddress, bytes.count)
         }
         #expect(throws: WireError.notAScoreClusterPeer) { try server.receive() }
