@@ -27,7 +27,7 @@ struct RunCommand: ParsableCommand {
     var output: String
 
     @Option(name: .long, help: ArgumentHelp("Number of worker processes (default: the number of cores).", valueName: "n"))
-    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    var workers: Int?
 
     @Option(name: .customLong("result-type"),
             help: ArgumentHelp("Type of the prediction column: double, float, int, long, string or boolean.", valueName: "type"))
@@ -63,7 +63,7 @@ struct RunCommand: ParsableCommand {
     var overwrite = false
 
     func validate() throws {
-        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard ParquetCompression(rawValue: compression) != nil else {
@@ -73,7 +73,8 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        var options = JobOptions(modelPath: model, inputPath: input, outputPath: output, workers: workers)
+        var options = JobOptions(modelPath: model, inputPath: input, outputPath: output,
+                                 workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
         options.resultType = resultType
         options.columns = columns.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         options.batchSize = batchSize
