@@ -136,3 +136,24 @@ struct JobPlanTests {
         #expect(plan.rows(of: 2, in: plan.partitions[1]) == 0..<5)
     }
 }
+
+@Suite("Result merger")
+struct ResultMergerTests {
+    @Test("partitions are released whole and in input order, whatever order batches finish in")
+    func ordering() {
+        let plan = JobPlan(rowGroups: [[3, 2], [4]], batchSize: 2)  // tasks: p0 {0,1}, p1 {2}, p2 {3,4}
+        var merger = ResultMerger(plan: plan)
+        for p in 0..<3 { merger.expect(partition: p) }
+        #expect(merger.add(.fixed(.float64, [20.0]), for: 2).isEmpty)          // p1 done, waits for p0
+        #expect(merger.add(.fixed(.float64, [30.0, 31.0]), for: 3).isEmpty)    // half of p2
+        #expect(merger.add(.fixed(.float64, [2.0]), for: 1).isEmpty)           // half of p0
+        let ready = merger.add(.fixed(.float64, [0.0, 1.0]), for: 0)           // p0 done: p0, p1 go
+        #expect(ready.map(\.partition) == [0, 1])
+        #expect(ready[0].prediction.array(of: Double.self) == [0, 1, 2])
+        #expect(ready[1].prediction.array(of: Double.self) == [20])
+        let last = merger.add(.fixed(.float64, [32.0, 33.0]), for: 4)
+        #expect(last.map(\.partition) == [2])
+        #expect(last[0].prediction.array(of: Double.self) == [30, 31, 32, 33])
+        #expect(merger.nextPartition == 3)
+    }
+}

@@ -1,0 +1,199 @@
+import Columnar
+import Foundation
+import Wire
+
+/// The state of a running job, owned by the control thread: worker links, decoded partitions
+/// waiting for results, the scheduler and the merger. Every other thread talks to it through
+/// `JobEvent`s; it turns events into scheduler events and scheduler actions into I/O.
+final class JobControl {
+    private struct Link {
+        var connection: Connection
+        var hello: WorkerHello
+        var name: String { "worker pid \(hello.pid) on \(hello.host) (\(connection.peer))" }
+    }
+
+    private let job: JobPreparation
+    private let options: JobOptions
+    private let spec: JobSpec
+    private let events: BlockingQueue<JobEvent>
+    private let log: @Sendable (String) -> Void
+    private let started: Date
+    private let trace = ProcessInfo.processInfo.environment["SCORE_CLUSTER_TRACE"] != nil
+
+    var reader: PartitionReader?
+    var writer: OutputWriter?
+    var launcher: LocalWorkerLauncher?
+
+    private var scheduler: Scheduler
+    private var merger: ResultMerger
+    private var links: [WorkerID: Link] = [:]
+    private var nextWorkerID = 0
+    /// Decoded partitions whose rows are not written yet (the model's inputs and kept columns).
+    private var partitions: [Int: RecordBatch] = [:]
+    private var readyWorkers = 0
+    private var failure: JobError?
+    private var schedulingDone = false
+    private var writerDone = false
+    private(set) var rowsWritten = 0
+
+    init(job: JobPreparation, options: JobOptions, jobID: String, started: Date, events: BlockingQueue<JobEvent>,
+         log: @escaping @Sendable (String) -> Void) {
+        self.job = job
+        self.options = options
+        self.events = events
+        self.log = log
+        self.started = started
+        self.spec = JobSpec(jobID: jobID, modelPath: job.model.directory,
+                            columnNames: job.modelColumns.indices.map(String.init), resultType: job.resultType.rawValue)
+        self.scheduler = Scheduler(configuration: .init(maxAttempts: options.maxAttempts, failWhenNoWorkers: true))
+        self.merger = ResultMerger(plan: job.plan)
+    }
+
+    func workerLaunched() { perform(scheduler.handle(.workerLaunched)) }
+
+    /// Handles events until every partition is written or the job fails; returns the failure.
+    func runUntilDone() -> JobError? {
+        mark("prepared")
+        let startupDeadline = Date().addingTimeInterval(options.startupTimeout)
+        while failure == nil && !(schedulingDone && writerDone) {
+            guard let event = events.pop(timeout: 1.0) else {
+                if readyWorkers == 0 && Date() > startupDeadline {
+                    failure = JobError("no worker was ready after \(Int(options.startupTimeout)) seconds; check the worker messages above")
+                }
+                continue
+            }
+            handle(event)
+        }
+        return failure
+    }
+
+    func shutdownWorkers() {
+        for link in links.values { try? link.connection.send(.shutdown) }
+    }
+
+    func closeConnections() {
+        for link in links.values { link.connection.close() }
+    }
+
+    private func handle(_ event: JobEvent) {
+        switch event {
+        case .accepted(let connection):
+            WorkerConnections.handshake(connection, events: events, log: log)
+        case .hello(let connection, let hello):
+            mark("worker pid \(hello.pid) connected")
+            let id = nextWorkerID
+            nextWorkerID += 1
+            links[id] = Link(connection: connection, hello: hello)
+            perform(scheduler.handle(.workerJoined(id, capacity: hello.capacity)))
+            do { try connection.send(.job, spec) } catch {
+                perform(scheduler.handle(.workerLost(id, reason: "cannot send the job: \(error)")))
+                return
+            }
+            WorkerConnections.startReceiving(id: id, connection: connection, events: events)
+        case .ready(let id, let ready):
+            readyWorkers += 1
+            mark("worker \(id) ready (model loaded in \(String(format: "%.2f", ready.loadSeconds)) s)")
+            perform(scheduler.handle(.workerReady(id)))
+        case .result(let id, let decoded):
+            received(decoded, from: id)
+        case .failure(let id, let workerFailure):
+            failed(workerFailure, on: id)
+        case .disconnected(let id, let why):
+            links[id]?.connection.close()
+            perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) disconnected: \(why)")))
+        case .workerExited(let index, let how):
+            let pid = launcher?.pid(of: index)
+            let label = "worker process \(index) (pid \(pid.map(String.init) ?? "?")) \(how)"
+            if !links.values.contains(where: { $0.hello.pid == pid }) {
+                perform(scheduler.handle(.workerLost(nil, reason: "\(label) before connecting")))
+            } else if !schedulingDone {
+                log(label)
+            }
+        case .reader(.decoded(let partition, let batch)):
+            let p = job.plan.partitions[partition]
+            partitions[partition] = batch
+            merger.expect(partition: partition)
+            perform(scheduler.handle(.tasksAvailable((0..<p.taskCount).map { p.firstTask + TaskID($0) })))
+        case .reader(.finished):
+            mark("input decoded")
+            perform(scheduler.handle(.inputFinished))
+        case .reader(.failed(let message)):
+            failure = JobError("cannot read the input: \(message)")
+        case .writer(.wrote(_, let rows)):
+            rowsWritten += rows
+            reader?.release()
+        case .writer(.finished):
+            mark("output written")
+            writerDone = true
+        case .writer(.failed(let message)):
+            failure = JobError("cannot write the output: \(message)")
+        }
+    }
+
+    private func received(_ decoded: ColumnBatchCodec.Decoded, from id: WorkerID) {
+        let actions = scheduler.handle(.resultReceived(id, decoded.taskID))
+        if actions.contains(.accept(decoded.taskID)) {
+            let p = job.plan.partition(of: decoded.taskID)
+            guard decoded.columns.count == 1, decoded.rowCount == job.plan.rows(of: decoded.taskID, in: p).count,
+                  decoded.columns[0].type == job.resultType.dataType else {
+                failure = JobError("\(name(of: id)) returned a malformed result for \(job.describe(task: decoded.taskID))")
+                return
+            }
+            for (partition, prediction) in merger.add(decoded.columns[0], for: decoded.taskID) {
+                let batch = partitions.removeValue(forKey: partition)!
+                let kept = job.keptColumns.map { batch.columns[$0] }
+                writer?.submit(partition: partition, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction]))
+            }
+        }
+        perform(actions)
+    }
+
+    private func failed(_ workerFailure: WorkerFailure, on id: WorkerID) {
+        let hadFailed = failure != nil
+        switch workerFailure.kind {
+        case .modelLoad, .environment:
+            let message = "\(name(of: id)) could not load the model \(job.model.directory): \(workerFailure.message)"
+            perform(scheduler.handle(.modelLoadFailed(id, reason: message)))
+        case .predict:
+            guard let task = workerFailure.taskID else { return }
+            perform(scheduler.handle(.taskFailed(id, task, reason: "\(workerFailure.message) (on \(name(of: id)))")))
+        case .protocolError:
+            perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) broke the protocol: \(workerFailure.message)")))
+        }
+        if !hadFailed, failure != nil { failure!.traceback = workerFailure.traceback }
+    }
+
+    private func perform(_ actions: [Scheduler.Action]) {
+        for action in actions {
+            switch action {
+            case .assign(let task, let worker):
+                send(task, to: worker)
+            case .accept:
+                break  // stored by `received`, which saw the same action
+            case .fail(let reason, let task):
+                if failure == nil { failure = JobError(task.map { "\(job.describe(task: $0)): \(reason)" } ?? reason) }
+            case .finish:
+                schedulingDone = true
+            }
+        }
+    }
+
+    private func send(_ task: TaskID, to worker: WorkerID) {
+        let p = job.plan.partition(of: task)
+        let rows = job.plan.rows(of: task, in: p)
+        let batch = partitions[p.id]!
+        let columns = job.modelColumns.map { batch.columns[$0].slice(rows) }
+        do {
+            try links[worker]?.connection.send(.batch, batch: ColumnBatchCodec.encode(taskID: task, rowCount: rows.count, columns: columns))
+        } catch {
+            // Its receive thread reports the broken connection, and the scheduler requeues the batch.
+            links[worker]?.connection.shutdownReceive()
+        }
+    }
+
+    private func name(of id: WorkerID) -> String { links[id]?.name ?? "worker \(id)" }
+
+    private func mark(_ what: String) {
+        if trace { log(String(format: "trace %7.3f s: %@", Date().timeIntervalSince(started), what)) }
+    }
+}

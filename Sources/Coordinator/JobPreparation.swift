@@ -1,0 +1,81 @@
+import Columnar
+import Foundation
+import PyFunc
+
+/// Everything checked before any worker starts: the model's MLmodel, the result type, the
+/// Python environment, every input footer and the selected columns in every file.
+struct JobPreparation {
+    var model: MLModel
+    var resultType: ResultType
+    var dataset: ParquetDataset
+    /// The columns decoded from the input: model inputs first, then kept columns not among them.
+    var decodeSchema: Schema
+    var decodeIndices: [[Int]]
+    /// Positions in `decodeSchema` of the model's inputs and of the kept columns.
+    var modelColumns: [Int]
+    var keptColumns: [Int]
+    var outputSchema: Schema
+    var plan: JobPlan
+    var pythonEnvironment: PythonEnvironment
+
+    init(options: JobOptions) throws(JobError) {
+        do {
+            resultType = try ResultType(parsing: options.resultType)
+            model = try MLModel(directory: options.modelPath)
+            pythonEnvironment = try PythonEnvironment.resolve(explicit: options.pythonEnvironment)
+        } catch {
+            throw JobError(error.message)
+        }
+        guard options.batchSize > 0 else { throw JobError("--batch-size must be at least 1 (got \(options.batchSize))") }
+        guard options.workers > 0 else { throw JobError("--workers must be at least 1 (got \(options.workers))") }
+        do { dataset = try ParquetDataset(path: options.inputPath) } catch { throw JobError(error.message) }
+
+        let allNames = dataset.columnNames
+        let modelNames = options.columns ?? allNames
+        guard !modelNames.isEmpty else { throw JobError("no input columns to score: the dataset has no columns and --columns is empty") }
+        let keptNames: [String]
+        switch options.keepColumns {
+        case .all: keptNames = allNames
+        case .none: keptNames = []
+        case .some(let names): keptNames = names
+        }
+        if let clash = keptNames.first(where: { $0 == options.outputColumn }) {
+            throw JobError("the output column '\(clash)' is also an input column kept in the output; choose another --output-column, or leave '\(clash)' out with --keep-columns")
+        }
+        var decodeNames = modelNames
+        for name in keptNames where !decodeNames.contains(name) { decodeNames.append(name) }
+        let resolved: (schema: Schema, indices: [[Int]])
+        do { resolved = try dataset.resolve(columns: decodeNames) } catch { throw JobError(error.message) }
+        decodeSchema = resolved.schema
+        decodeIndices = resolved.indices
+        modelColumns = modelNames.map { name in decodeNames.firstIndex(of: name)! }
+        keptColumns = keptNames.map { name in decodeNames.firstIndex(of: name)! }
+        outputSchema = Schema(keptColumns.map { resolved.schema.fields[$0] }
+            + [Field(name: options.outputColumn, type: resultType.dataType, nullable: resultType.nullable)])
+        plan = JobPlan(rowGroups: dataset.files.map(\.rowGroupRowCounts), batchSize: options.batchSize,
+                       maxPartitionRows: options.maxPartitionRows)
+    }
+
+    /// Where a task's rows come from, for messages.
+    func describe(task: TaskID) -> String {
+        let p = plan.partition(of: task)
+        let rows = plan.rows(of: task, in: p)
+        let file = dataset.files[p.file].path
+        return "partition \(p.id) (\(file), row group \(p.rowGroup), rows \(p.rows.lowerBound + rows.lowerBound)..<\(p.rows.lowerBound + rows.upperBound) of the row group)"
+    }
+
+    /// One output file per input file, named like it (made unique if two inputs share a name).
+    var outputFileNames: [String] {
+        var seen: [String: Int] = [:]
+        return dataset.files.map { file in
+            var name = URL(fileURLWithPath: file.path).lastPathComponent
+            if let n = seen[name] {
+                seen[name] = n + 1
+                name = "\(n)-" + name
+            } else {
+                seen[name] = 1
+            }
+            return name
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Wire
+
+/// What the coordinator's threads tell its control thread.
+enum JobEvent: Sendable {
+    case accepted(Connection)
+    case hello(Connection, WorkerHello)
+    case ready(WorkerID, WorkerReady)
+    case result(WorkerID, ColumnBatchCodec.Decoded)
+    case failure(WorkerID, WorkerFailure)
+    case disconnected(WorkerID, String)
+    case workerExited(index: Int, how: String)
+    case reader(PartitionReader.Output)
+    case writer(OutputWriter.Output)
+}
+
+/// The threads that watch worker connections: accepting, the handshake, and one receive
+/// thread per worker. They only post `JobEvent`s.
+enum WorkerConnections {
+    /// Reads the first frame of a new connection on its own thread: a worker's hello, or a
+    /// refusal that is logged. Strangers never reach the scheduler and never get data.
+    static func handshake(_ connection: Connection, events: BlockingQueue<JobEvent>, log: @escaping @Sendable (String) -> Void) {
+        Thread.detachNewThread {
+            // A peer that connects and says nothing must not hold a thread for ever.
+            connection.setReceiveTimeout(seconds: 30)
+            do {
+                let frame = try connection.receive()
+                switch frame.header.type {
+                case .hello:
+                    connection.setReceiveTimeout(seconds: 0)
+                    events.push(.hello(connection, try frame.decode(WorkerHello.self)))
+                case .failure:
+                    let failure = try frame.decode(WorkerFailure.self)
+                    log("a worker (\(connection.peer)) could not start: \(failure.message)")
+                    connection.close()
+                default:
+                    log("refused \(connection.peer): it sent \(frame.header.type) before hello")
+                    connection.close()
+                }
+            } catch {
+                log("refused connection from \(connection.peer): \(error)")
+                connection.close()
+            }
+        }
+    }
+
+    /// Receives a joined worker's frames until its connection ends.
+    static func startReceiving(id: WorkerID, connection: Connection, events: BlockingQueue<JobEvent>) {
+        let thread = Thread {
+            while true {
+                do {
+                    let frame = try connection.receive()
+                    switch frame.header.type {
+                    case .ready: events.push(.ready(id, try frame.decode(WorkerReady.self)))
+                    case .result: events.push(.result(id, try ColumnBatchCodec.decode(frame.payload)))
+                    case .failure: events.push(.failure(id, try frame.decode(WorkerFailure.self)))
+                    default: throw WireError.unexpected("\(frame.header.type) from a worker")
+                    }
+                } catch {
+                    events.push(.disconnected(id, "\(error)"))
+                    return
+                }
+            }
+        }
+        thread.name = "worker-\(id)"
+        thread.start()
+    }
+}
+
+/// Accepts connections on its own thread and posts them to the control thread.
+final class Acceptor: @unchecked Sendable {
+    private let listener: Listener
+    private let events: BlockingQueue<JobEvent>
+    private let log: @Sendable (String) -> Void
+    private let lock = NSLock()
+    private var stopped = false
+
+    init(listener: Listener, events: BlockingQueue<JobEvent>, log: @escaping @Sendable (String) -> Void) {
+        self.listener = listener
+        self.events = events
+        self.log = log
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            while !lock.withLock({ stopped }) {
+                do {
+                    if let connection = try listener.accept(timeoutMilliseconds: 200) { events.push(.accepted(connection)) }
+                } catch {
+                    log("listener: \(error)")
+                    return
+                }
+            }
+        }
+        thread.name = "acceptor"
+        thread.start()
+    }
+
+    func stop() { lock.withLock { stopped = true } }
+}
