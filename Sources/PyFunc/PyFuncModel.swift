@@ -103,7 +103,7 @@ public final class PyFuncModel {
                     let width = column.type.byteWidth
                     let valuesLength = width.map { $0 * rowCount } ?? Int(column.offsets!.typed(Int64.self)[rowCount])
                     let item = PyTuple_New(4)!
-                    PyTuple_SetItem(item, 0, PyLong_FromLong(Int(column.type.rawValue)))
+                    PyTuple_SetItem(item, 0, PyLong_FromLong(Int(column.type.kind)))
                     let parts: [PyObjectPointer] = [
                         view(column.values, valuesLength),
                         column.offsets.map { view($0, (rowCount + 1) * 8) } ?? none,

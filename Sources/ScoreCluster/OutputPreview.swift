@@ -34,6 +34,7 @@ enum OutputPreview {
         case .bool: return column.values.typed(UInt8.self)[row] != 0 ? "true" : "false"
         case .string: return column.string(at: row) ?? "null"
         case .binary: return "<\(column.string(at: row)?.utf8.count ?? 0) bytes>"
+        default: return "<\(column.type)>"
         }
     }
 }

@@ -4,7 +4,8 @@ import Columnar
 /// (predictions) frames.
 ///
 /// Layout (little-endian): task id (u64), row count (u64), column count (u32), reserved (u32);
-/// one 32-byte descriptor per column: type (u8), flags (u8, bit 0 = has validity), 6 reserved,
+/// one 32-byte descriptor per column: type tag (u8), flags (u8, bit 0 = has validity), 4 bytes of
+/// type parameters (unit, UTC, precision, scale, or a width), 2 reserved,
 /// values length (u64), offsets length (u64), validity length (u64); then every values buffer,
 /// then every offsets buffer, then every validity buffer, each padded to 8 bytes.
 /// Values first and back to back means that consecutive float64 columns form one contiguous
@@ -43,9 +44,10 @@ public enum ColumnBatchCodec {
                 ?? Int(column.offsets!.typed(Int64.self)[rowCount])
             let offsetsLength = column.offsets == nil ? 0 : (rowCount + 1) * 8
             let validityLength = column.validity == nil ? 0 : rowCount
-            head.append(column.type.rawValue)
+            let p = column.type.parameters
+            head.append(column.type.kind)
             head.append(column.validity == nil ? 0 : 1)
-            head.append(contentsOf: [0, 0, 0, 0, 0, 0])
+            head.append(contentsOf: [p.0, p.1, p.2, p.3, 0, 0])
             appendLE(&head, UInt64(valuesLength))
             appendLE(&head, UInt64(offsetsLength))
             appendLE(&head, UInt64(validityLength))
@@ -83,7 +85,9 @@ public enum ColumnBatchCodec {
         descriptors.reserveCapacity(columnCount)
         for i in 0..<columnCount {
             let at = headSize + i * descriptorSize
-            guard let type = DataType(rawValue: bytes[at]) else { throw .malformed("column \(i) has unknown type \(bytes[at])") }
+            guard let type = DataType(kind: bytes[at], parameters: (bytes[at + 2], bytes[at + 3], bytes[at + 4], bytes[at + 5])) else {
+                throw .malformed("column \(i) has an unknown type (tag \(bytes[at]))")
+            }
             let hasValidity = bytes[at + 1] & 1 == 1
             let values = bytes.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self).littleEndian
             let offsets = bytes.loadUnaligned(fromByteOffset: at + 16, as: UInt64.self).littleEndian

@@ -134,6 +134,8 @@ def dump_all(paths, check_stats=False):
                 let o = c.offsets!.typed(Int64.self)
                 let bytes = UnsafeRawBufferPointer(rebasing: c.values.bytes[Int(o[i])..<Int(o[i + 1])])
                 out.append(bytes.map { String(format: "%02x", $0) }.joined())
+            default:
+                out.append("<\(c.type)>")
             }
         }
         return out

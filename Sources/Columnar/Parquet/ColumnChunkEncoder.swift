@@ -94,6 +94,7 @@ final class ColumnChunkEncoder {
         case .int32, .uint32, .float32: appendSame(v.assumingMemoryBound(to: UInt32.self), rows, valid)
         case .int64, .uint64, .float64: appendSame(v.assumingMemoryBound(to: UInt64.self), rows, valid)
         case .string, .binary: appendByteArrays(column, rows, valid)
+        default: throw ParquetFormatError("writing \(column.type) columns is not supported yet")
         }
     }
 

@@ -46,6 +46,9 @@ public final class ParquetFileWriter {
         self.schema = schema
         self.compression = compression
         self.createdBy = createdBy
+        if let field = schema.fields.first(where: { !ParquetTypeMapping.canWrite($0.type) }) {
+            throw ParquetError(path: path, column: field.name, message: "writing \(field.type) columns is not supported yet")
+        }
         self.elements = schema.fields.map { ParquetTypeMapping.writeElement(name: $0.name, type: $0.type, nullable: $0.nullable) }
         self.encoder = ColumnChunkEncoder(compressor: Compressor(codec: compression.codec))
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

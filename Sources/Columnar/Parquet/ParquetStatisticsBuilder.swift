@@ -32,6 +32,8 @@ enum ParquetStatisticsBuilder {
             return (bytes(of: (lo == 0 ? -Double(0) : lo).bitPattern), bytes(of: (hi == 0 ? Double(0) : hi).bitPattern))
         case .string, .binary:
             return byteArrayExtremes(column, valid)
+        default:
+            return nil
         }
     }
 

@@ -97,6 +97,14 @@ enum ParquetTypeMapping {
 
     // MARK: Writing
 
+    /// Whether `writeElement` and the encoder handle `type`.
+    static func canWrite(_ type: DataType) -> Bool {
+        switch type {
+        case .bool, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .float32, .float64, .string, .binary: true
+        default: false
+        }
+    }
+
     /// The schema element a writer emits for a column of `type`: physical type plus LogicalType
     /// and the matching ConvertedType (both, for readers that know only one of them).
     static func writeElement(name: String, type: DataType, nullable: Bool) -> ParquetSchemaElement {
@@ -117,6 +125,7 @@ enum ParquetTypeMapping {
         case .float64: e.type = .double
         case .string: e.type = .byteArray; e.logicalType = .string; e.convertedType = .utf8
         case .binary: e.type = .byteArray
+        default: preconditionFailure("\(type) is not writable; check canWrite first")
         }
         return e
     }
