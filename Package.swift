@@ -25,9 +25,11 @@ let package = Package(
                        providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
+                       providers: [.apt(["liblz4-dev"])]),
 
         // Column buffers, record batches, Parquet reading and writing, dataset discovery.
-        .target(name: "Columnar", dependencies: ["CZstd", "CSnappy", "CZlib"]),
+        .target(name: "Columnar", dependencies: ["CZstd", "CSnappy", "CZlib", "CLZ4"]),
         // Frames and messages between coordinator and workers; socket transport.
         .target(name: "Wire", dependencies: ["Columnar"]),
         // The embedded interpreter, MLmodel parsing, model loading, predict and result casting.
