@@ -44,42 +44,77 @@ def load_model(model_dir, loader_module, code_dir, data_path, predict_fn):
 
 
 _NUMPY = {1: np.bool_, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.uint8, 7: np.uint16,
-          8: np.uint32, 9: np.uint64, 10: np.float32, 11: np.float64}
+          8: np.uint32, 9: np.uint64, 10: np.float32, 11: np.float64, 14: np.float16}
+_UNITS = {1: "ms", 2: "us", 3: "ns"}
+_PER_SECOND = {1: 1_000, 2: 1_000_000, 3: 1_000_000_000}
 
 
-def _buffer(spec):
-    """A zero-copy view of Swift memory: spec is (address, size, owner). The owner (a capsule
-    holding the Swift buffer) lives as long as any numpy view of the memory does, so a model
-    that keeps its input keeps the memory too."""
-    if spec is None:
-        return None
-    address, size, owner = spec
-    view = (ctypes.c_char * size).from_address(address)
-    view._owner = owner
-    return view
+def _objects(cells, valid):
+    """An object array of `cells` with None where `valid` is False."""
+    out = np.empty(len(cells), dtype=object)
+    out[:] = cells
+    if valid is not None:
+        out[~valid] = None
+    return out
 
 
-def _column(kind, nrows, values, offsets, validity):
-    """One column as pandas would get it from pyarrow's to_pandas(): nulls as NaN/None."""
+def _column(kind, params, nrows, values, offsets, validity):
+    """One column as pandas gets it from pyarrow's to_pandas() with default options.
+
+    Numbers stay numpy views of the Swift memory (NaN already in float null slots); integers
+    with nulls become float64 with NaN, booleans with nulls objects with None; strings `str`;
+    binary, fixed-size binary and UUID bytes objects; dates datetime.date and times
+    datetime.time objects; decimals decimal.Decimal; timestamps datetime64 in their own unit,
+    tz-aware UTC when the file says isAdjustedToUTC; the null type None."""
     values, offsets, validity = _buffer(values), _buffer(offsets), _buffer(validity)
+    valid = None if validity is None else np.frombuffer(validity, dtype=np.bool_, count=nrows)
+    if valid is not None and valid.all():
+        valid = None
     if kind in (12, 13):
         data = bytes(values)
-        offs = np.frombuffer(offsets, dtype=np.int64, count=nrows + 1)
-        valid = None if validity is None else np.frombuffer(validity, dtype=np.bool_, count=nrows)
+        offs = np.frombuffer(offsets, dtype=np.int64, count=nrows + 1).tolist()
         if kind == 12:
             cells = [data[offs[i]:offs[i + 1]].decode("utf-8", "replace") for i in range(nrows)]
         else:
             cells = [data[offs[i]:offs[i + 1]] for i in range(nrows)]
+        return _objects(cells, valid)
+    if kind == 21:
+        return np.full(nrows, None, dtype=object)
+    if kind in (19, 20):
+        width = 16 if kind == 20 else params[0] | params[1] << 8 | params[2] << 16 | params[3] << 24
+        data = bytes(values)
+        return _objects([data[i * width:(i + 1) * width] for i in range(nrows)], valid)
+    if kind == 15:
+        days = np.frombuffer(values, dtype=np.int32, count=nrows)
+        return _objects(days.astype("datetime64[D]").astype(object).tolist(), valid)
+    if kind == 16:
+        stamps = np.frombuffer(values, dtype=np.int64, count=nrows).view(f"datetime64[{_UNITS[params[0]]}]")
         if valid is not None:
-            for i in np.flatnonzero(~valid):
-                cells[i] = None
-        return np.array(cells, dtype=object)
+            stamps = stamps.copy()
+            stamps[~valid] = np.datetime64("NaT")
+        series = pd.Series(stamps, copy=False)
+        return series.dt.tz_localize("UTC") if params[1] else series
+    if kind == 17:
+        import datetime
+        per_second = _PER_SECOND[params[0]]
+        ticks = np.frombuffer(values, dtype=np.int64, count=nrows).tolist()
+        cells = []
+        for t in ticks:
+            seconds, fraction = divmod(t, per_second)
+            minutes, second = divmod(seconds, 60)
+            hour, minute = divmod(minutes, 60)
+            cells.append(datetime.time(hour % 24, minute, second, fraction * 1_000_000 // per_second))
+        return _objects(cells, valid)
+    if kind == 18:
+        import decimal
+        scale = params[3] - 256 if params[3] > 127 else params[3]
+        data = bytes(values)
+        cells = [decimal.Decimal(int.from_bytes(data[i * 16:(i + 1) * 16], "little", signed=True)).scaleb(-scale)
+                 for i in range(nrows)]
+        return _objects(cells, valid)
     array = np.frombuffer(values, dtype=_NUMPY[kind], count=nrows)
-    if validity is None or array.dtype.kind == "f":
+    if valid is None or array.dtype.kind == "f":
         return array  # float null slots already hold NaN
-    valid = np.frombuffer(validity, dtype=np.bool_, count=nrows)
-    if valid.all():
-        return array
     if array.dtype.kind == "b":
         out = array.astype(object)
         out[~valid] = None
@@ -91,12 +126,13 @@ def _column(kind, nrows, values, offsets, validity):
 
 def make_frame(names, nrows, columns, block):
     """The DataFrame handed to predict. `block` is a buffer spec of len(names) contiguous float64
-    columns when every column is float64, else None and `columns` lists (kind, values, offsets, validity)."""
+    columns when every column is float64, else None and `columns` lists
+    (kind, parameters, values, offsets, validity)."""
     if block is not None:
         array = np.frombuffer(_buffer(block), dtype=np.float64, count=len(names) * nrows).reshape(len(names), nrows).T
         return pd.DataFrame(array, columns=names, copy=False)
-    return pd.DataFrame({name: _column(kind, nrows, v, o, m) for name, (kind, v, o, m) in zip(names, columns)},
-                        copy=False)
+    return pd.DataFrame({name: _column(kind, params, nrows, v, o, m)
+                         for name, (kind, params, v, o, m) in zip(names, columns)}, copy=False)
 
 
 class ResultTypeError(Exception):

@@ -102,8 +102,12 @@ public final class PyFuncModel {
                 for (i, column) in columns.enumerated() {
                     let width = column.type.byteWidth
                     let valuesLength = width.map { $0 * rowCount } ?? Int(column.offsets!.typed(Int64.self)[rowCount])
-                    let item = PyTuple_New(4)!
+                    let item = PyTuple_New(5)!
                     PyTuple_SetItem(item, 0, PyLong_FromLong(Int(column.type.kind)))
+                    let p = column.type.parameters
+                    let params = PyTuple_New(4)!
+                    for (k, byte) in [p.0, p.1, p.2, p.3].enumerated() { PyTuple_SetItem(params, k, PyLong_FromLong(Int(byte))) }
+                    PyTuple_SetItem(item, 1, params)
                     let parts: [PyObjectPointer] = [
                         view(column.values, valuesLength),
                         column.offsets.map { view($0, (rowCount + 1) * 8) } ?? none,
@@ -111,7 +115,7 @@ public final class PyFuncModel {
                     ]
                     for (k, part) in parts.enumerated() {
                         Py_INCREF(part)
-                        PyTuple_SetItem(item, k + 1, part)
+                        PyTuple_SetItem(item, k + 2, part)
                     }
                     PyList_SetItem(list, i, item)
                 }
