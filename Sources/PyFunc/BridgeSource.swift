@@ -49,6 +49,18 @@ _UNITS = {1: "ms", 2: "us", 3: "ns"}
 _PER_SECOND = {1: 1_000, 2: 1_000_000, 3: 1_000_000_000}
 
 
+def _buffer(spec):
+    """A zero-copy view of Swift memory: spec is (address, size, owner). The owner (a capsule
+    holding the Swift buffer) lives as long as any numpy view of the memory does, so a model
+    that keeps its input keeps the memory too."""
+    if spec is None:
+        return None
+    address, size, owner = spec
+    view = (ctypes.c_char * size).from_address(address)
+    view._owner = owner
+    return view
+
+
 def _objects(cells, valid):
     """An object array of `cells` with None where `valid` is False."""
     out = np.empty(len(cells), dtype=object)
