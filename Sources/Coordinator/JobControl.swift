@@ -43,8 +43,10 @@ final class JobControl {
         self.events = events
         self.log = log
         self.started = started
-        self.spec = JobSpec(jobID: jobID, modelPath: job.model.directory,
-                            columnNames: job.modelColumns.indices.map(String.init), resultType: job.resultType.rawValue)
+        self.spec = JobSpec(jobID: jobID, modelPath: job.model.directory, columnNames: job.binding.labels,
+                            integerLabels: job.binding.integerLabels, enforcedTypes: job.binding.enforcedTypes,
+                            modelConfigJSON: job.modelConfigJSON, paramsJSON: job.paramsJSON,
+                            resultType: job.resultType.rawValue)
         self.scheduler = Scheduler(configuration: .init(maxAttempts: options.maxAttempts, failWhenNoWorkers: true))
         self.merger = ResultMerger(plan: job.plan)
     }
@@ -54,6 +56,7 @@ final class JobControl {
     /// Handles events until every partition is written or the job fails; returns the failure.
     func runUntilDone() -> JobError? {
         mark("prepared")
+        for warning in job.warnings { log("warning: \(warning)") }
         let startupDeadline = Date().addingTimeInterval(options.startupTimeout)
         while failure == nil && !(schedulingDone && writerDone) {
             guard let event = events.pop(timeout: 1.0) else {

@@ -41,6 +41,12 @@ public struct JobOptions: Sendable {
     public var maxBufferedPartitions: Int? = nil
     /// Largest partition, in rows; larger row groups are split.
     public var maxPartitionRows: Int = 1 << 20
+    /// Labels of the model's columns when it has no named signature.
+    public var columnNaming: InputBinding.Naming = .ordinal
+    /// `--model-config KEY=VALUE` overrides of the model's declared `config`.
+    public var modelConfig: [(key: String, value: String)] = []
+    /// `--params KEY=VALUE` for a model whose signature declares params.
+    public var params: [(key: String, value: String)] = []
     /// Seconds to wait for the first worker to be ready before giving up.
     public var startupTimeout: Double = 300
 

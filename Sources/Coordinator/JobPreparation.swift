@@ -17,6 +17,12 @@ struct JobPreparation {
     var outputSchema: Schema
     var plan: JobPlan
     var pythonEnvironment: PythonEnvironment
+    /// Which columns the model gets, under which labels, with which signature types.
+    var binding: InputBinding
+    var modelConfigJSON: String?
+    var paramsJSON: String?
+    /// Things worth telling the user that do not stop the job.
+    var warnings: [String] = []
 
     init(options: JobOptions) throws(JobError) {
         do {
@@ -26,12 +32,23 @@ struct JobPreparation {
         } catch {
             throw JobError(error.message)
         }
+        do {
+            if let warning = try model.checkPythonVersion(runtimeVersion: pythonEnvironment.version) { warnings.append(warning) }
+        } catch {
+            throw JobError(error.message)
+        }
+        modelConfigJSON = try ModelArguments.modelConfig(model: model, overrides: options.modelConfig)
+        paramsJSON = try ModelArguments.params(signature: model.signature, given: options.params)
         guard options.batchSize > 0 else { throw JobError("--batch-size must be at least 1 (got \(options.batchSize))") }
         guard options.workers > 0 else { throw JobError("--workers must be at least 1 (got \(options.workers))") }
         do { dataset = try ParquetDataset(path: options.inputPath) } catch { throw JobError(error.message) }
 
         let allNames = dataset.columnNames
-        let modelNames = options.columns ?? allNames
+        binding = try InputBinding.resolve(
+            signature: model.signature,
+            dataset: dataset.files[0].columns.map { .init(name: $0.name, type: $0.dataType, nullable: $0.nullable) },
+            requested: options.columns, naming: options.columnNaming)
+        let modelNames = binding.columns
         guard !modelNames.isEmpty else { throw JobError("no input columns to score: the dataset has no columns and --columns is empty") }
         let keptNames: [String]
         switch options.keepColumns {

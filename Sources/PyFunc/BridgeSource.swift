@@ -22,7 +22,7 @@ def format_exception(exc_type, exc, tb):
     return "".join(traceback.format_exception(exc_type, exc, tb))
 
 
-def load_model(model_dir, loader_module, code_dir, data_path, predict_fn):
+def _load(loader_module, code_dir, data_path, predict_fn, model_config):
     """Loads a pyfunc model as mlflow.pyfunc.load_model does; returns the bound predict function."""
     if code_dir:
         sys.path.insert(0, code_dir)
@@ -35,12 +35,76 @@ def load_model(model_dir, loader_module, code_dir, data_path, predict_fn):
         raise ImportError(
             f"loader module '{loader_module}' ({getattr(module, '__file__', '?')}) defines neither "
             "_load_pyfunc(path) nor load_pyfunc(path)")
-    impl = loader(data_path)
+    # As MLflow: the inference configuration goes to the loader only when there is one.
+    impl = loader(data_path, model_config) if model_config else loader(data_path)
     fn = getattr(impl, predict_fn, None)
     if fn is None or not callable(fn):
         raise AttributeError(
             f"the model loaded by '{loader_module}' ({type(impl).__name__}) has no callable '{predict_fn}'")
     return fn
+
+
+class SchemaError(Exception):
+    """A batch does not fit the model's input signature."""
+
+
+_CASTS = {"double": np.float64, "float": np.float32, "long": np.int64, "integer": np.int32}
+_NAN_HINT = (" Hint: the type mismatch is likely caused by missing values. Integer columns in python can not "
+             "represent missing values and are therefore encoded as floats. The best way to avoid this problem "
+             "is to infer the model schema based on a realistic data sample (training dataset) that includes "
+             "missing values. Alternatively, you can declare integer columns as doubles (float64) whenever "
+             "these columns may have missing values.")
+
+
+class Scorer:
+    """One loaded model and how to call it: labels, enforced signature types, params, result type."""
+
+    def __init__(self, loader_module, code_dir, data_path, predict_fn, labels, result_type, enforced,
+                 config_json, params_json):
+        import inspect
+        import json
+        self.fn = _load(loader_module, code_dir, data_path, predict_fn,
+                        json.loads(config_json) if config_json else None)
+        self.labels = labels
+        self.result_type = result_type
+        self.enforced = enforced if any(t is not None for t in enforced) else None
+        self.params = json.loads(params_json) if params_json else None
+        try:
+            arg = inspect.signature(self.fn).parameters.get("params")
+        except (TypeError, ValueError):
+            arg = None
+        # As MLflow's PyFuncModel.predict: params only to a predict that declares them.
+        self.pass_params = self.params is not None and arg is not None and arg.kind != inspect.Parameter.VAR_KEYWORD
+
+    def frame(self, nrows, columns, block):
+        """The DataFrame for one batch, with the signature's casts applied."""
+        df = make_frame(self.labels, nrows, columns, block)
+        if self.enforced is not None:
+            self._enforce(df)
+        return df
+
+    def _enforce(self, df):
+        """MLflow's _enforce_schema casts for column signatures: safe upcasts, checked up front
+        by the coordinator; what is left to find here are nulls in integer columns."""
+        for label, spec in zip(self.labels, self.enforced):
+            if spec is None:
+                continue
+            column = df[label]
+            target = _CASTS.get(spec)
+            if target is not None and column.dtype != target:
+                if column.dtype.kind == "f" and np.dtype(target).kind == "i":
+                    raise SchemaError(
+                        f"Incompatible input types for column {label}. Can not safely convert {column.dtype} "
+                        f"to {np.dtype(target)}." + (_NAN_HINT if column.isna().any() else ""))
+                df[label] = column.astype(target)
+            elif spec == "datetime" and column.dtype != "datetime64[ns]":
+                df[label] = pd.to_datetime(column).astype("datetime64[ns]")
+
+    def predict(self, df):
+        return self.fn(df, params=self.params) if self.pass_params else self.fn(df)
+
+    def convert(self, result, nrows):
+        return convert(result, self.result_type, nrows)
 
 
 _NUMPY = {1: np.bool_, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.uint8, 7: np.uint16,

@@ -10,6 +10,8 @@ public struct MLModel: Sendable, Equatable {
     public var flavors: [String]
     public var mlflowVersion: String?
     public var pyfunc: PyFuncFlavor
+    /// The model's signature, when it declares one.
+    public var signature: ModelSignature?
 
     /// Reads `directory/MLmodel`; errors name the file and say what to do.
     public init(directory: String) throws(PyFuncError) {
@@ -43,6 +45,30 @@ public struct MLModel: Sendable, Equatable {
                 """)
         }
         self.pyfunc = try PyFuncFlavor(conf, modelDirectory: dir, file: file)
+        if let signature = top["signature"] as? [String: Any] {
+            self.signature = try ModelSignature(signature, file: file)
+        }
+    }
+
+    /// Checks the Python version the model was saved with against the embedded one ("3.11"):
+    /// another minor version is an error (compiled packages and pickles may not load); another
+    /// patch level only a warning, returned for the caller to show.
+    /// - Parameter runtimeVersion: the full version of the interpreter that will load it, e.g. "3.11.2".
+    public func checkPythonVersion(runtimeVersion: String) throws(PyFuncError) -> String? {
+        guard let saved = pyfunc.pythonVersion else { return nil }
+        let savedMinor = saved.split(separator: ".").prefix(2).joined(separator: ".")
+        let embedded = runtimeVersion.split(separator: ".").prefix(2).joined(separator: ".")
+        guard savedMinor == embedded else {
+            throw PyFuncError("""
+                the model \(directory) was saved with Python \(saved), but score-cluster embeds Python \(embedded); \
+                its pickles and compiled packages may not load. Save the model with Python \(embedded), or run \
+                score-cluster built against Python \(savedMinor)
+                """)
+        }
+        if saved != runtimeVersion {
+            return "the model was saved with Python \(saved) and is loaded by Python \(runtimeVersion) (same minor version; usually harmless)"
+        }
+        return nil
     }
 }
 
@@ -62,6 +88,9 @@ public struct PyFuncFlavor: Sendable, Equatable {
     public var environmentFiles: [String: String]
     /// The Python version the model was saved with, if recorded.
     public var pythonVersion: String?
+    /// `config`: the model's inference configuration and the keys `--model-config` may override.
+    public var configJSON: String?
+    public var configKeys: [String]
 
     init(_ conf: [String: Any], modelDirectory dir: String, file: String) throws(PyFuncError) {
         // `main` is the seed format's name for the loader module.
@@ -89,5 +118,12 @@ public struct PyFuncFlavor: Sendable, Equatable {
         default: environmentFiles = [:]
         }
         pythonVersion = conf["python_version"].map { "\($0)" }
+        if let config = conf["config"] as? [String: Any], JSONSerialization.isValidJSONObject(config) {
+            configKeys = config.keys.sorted()
+            let data = try? JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
+            configJSON = data.map { String(decoding: $0, as: UTF8.self) }
+        } else {
+            configKeys = []
+        }
     }
 }

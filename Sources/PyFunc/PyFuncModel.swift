@@ -9,49 +9,86 @@ import Foundation
 /// as long as it holds a view), calls the model's predict function, and converts the result to the result type
 /// as spark_udf does.
 public final class PyFuncModel {
+    /// How the model is called: the DataFrame's labels, the signature types enforced on each
+    /// batch, the inference configuration, params, and the result type.
+    public struct Invocation: Sendable, Equatable {
+        public var labels: [String]
+        /// Labels are the integers 0, 1, ... (an unnamed signature) rather than strings.
+        public var integerLabels: Bool
+        /// Per column, the signature type cast to on each batch (nil: as it is).
+        public var enforcedTypes: [String?]
+        /// The loader's `model_config`, as a JSON object (nil: the loader gets none).
+        public var modelConfigJSON: String?
+        /// Params for a predict that declares them, as a JSON object.
+        public var paramsJSON: String?
+        public var resultType: ResultType
+
+        public init(labels: [String], integerLabels: Bool = false, enforcedTypes: [String?]? = nil,
+                    modelConfigJSON: String? = nil, paramsJSON: String? = nil, resultType: ResultType) {
+            self.labels = labels
+            self.integerLabels = integerLabels
+            self.enforcedTypes = enforcedTypes ?? Array(repeating: nil, count: labels.count)
+            self.modelConfigJSON = modelConfigJSON
+            self.paramsJSON = paramsJSON
+            self.resultType = resultType
+        }
+    }
+
     public let model: MLModel
-    public let resultType: ResultType
-    public let columnNames: [String]
+    public let invocation: Invocation
+    public var resultType: ResultType { invocation.resultType }
     /// Seconds spent importing and loading the model.
     public let loadSeconds: Double
     private let runtime: PythonRuntime
-    private let predictFunction: PyObjectPointer
-    private let pythonNames: PyObjectPointer
-    private let pythonResultType: PyObjectPointer
+    /// The bridge's `Scorer` methods for this model.
     private let makeFrame: PyObjectPointer
+    private let predictFunction: PyObjectPointer
     private let convert: PyObjectPointer
 
+    /// Scores with string labels and no signature enforcement (spark_udf's default).
+    public convenience init(runtime: PythonRuntime, model: MLModel, columnNames: [String], resultType: ResultType) throws(PyFuncError) {
+        try self.init(runtime: runtime, model: model, invocation: Invocation(labels: columnNames, resultType: resultType))
+    }
+
     /// Imports the loader module (after putting `code` first on `sys.path`) and loads the model.
-    public init(runtime: PythonRuntime, model: MLModel, columnNames: [String], resultType: ResultType) throws(PyFuncError) {
+    public init(runtime: PythonRuntime, model: MLModel, invocation: Invocation) throws(PyFuncError) {
         let start = Date()
         let flavor = model.pyfunc
-        let loaded = try runtime.withGIL { () throws(PyFuncError) -> (PyObjectPointer, PyObjectPointer, PyObjectPointer) in
-            let arguments = [runtime.string(model.directory), runtime.string(flavor.loaderModule),
-                             flavor.codeDirectory.map(runtime.string) ?? { let none: PyObjectPointer = cpy_none()!; Py_INCREF(none); return none }(),
-                             runtime.string(flavor.dataPath), runtime.string(flavor.predictFunction)]
+        let methods = try runtime.withGIL { () throws(PyFuncError) -> (PyObjectPointer, PyObjectPointer, PyObjectPointer) in
+            func optional(_ text: String?) -> PyObjectPointer {
+                if let text { return runtime.string(text) }
+                let none: PyObjectPointer = cpy_none()!
+                Py_INCREF(none)
+                return none
+            }
+            let labels = PyList_New(invocation.labels.count)!
+            for (i, label) in invocation.labels.enumerated() {
+                PyList_SetItem(labels, i, invocation.integerLabels ? PyLong_FromLong(i) : runtime.string(label))
+            }
+            let enforced = PyList_New(invocation.enforcedTypes.count)!
+            for (i, type) in invocation.enforcedTypes.enumerated() { PyList_SetItem(enforced, i, optional(type)) }
+            let arguments = [runtime.string(flavor.loaderModule), optional(flavor.codeDirectory), runtime.string(flavor.dataPath),
+                             runtime.string(flavor.predictFunction), labels, runtime.string(invocation.resultType.rawValue),
+                             enforced, optional(invocation.modelConfigJSON), optional(invocation.paramsJSON)]
             defer { arguments.forEach { Py_DECREF($0) } }
-            let function: PyObjectPointer
+            let scorer: PyObjectPointer
             do throws(PyFuncError) {
-                function = try runtime.callBridge("load_model", arguments)
+                scorer = try runtime.callBridge("Scorer", arguments)
             } catch {
                 throw PyFuncError("""
                     cannot load the model \(model.directory) with loader module '\(flavor.loaderModule)': \(error.message). \
                     Check that the Python environment \(runtime.environment.root) has the packages the model needs
                     """, traceback: error.traceback)
             }
-            let names = PyList_New(columnNames.count)!
-            for (i, name) in columnNames.enumerated() { PyList_SetItem(names, i, runtime.string(name)) }
-            return (function, names, runtime.string(resultType.rawValue))
+            defer { Py_DECREF(scorer) }
+            return (PyObject_GetAttrString(scorer, "frame")!, PyObject_GetAttrString(scorer, "predict")!,
+                    PyObject_GetAttrString(scorer, "convert")!)
         }
-        (predictFunction, pythonNames, pythonResultType) = loaded
-        (makeFrame, convert) = runtime.withGIL {
-            (PyObject_GetAttrString(runtime.bridge, "make_frame")!, PyObject_GetAttrString(runtime.bridge, "convert")!)
-        }
+        (makeFrame, predictFunction, convert) = methods
         try runtime.restoreSignals()
         self.runtime = runtime
         self.model = model
-        self.columnNames = columnNames
-        self.resultType = resultType
+        self.invocation = invocation
         self.loadSeconds = Date().timeIntervalSince(start)
     }
 
@@ -61,11 +98,13 @@ public final class PyFuncModel {
         case modelRaised(PythonError)
         /// The result could not be converted (no compatible values, wrong row count).
         case conversion(message: String)
+        /// The batch does not fit the model's input signature (e.g. nulls in an integer column).
+        case schema(message: String)
 
         public var description: String {
             switch self {
             case .modelRaised(let error): "the model's predict raised \(error)"
-            case .conversion(let message): message
+            case .conversion(let message), .schema(let message): message
             }
         }
 
@@ -75,9 +114,9 @@ public final class PyFuncModel {
         }
     }
 
-    /// Scores `columns` (each of `rowCount` rows, in the order of `columnNames`).
+    /// Scores `columns` (each of `rowCount` rows, in the order of the invocation's labels).
     public func predict(_ columns: [Column], rowCount: Int) throws(PredictError) -> Column {
-        precondition(columns.count == columnNames.count, "batch has \(columns.count) columns, model takes \(columnNames.count)")
+        precondition(columns.count == invocation.labels.count, "batch has \(columns.count) columns, model takes \(invocation.labels.count)")
         if rowCount == 0 { return ResultColumnBuilder.empty(resultType) }
         return try runtime.withGIL { () throws(PredictError) -> Column in
             var views: [PyObjectPointer] = []
@@ -96,7 +135,7 @@ public final class PyFuncModel {
             let nrows = PyLong_FromLong(rowCount)!
             defer { Py_DECREF(nrows) }
             if isContiguousFloat64Block(columns, rowCount: rowCount) {
-                frameArguments = [pythonNames, nrows, none, view(columns[0].values, columns.count * rowCount * 8)]
+                frameArguments = [nrows, none, view(columns[0].values, columns.count * rowCount * 8)]
             } else {
                 let list = PyList_New(columns.count)!
                 for (i, column) in columns.enumerated() {
@@ -120,10 +159,11 @@ public final class PyFuncModel {
                     PyList_SetItem(list, i, item)
                 }
                 views.append(list)  // released with the views
-                frameArguments = [pythonNames, nrows, list, none]
+                frameArguments = [nrows, list, none]
             }
             let frame: PyObjectPointer
             do throws(PythonError) { frame = try runtime.call(makeFrame, frameArguments) } catch {
+                if error.typeName == "SchemaError" { throw .schema(message: error.message) }
                 throw .conversion(message: "cannot build the input DataFrame: \(error)")
             }
             let result: PyObjectPointer
@@ -136,7 +176,7 @@ public final class PyFuncModel {
             Py_DECREF(frame)
             let converted: PyObjectPointer
             do throws(PythonError) {
-                converted = try runtime.call(convert, [result, pythonResultType, nrows])
+                converted = try runtime.call(convert, [result, nrows])
             } catch {
                 Py_DECREF(result)
                 // The bridge's own errors carry spark_udf's messages; others say what raised.

@@ -36,6 +36,18 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Comma-separated input columns handed to the model, in order (default: all columns).", valueName: "a,b,..."))
     var columns: String?
 
+    @Option(name: .customLong("column-names"),
+            help: ArgumentHelp("Labels of the model's columns when its signature names none: ordinal (\"0\", \"1\", ..., as spark_udf) or dataset (the dataset's own names).", valueName: "ordinal|dataset"))
+    var columnNames: String = "ordinal"
+
+    @Option(name: .customLong("model-config"), parsing: .singleValue,
+            help: ArgumentHelp("Override a key of the model's declared config (repeatable).", valueName: "key=value"))
+    var modelConfig: [String] = []
+
+    @Option(name: .long, parsing: .singleValue,
+            help: ArgumentHelp("An inference param the model's signature declares (repeatable).", valueName: "key=value"))
+    var params: [String] = []
+
     @Option(name: .customLong("batch-size"), help: ArgumentHelp("Rows per predict call.", valueName: "rows"))
     var batchSize: Int = 10_000
 
@@ -70,6 +82,10 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--compression must be one of: \(ParquetCompression.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let columns, columns.split(separator: ",").isEmpty { throw ValidationError("--columns names no column") }
+        guard InputBinding.Naming(rawValue: columnNames) != nil else { throw ValidationError("--column-names must be ordinal or dataset") }
+        for pair in modelConfig + params where Self.keyValue(pair) == nil {
+            throw ValidationError("'\(pair)' is not KEY=VALUE")
+        }
     }
 
     func run() throws {
@@ -84,6 +100,9 @@ struct RunCommand: ParsableCommand {
         options.overwrite = overwrite
         options.compression = ParquetCompression(rawValue: compression)!
         options.maxAttempts = maxAttempts
+        options.columnNaming = InputBinding.Naming(rawValue: columnNames)!
+        options.modelConfig = modelConfig.compactMap(Self.keyValue)
+        options.params = params.compactMap(Self.keyValue)
 
         let runner = JobRunner(options: options) { Console.error($0) }
         let summary: JobRunner.Summary
@@ -101,6 +120,13 @@ struct RunCommand: ParsableCommand {
             output: \(summary.outputDirectory)
             """)
         if preview > 0 { OutputPreview.print(summary: summary, rows: preview) }
+    }
+}
+
+extension RunCommand {
+    static func keyValue(_ text: String) -> (key: String, value: String)? {
+        guard let equals = text.firstIndex(of: "="), equals != text.startIndex else { return nil }
+        return (String(text[..<equals]), String(text[text.index(after: equals)...]))
     }
 }
 

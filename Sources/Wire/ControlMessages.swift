@@ -24,15 +24,29 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var jobID: String
     /// Directory of the MLflow model, as the worker sees it.
     public var modelPath: String
-    /// Names the model's DataFrame columns get, in batch column order ("0", "1", ... by default).
+    /// Labels of the model's DataFrame columns, in batch column order ("0", "1", ... by default).
     public var columnNames: [String]
+    /// The labels are the integers 0, 1, ... (a model with an unnamed signature).
+    public var integerLabels: Bool
+    /// Per column, the signature type enforced on each batch (nil: as it is).
+    public var enforcedTypes: [String?]
+    /// The loader's model_config as a JSON object, when it gets one.
+    public var modelConfigJSON: String?
+    /// Params for the model's predict as a JSON object, when it declares them.
+    public var paramsJSON: String?
     /// The declared result type, spark_udf style ("double", "float", "int", "long", "string", "boolean").
     public var resultType: String
 
-    public init(jobID: String, modelPath: String, columnNames: [String], resultType: String) {
+    public init(jobID: String, modelPath: String, columnNames: [String], integerLabels: Bool = false,
+                enforcedTypes: [String?]? = nil, modelConfigJSON: String? = nil, paramsJSON: String? = nil,
+                resultType: String) {
         self.jobID = jobID
         self.modelPath = modelPath
         self.columnNames = columnNames
+        self.integerLabels = integerLabels
+        self.enforcedTypes = enforcedTypes ?? Array(repeating: nil, count: columnNames.count)
+        self.modelConfigJSON = modelConfigJSON
+        self.paramsJSON = paramsJSON
         self.resultType = resultType
     }
 }

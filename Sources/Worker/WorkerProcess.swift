@@ -80,7 +80,10 @@ public struct WorkerProcess {
         do {
             let resultType = try ResultType(parsing: job.resultType)
             let mlmodel = try MLModel(directory: job.modelPath)
-            model = try PyFuncModel(runtime: runtime, model: mlmodel, columnNames: job.columnNames, resultType: resultType)
+            let invocation = PyFuncModel.Invocation(labels: job.columnNames, integerLabels: job.integerLabels,
+                                                    enforcedTypes: job.enforcedTypes, modelConfigJSON: job.modelConfigJSON,
+                                                    paramsJSON: job.paramsJSON, resultType: resultType)
+            model = try PyFuncModel(runtime: runtime, model: mlmodel, invocation: invocation)
         } catch {
             try? connection.send(.failure, WorkerFailure(kind: .modelLoad, message: error.message, traceback: error.traceback))
             return 1

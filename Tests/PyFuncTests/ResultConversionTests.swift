@@ -89,9 +89,8 @@ struct ResultConversionTests {
             let column: Column
             do throws(PyFuncModel.PredictError) {
                 column = try model.predict([.fixed(.float64, [1.0, 2.0, 3.0])], rowCount: 3)
-            } catch .modelRaised(let error) {
-                throw error
-            } catch .conversion(let message) {
+            } catch {
+                let message = error.description
                 if message.contains("did not produce any values compatible with the requested type") { return .noCompatibleValues }
                 if message.contains("RESULT_ROWS_MISMATCH") || message.contains("OUTPUT_EXCEEDS_INPUT_ROWS") { return .rowMismatch }
                 throw TestFailureMessage(message)

@@ -240,6 +240,26 @@ enum ParquetLogicalType: Sendable, Equatable {
             w.boolField(2, signed)
             w.endStruct()
         case .json: w.beginStructField(12); w.endStruct()
+        case let .decimal(scale, precision):
+            w.beginStructField(5)
+            w.i32Field(1, scale)
+            w.i32Field(2, precision)
+            w.endStruct()
+        case let .time(utc, unit), let .timestamp(utc, unit):
+            if case .time = self { w.beginStructField(7) } else { w.beginStructField(8) }
+            w.boolField(1, utc)
+            w.beginStructField(2)  // union TimeUnit: 1 MILLIS, 2 MICROS, 3 NANOS (empty structs)
+            switch unit {
+            case .millis: w.beginStructField(1)
+            case .micros: w.beginStructField(2)
+            case .nanos, .unknown: w.beginStructField(3)
+            }
+            w.endStruct()
+            w.endStruct()
+            w.endStruct()
+        case .unknown: w.beginStructField(11); w.endStruct()
+        case .uuid: w.beginStructField(14); w.endStruct()
+        case .float16: w.beginStructField(15); w.endStruct()
         default: preconditionFailure("writing logical type \(self) is not implemented")
         }
         w.endStruct()
@@ -654,7 +674,22 @@ struct ParquetPageHeader {
         return h
     }
 
-    /// Encodes a DATA_PAGE (v1) header with PLAIN values and RLE levels.
+    /// Encodes a DICTIONARY_PAGE header (PLAIN entries, not sorted).
+    static func encodeDictionaryPage(_ w: inout ThriftCompactWriter, uncompressedSize: Int32, compressedSize: Int32,
+                                     numValues: Int32) {
+        w.reset()
+        w.i32Field(1, ParquetPageType.dictionaryPage.rawValue)
+        w.i32Field(2, uncompressedSize)
+        w.i32Field(3, compressedSize)
+        w.beginStructField(7)
+        w.i32Field(1, numValues)
+        w.i32Field(2, ParquetEncoding.plain.rawValue)
+        w.boolField(3, false)
+        w.endStruct()
+        w.endTopLevelStruct()
+    }
+
+    /// Encodes a DATA_PAGE (v1) header with RLE levels.
     static func encodeDataPageV1(_ w: inout ThriftCompactWriter, uncompressedSize: Int32, compressedSize: Int32,
                                  numValues: Int32, encoding: ParquetEncoding) {
         w.reset()

@@ -22,19 +22,53 @@ enum ParquetTypeMapping {
         return nil
     }
 
+    /// Widest FIXED_LEN_BYTE_ARRAY read (1 MiB per value), so that a corrupt type length cannot
+    /// size an allocation.
+    static let maxFixedWidth = 1 << 20
+
     /// The `DataType` a flat leaf decodes to, or the reason it cannot be decoded.
+    ///
+    /// The result is what `pyarrow.parquet.read_table(...)` gives (and so what `to_pandas()` hands
+    /// pandas), with two deliberate differences:
+    /// - INT96 timestamps become `timestamp(.microseconds, utc: false)`: pyarrow's default
+    ///   (`timestamp[ns]`, tz-naive) overflows for Spark's year-9999 and later values and prints
+    ///   garbage for them; microseconds hold every INT96 value Spark writes (Spark's own
+    ///   precision) and equal pyarrow's `coerce_int96_timestamp_unit="us"` exactly. The naive
+    ///   (non-UTC) flag matches pyarrow's dtype.
+    /// - Types pyarrow restores from its own `ARROW:schema` metadata (seconds, time zones other
+    ///   than UTC, large strings, durations) are read as their Parquet annotation says.
+    /// The LogicalType wins over the ConvertedType; a ConvertedType alone follows the spec's
+    /// backward-compatibility rules (TIMESTAMP_MILLIS/MICROS are UTC-adjusted). Unknown future
+    /// annotations are ignored and the column is read by its physical type.
     static func readMapping(_ element: ParquetSchemaElement) -> ReadMapping {
         guard let physical = element.type else { return unsupported("group node has no physical type") }
         let annotation = annotationDescription(element)
-        func notYet() -> ReadMapping {
-            unsupported("\(physical.name)\(annotation.map { " \($0)" } ?? "") is not supported yet")
+        func invalid() -> ReadMapping {
+            unsupported("\(physical.name)\(annotation.map { " annotated \($0)" } ?? "") is not a valid combination")
         }
-        switch physical {
-        case .boolean:
-            return supported(.bool)
-        case .int32:
-            if let lt = element.logicalType {
-                guard case let .integer(bits, signed) = lt else { return notYet() }
+        func decimal(_ precision: Int32?, _ scale: Int32?) -> ReadMapping {
+            let p = Int(precision ?? 0), s = Int(scale ?? 0)
+            guard p >= 1 else { return unsupported("DECIMAL without a positive precision (\(p))") }
+            guard p <= 38 else {
+                return unsupported("DECIMAL(\(p),\(s)) has more than 38 digits; score-cluster holds decimals as 128-bit integers")
+            }
+            guard s >= 0 && s <= p else { return unsupported("DECIMAL(\(p),\(s)) has a scale outside 0...precision") }
+            return supported(.decimal(precision: p, scale: s))
+        }
+        let width = Int(element.typeLength ?? -1)
+        if physical == .fixedLenByteArray {
+            guard width > 0 && width <= maxFixedWidth else {
+                return unsupported("FIXED_LEN_BYTE_ARRAY with type length \(width) (must be 1...\(maxFixedWidth))")
+            }
+        }
+        // The LogicalType, when it is one this reader knows, decides.
+        if let lt = element.logicalType {
+            switch (lt, physical) {
+            case (.other, _), (.variant, _), (.geometry, _), (.geography, _), (.bson, _):
+                break  // unknown or opaque annotation: read by physical type below
+            case (.unknown, _):
+                return supported(.null)
+            case let (.integer(bits, signed), .int32):
                 switch (bits, signed) {
                 case (8, true): return supported(.int8)
                 case (16, true): return supported(.int16)
@@ -42,53 +76,77 @@ enum ParquetTypeMapping {
                 case (8, false): return supported(.uint8)
                 case (16, false): return supported(.uint16)
                 case (32, false): return supported(.uint32)
-                default: return unsupported("INT32 with \(lt.description) is invalid")
+                default: return invalid()
                 }
-            }
-            switch element.convertedType {
-            case nil where element.unknownConvertedType == nil: return supported(.int32)
-            case .int8?: return supported(.int8)
-            case .int16?: return supported(.int16)
-            case .int32?: return supported(.int32)
-            case .uint8?: return supported(.uint8)
-            case .uint16?: return supported(.uint16)
-            case .uint32?: return supported(.uint32)
-            default: return notYet()
-            }
-        case .int64:
-            if let lt = element.logicalType {
-                guard case let .integer(bits, signed) = lt else { return notYet() }
-                guard bits == 64 else { return unsupported("INT64 with \(lt.description) is invalid") }
+            case let (.integer(bits, signed), .int64):
+                guard bits == 64 else { return invalid() }
                 return supported(signed ? .int64 : .uint64)
-            }
-            switch element.convertedType {
-            case nil where element.unknownConvertedType == nil: return supported(.int64)
-            case .int64?: return supported(.int64)
-            case .uint64?: return supported(.uint64)
-            default: return notYet()
-            }
-        case .float:
-            return element.logicalType == nil && element.convertedType == nil ? supported(.float32) : notYet()
-        case .double:
-            return element.logicalType == nil && element.convertedType == nil ? supported(.float64) : notYet()
-        case .byteArray:
-            if let lt = element.logicalType {
-                switch lt {
-                case .string, .enumType, .json: return supported(.string)
-                // Raw bytes are the faithful reading of these; unknown future ids are skipped
-                // annotations on plain BYTE_ARRAY (spec: readers must not fail on them).
-                case .bson, .geometry, .geography, .other: return supported(.binary)
-                default: return notYet()
+            case let (.decimal(scale, precision), .int32), let (.decimal(scale, precision), .int64),
+                 let (.decimal(scale, precision), .fixedLenByteArray), let (.decimal(scale, precision), .byteArray):
+                return decimal(precision, scale)
+            case (.date, .int32):
+                return supported(.date32)
+            case let (.time(_, unit), .int32):
+                return unit == .millis ? supported(.time(.milliseconds)) : invalid()
+            case let (.time(_, unit), .int64):
+                switch unit {
+                case .micros: return supported(.time(.microseconds))
+                case .nanos: return supported(.time(.nanoseconds))
+                default: return invalid()
                 }
+            case let (.timestamp(utc, unit), .int64):
+                switch unit {
+                case .millis: return supported(.timestamp(.milliseconds, utc: utc))
+                case .micros: return supported(.timestamp(.microseconds, utc: utc))
+                case .nanos: return supported(.timestamp(.nanoseconds, utc: utc))
+                case .unknown: return unsupported("TIMESTAMP with an unknown time unit")
+                }
+            case (.string, .byteArray), (.enumType, .byteArray), (.json, .byteArray):
+                return supported(.string)
+            case (.float16, .fixedLenByteArray):
+                return width == 2 ? supported(.float16) : invalid()
+            case (.uuid, .fixedLenByteArray):
+                return width == 16 ? supported(.uuid) : invalid()
+            default:
+                return invalid()
             }
-            switch element.convertedType {
-            case nil: return supported(.binary)
-            case .utf8?, .enumType?, .json?: return supported(.string)
-            case .bson?: return supported(.binary)
-            default: return notYet()
+        }
+        // Legacy ConvertedType (DuckDB, fastparquet, Impala, older Spark write only these).
+        if let ct = element.convertedType {
+            switch (ct, physical) {
+            case (.int8, .int32): return supported(.int8)
+            case (.int16, .int32): return supported(.int16)
+            case (.int32, .int32): return supported(.int32)
+            case (.uint8, .int32): return supported(.uint8)
+            case (.uint16, .int32): return supported(.uint16)
+            case (.uint32, .int32): return supported(.uint32)
+            case (.int64, .int64): return supported(.int64)
+            case (.uint64, .int64): return supported(.uint64)
+            case (.decimal, .int32), (.decimal, .int64), (.decimal, .fixedLenByteArray), (.decimal, .byteArray):
+                return decimal(element.precision, element.scale)
+            case (.date, .int32): return supported(.date32)
+            case (.timeMillis, .int32): return supported(.time(.milliseconds))
+            case (.timeMicros, .int64): return supported(.time(.microseconds))
+            case (.timestampMillis, .int64): return supported(.timestamp(.milliseconds, utc: true))
+            case (.timestampMicros, .int64): return supported(.timestamp(.microseconds, utc: true))
+            case (.utf8, .byteArray), (.enumType, .byteArray), (.json, .byteArray): return supported(.string)
+            case (.bson, .byteArray): return supported(.binary)
+            case (.interval, .fixedLenByteArray): break  // 12 raw bytes, as pyarrow shows them
+            case (.map, _), (.mapKeyValue, _), (.list, _):
+                break  // group annotations misplaced on a leaf: read the leaf by physical type
+            default:
+                return invalid()
             }
-        case .int96, .fixedLenByteArray:
-            return notYet()
+        }
+        switch physical {
+        case .boolean: return supported(.bool)
+        case .int32: return supported(.int32)
+        case .int64: return supported(.int64)
+        case .int96: return supported(.timestamp(.microseconds, utc: false))
+        case .float: return supported(.float32)
+        case .double: return supported(.float64)
+        case .byteArray: return supported(.binary)
+        case .fixedLenByteArray: return supported(.fixedBinary(width))
         }
     }
 
@@ -97,12 +155,22 @@ enum ParquetTypeMapping {
 
     // MARK: Writing
 
-    /// Whether `writeElement` and the encoder handle `type`.
+    /// Whether `writeElement` and the encoder handle `type`: every type the reader produces.
     static func canWrite(_ type: DataType) -> Bool {
         switch type {
-        case .bool, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .float32, .float64, .string, .binary: true
-        default: false
+        case .decimal(let p, let s): p >= 1 && p <= 38 && s >= 0 && s <= p
+        case .fixedBinary(let w): w > 0 && w <= maxFixedWidth
+        default: true
         }
+    }
+
+    /// Bytes of the FIXED_LEN_BYTE_ARRAY that holds any unscaled value of `precision` digits
+    /// (the smallest n with 10^p - 1 < 2^(8n - 1), as pyarrow and Spark choose).
+    static func decimalByteWidth(precision: Int) -> Int {
+        var n = 1
+        // log2(10) = 3.3219...; 8n - 1 bits hold p digits when (8n - 1) * log10(2) >= p.
+        while Double(8 * n - 1) * 0.30102999566398120 < Double(precision) { n += 1 }
+        return n
     }
 
     /// The schema element a writer emits for a column of `type`: physical type plus LogicalType
@@ -125,7 +193,42 @@ enum ParquetTypeMapping {
         case .float64: e.type = .double
         case .string: e.type = .byteArray; e.logicalType = .string; e.convertedType = .utf8
         case .binary: e.type = .byteArray
-        default: preconditionFailure("\(type) is not writable; check canWrite first")
+        case .float16: e.type = .fixedLenByteArray; e.typeLength = 2; e.logicalType = .float16
+        case .date32: e.type = .int32; e.logicalType = .date; e.convertedType = .date
+        case let .timestamp(unit, utc):
+            e.type = .int64
+            switch unit {
+            case .milliseconds: e.logicalType = .timestamp(isAdjustedToUTC: utc, unit: .millis); e.convertedType = .timestampMillis
+            case .microseconds: e.logicalType = .timestamp(isAdjustedToUTC: utc, unit: .micros); e.convertedType = .timestampMicros
+            case .nanoseconds: e.logicalType = .timestamp(isAdjustedToUTC: utc, unit: .nanos)  // no ConvertedType exists
+            }
+        case let .time(unit):
+            // isAdjustedToUTC = true is what TIME_MILLIS/TIME_MICROS imply (and what pyarrow writes).
+            switch unit {
+            case .milliseconds: e.type = .int32; e.logicalType = .time(isAdjustedToUTC: true, unit: .millis); e.convertedType = .timeMillis
+            case .microseconds: e.type = .int64; e.logicalType = .time(isAdjustedToUTC: true, unit: .micros); e.convertedType = .timeMicros
+            case .nanoseconds: e.type = .int64; e.logicalType = .time(isAdjustedToUTC: true, unit: .nanos)
+            }
+        case let .decimal(precision, scale):
+            if precision <= 9 {
+                e.type = .int32
+            } else if precision <= 18 {
+                e.type = .int64
+            } else {
+                e.type = .fixedLenByteArray
+                e.typeLength = Int32(decimalByteWidth(precision: precision))
+            }
+            e.logicalType = .decimal(scale: Int32(scale), precision: Int32(precision))
+            e.convertedType = .decimal
+            e.scale = Int32(scale)
+            e.precision = Int32(precision)
+        case .fixedBinary(let width): e.type = .fixedLenByteArray; e.typeLength = Int32(width)
+        case .uuid: e.type = .fixedLenByteArray; e.typeLength = 16; e.logicalType = .uuid
+        case .null:
+            // pyarrow's layout for an all-null column: OPTIONAL INT32 annotated UNKNOWN.
+            e.type = .int32
+            e.logicalType = .unknown
+            e.repetition = .optional
         }
         return e
     }
