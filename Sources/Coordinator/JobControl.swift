@@ -46,7 +46,8 @@ final class JobControl {
         self.spec = JobSpec(jobID: jobID, modelPath: job.model.directory, columnNames: job.binding.labels,
                             integerLabels: job.binding.integerLabels, enforcedTypes: job.binding.enforcedTypes,
                             modelConfigJSON: job.modelConfigJSON, paramsJSON: job.paramsJSON,
-                            resultType: job.resultType.rawValue)
+                            resultType: job.resultType.rawValue, outputField: options.outputField,
+                            strictTypes: options.strictTypes)
         self.scheduler = Scheduler(configuration: .init(maxAttempts: options.maxAttempts, failWhenNoWorkers: true))
         self.merger = ResultMerger(plan: job.plan)
     }

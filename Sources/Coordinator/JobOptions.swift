@@ -22,8 +22,13 @@ public struct JobOptions: Sendable {
     public var inputPath: String
     public var outputPath: String
     public var workers: Int
-    /// spark_udf's result type name ("double" by default).
-    public var resultType: String = "double"
+    /// spark_udf's result type name; nil infers it from the model's output signature as spark_udf
+    /// does, and is "double" for a model without one.
+    public var resultType: String?
+    /// The column of a DataFrame result to take (instead of the leftmost compatible one).
+    public var outputField: String?
+    /// Exact casts, or errors that show sample values, instead of spark_udf's silent choices.
+    public var strictTypes: Bool = false
     /// Columns handed to the model, in order; nil means every column in schema order.
     public var columns: [String]?
     public var batchSize: Int = 10_000

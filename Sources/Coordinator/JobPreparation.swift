@@ -26,8 +26,14 @@ struct JobPreparation {
 
     init(options: JobOptions) throws(JobError) {
         do {
-            resultType = try ResultType(parsing: options.resultType)
             model = try MLModel(directory: options.modelPath)
+            if let text = options.resultType {
+                resultType = try ResultType(parsing: text)
+            } else {
+                let inferred = try ResultType.inferred(from: model.signature?.outputs)
+                resultType = inferred.type
+                if let note = inferred.note { warnings.append(note) }
+            }
             pythonEnvironment = try PythonEnvironment.resolve(explicit: options.pythonEnvironment)
         } catch {
             throw JobError(error.message)
@@ -68,7 +74,7 @@ struct JobPreparation {
         modelColumns = modelNames.map { name in decodeNames.firstIndex(of: name)! }
         keptColumns = keptNames.map { name in decodeNames.firstIndex(of: name)! }
         outputSchema = Schema(keptColumns.map { resolved.schema.fields[$0] }
-            + [Field(name: options.outputColumn, type: resultType.dataType, nullable: resultType.nullable)])
+            + [Field(name: options.outputColumn, type: resultType.dataType, nullable: true)])
         plan = JobPlan(rowGroups: dataset.files.map(\.rowGroupRowCounts), batchSize: options.batchSize,
                        maxPartitionRows: options.maxPartitionRows)
     }

@@ -60,13 +60,15 @@ class Scorer:
     """One loaded model and how to call it: labels, enforced signature types, params, result type."""
 
     def __init__(self, loader_module, code_dir, data_path, predict_fn, labels, result_type, enforced,
-                 config_json, params_json):
+                 config_json, params_json, output_field, strict):
         import inspect
         import json
         self.fn = _load(loader_module, code_dir, data_path, predict_fn,
                         json.loads(config_json) if config_json else None)
         self.labels = labels
         self.result_type = result_type
+        self.output_field = output_field
+        self.strict = bool(strict)
         self.enforced = enforced if any(t is not None for t in enforced) else None
         self.params = json.loads(params_json) if params_json else None
         try:
@@ -104,7 +106,7 @@ class Scorer:
         return self.fn(df, params=self.params) if self.pass_params else self.fn(df)
 
     def convert(self, result, nrows):
-        return convert(result, self.result_type, nrows)
+        return convert(result, self.result_type, nrows, self.output_field, self.strict)
 
 
 _NUMPY = {1: np.bool_, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.uint8, 7: np.uint16,
@@ -255,8 +257,117 @@ def _to_series(result, result_type):
     return selected[selected.columns[0]]
 
 
-def convert(result, result_type, nrows):
-    """Converts a prediction; returns (values, validity-or-None, offsets-or-None) for Swift to copy."""
+_RESULT_DTYPES = {"double": np.float64, "float": np.float32, "int": np.int32, "long": np.int64, "boolean": np.bool_}
+
+
+def _pack(values, validity, result_type, nrows):
+    """(values, validity-or-None, offsets-or-None) for Swift to copy; strings as UTF-8 bytes + offsets."""
+    if len(values) != nrows:
+        code = "OUTPUT_EXCEEDS_INPUT_ROWS" if len(values) > nrows else "RESULT_ROWS_MISMATCH"
+        raise ResultRowsError(
+            f"[{code}] the model returned {len(values)} rows for a batch of {nrows} rows; "
+            "predict must return one value per input row")
+    if validity is not None:
+        validity = np.ascontiguousarray(validity, dtype=np.bool_)
+        if validity.all():
+            validity = None
+    if result_type == "string":
+        encoded = [b"" if v is None else str(v).encode("utf-8") for v in values]
+        offsets = np.zeros(nrows + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        return b"".join(encoded), validity, offsets
+    return np.ascontiguousarray(values), validity, None
+
+
+def _dataframe(result):
+    if isinstance(result, dict):
+        return pd.DataFrame({k: list(v) for k, v in result.items()})
+    if isinstance(result, list) and result and all(isinstance(r, dict) for r in result):
+        return pd.DataFrame(result)
+    return result
+
+
+def _pick_field(result, output_field):
+    """--output-field: the named column of a DataFrame or dict result, as a 1-column frame."""
+    result = _dataframe(result)
+    if not isinstance(result, pd.DataFrame):
+        raise ResultTypeError(f"--output-field {output_field}: the model returned {type(result).__name__}, "
+                              "not a DataFrame or a dict with named columns")
+    if output_field not in result.columns:
+        raise ResultTypeError(f"--output-field {output_field}: the model's result has the columns "
+                              f"{[str(c) for c in result.columns]}")
+    return result[[output_field]]
+
+
+def _single_column(result):
+    """--strict-types: the result's only column, or an error that says how to choose one."""
+    result = _dataframe(result)
+    if isinstance(result, pd.DataFrame):
+        if len(result.columns) != 1:
+            raise ResultTypeError(f"the model returned {len(result.columns)} columns "
+                                  f"{[str(c) for c in result.columns]}; choose one with --output-field")
+        return result.iloc[:, 0]
+    if isinstance(result, pd.Series):
+        return result
+    array = np.asarray(result)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ResultTypeError(f"the model returned an array of shape {array.shape}; a {array.ndim}-D result "
+                              "has no single value per row (choose a column in the model, or use --output-field)")
+    return pd.Series(array)
+
+
+def _samples(series, bad):
+    return ", ".join(repr(v) for v in series[bad].head(5).tolist())
+
+
+def _strict(series, result_type):
+    """Exact casts: nulls (None, NaN) stay null; a value that does not convert exactly is an error
+    that shows a few of them."""
+    series = series.reset_index(drop=True)
+    isnull = series.isna().to_numpy()
+    valid = ~isnull
+    if result_type == "string":
+        return [None if n else str(v) for v, n in zip(series.tolist(), isnull)], valid
+    if series.dtype == np.bool_:
+        numeric = series.astype(np.int64)
+    else:
+        numeric = pd.to_numeric(series, errors="coerce")
+        bad = valid & numeric.isna().to_numpy()
+        if bad.any():
+            raise ResultTypeError(f"--strict-types: the prediction has values that are not numbers, "
+                                  f"so not {result_type}: {_samples(series, bad)}")
+    target = _RESULT_DTYPES[result_type]
+    if result_type == "boolean":
+        bad = valid & ~numeric.isin([0, 1]).to_numpy()
+        if bad.any():
+            raise ResultTypeError(f"--strict-types: the prediction has values that are not booleans: {_samples(series, bad)}")
+        return numeric.fillna(0).to_numpy().astype(np.bool_), valid
+    if np.dtype(target).kind == "i":
+        info = np.iinfo(target)
+        floats = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+        if numeric.dtype.kind in "iu":
+            ints = numeric.to_numpy()
+            bad = valid & ((ints < info.min) | (ints > info.max))
+        else:
+            bad = valid & ((floats != np.floor(floats)) | (floats < info.min) | (floats > info.max))
+        if bad.any():
+            raise ResultTypeError(f"--strict-types: the prediction has values that are not {result_type}s "
+                                  f"({np.dtype(target)}): {_samples(series, bad)}")
+        return numeric.fillna(0).to_numpy().astype(target), valid
+    values = numeric.to_numpy(dtype=np.float64, na_value=np.nan).astype(target)
+    return values, valid & ~np.isnan(values)
+
+
+def convert(result, result_type, nrows, output_field=None, strict=False):
+    """Converts a prediction to the result type: spark_udf's rules by default, exact casts with
+    `strict`, a named column of a DataFrame result with `output_field`."""
+    if output_field is not None:
+        result = _pick_field(result, output_field)
+    if strict:
+        values, valid = _strict(_single_column(result), result_type)
+        return _pack(values, valid, result_type, nrows)
     if (result_type in ("double", "float") and isinstance(result, (np.ndarray, pd.Series))
             and result.ndim == 1 and isinstance(result.dtype, np.dtype) and result.dtype.kind in "iuf"):
         # Fast path, equivalent to the general one for 1-D numeric results.
@@ -265,24 +376,11 @@ def convert(result, result_type, nrows):
         values = _to_series(result, result_type).to_numpy()
         if result_type == "string":
             values = values.astype(object)
-    if len(values) != nrows:
-        code = "OUTPUT_EXCEEDS_INPUT_ROWS" if len(values) > nrows else "RESULT_ROWS_MISMATCH"
-        raise ResultRowsError(
-            f"[{code}] the model returned {len(values)} rows for a batch of {nrows} rows; "
-            "predict must return one value per input row")
-    if result_type == "string":
-        encoded = [str(v).encode("utf-8") for v in values]
-        offsets = np.zeros(nrows + 1, dtype=np.int64)
-        np.cumsum([len(b) for b in encoded], out=offsets[1:])
-        return b"".join(encoded), None, offsets
-    values = np.ascontiguousarray(values)
     validity = None
-    if values.dtype.kind == "f":
-        nan = np.isnan(values)
-        if nan.any():
-            # NaN in a double/float result becomes null, as Arrow makes it in spark_udf.
-            validity = np.ascontiguousarray(~nan)
-    return values, validity, None
+    if result_type in ("double", "float"):
+        # NaN in a double/float result becomes null, as Arrow makes it in spark_udf.
+        validity = ~np.isnan(values)
+    return _pack(values, validity, result_type, nrows)
 
 
 def restore_signals():

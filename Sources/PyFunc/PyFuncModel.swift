@@ -22,15 +22,22 @@ public final class PyFuncModel {
         /// Params for a predict that declares them, as a JSON object.
         public var paramsJSON: String?
         public var resultType: ResultType
+        /// The column of a DataFrame result to convert, instead of spark_udf's leftmost compatible one.
+        public var outputField: String?
+        /// Exact casts (or errors showing sample values) instead of spark_udf's silent choices.
+        public var strictTypes: Bool
 
         public init(labels: [String], integerLabels: Bool = false, enforcedTypes: [String?]? = nil,
-                    modelConfigJSON: String? = nil, paramsJSON: String? = nil, resultType: ResultType) {
+                    modelConfigJSON: String? = nil, paramsJSON: String? = nil, resultType: ResultType,
+                    outputField: String? = nil, strictTypes: Bool = false) {
             self.labels = labels
             self.integerLabels = integerLabels
             self.enforcedTypes = enforcedTypes ?? Array(repeating: nil, count: labels.count)
             self.modelConfigJSON = modelConfigJSON
             self.paramsJSON = paramsJSON
             self.resultType = resultType
+            self.outputField = outputField
+            self.strictTypes = strictTypes
         }
     }
 
@@ -67,9 +74,10 @@ public final class PyFuncModel {
             }
             let enforced = PyList_New(invocation.enforcedTypes.count)!
             for (i, type) in invocation.enforcedTypes.enumerated() { PyList_SetItem(enforced, i, optional(type)) }
-            let arguments = [runtime.string(flavor.loaderModule), optional(flavor.codeDirectory), runtime.string(flavor.dataPath),
+            let arguments: [PyObjectPointer] = [runtime.string(flavor.loaderModule), optional(flavor.codeDirectory), runtime.string(flavor.dataPath),
                              runtime.string(flavor.predictFunction), labels, runtime.string(invocation.resultType.rawValue),
-                             enforced, optional(invocation.modelConfigJSON), optional(invocation.paramsJSON)]
+                             enforced, optional(invocation.modelConfigJSON), optional(invocation.paramsJSON),
+                             optional(invocation.outputField), PyBool_FromLong(invocation.strictTypes ? 1 : 0)!]
             defer { arguments.forEach { Py_DECREF($0) } }
             let scorer: PyObjectPointer
             do throws(PyFuncError) {

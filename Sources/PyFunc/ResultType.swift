@@ -34,6 +34,32 @@ public enum ResultType: String, Sendable, CaseIterable {
         }
     }
 
-    /// Whether the result column can hold nulls (NaN in double/float results becomes null).
-    public var nullable: Bool { self == .double || self == .float }
+}
+
+extension ResultType {
+    /// The result type spark_udf infers when none is given (docs/spark-udf.md §1.2): the single
+    /// output column's type, or double (with spark_udf's warning) when the model declares no
+    /// outputs. Outputs that infer array or struct types are refused until those are supported.
+    public static func inferred(from outputs: [ModelSignature.Spec]?) throws(PyFuncError) -> (type: ResultType, note: String?) {
+        guard let outputs, !outputs.isEmpty else {
+            return (.double, "No 'result_type' provided and the model does not have an output schema. 'result_type' is set to 'double' type.")
+        }
+        guard outputs.count == 1 else {
+            throw PyFuncError("the model's signature declares \(outputs.count) outputs, which spark_udf returns as a struct; struct results are not supported yet: pass --result-type and --output-field")
+        }
+        let spec = outputs[0]
+        if spec.isTensor {
+            throw PyFuncError("the model's output signature is a tensor, which spark_udf returns as an array; array results are not supported yet: pass --result-type")
+        }
+        switch spec.type {
+        case "double": return (.double, nil)
+        case "float": return (.float, nil)
+        case "integer": return (.int, nil)
+        case "long": return (.long, nil)
+        case "string": return (.string, nil)
+        case "boolean": return (.boolean, nil)
+        default:
+            throw PyFuncError("the model's output signature declares \(spec.type), which score-cluster cannot return yet; pass --result-type")
+        }
+    }
 }

@@ -30,8 +30,16 @@ struct RunCommand: ParsableCommand {
     var workers: Int?
 
     @Option(name: .customLong("result-type"),
-            help: ArgumentHelp("Type of the prediction column: double, float, int, long, string or boolean.", valueName: "type"))
-    var resultType: String = "double"
+            help: ArgumentHelp("Type of the prediction column: double, float, int, long, string or boolean (default: from the model's output signature, else double).", valueName: "type"))
+    var resultType: String?
+
+    @Option(name: .customLong("output-field"),
+            help: ArgumentHelp("The column of a DataFrame result to take, instead of spark_udf's leftmost compatible one.", valueName: "name"))
+    var outputField: String?
+
+    @Flag(name: .customLong("strict-types"),
+          help: "Exact casts, or errors that show sample values, instead of spark_udf's silent choices (leftmost column, 'nan' strings, int64 refused for int).")
+    var strictTypes = false
 
     @Option(name: .long, help: ArgumentHelp("Comma-separated input columns handed to the model, in order (default: all columns).", valueName: "a,b,..."))
     var columns: String?
@@ -92,6 +100,8 @@ struct RunCommand: ParsableCommand {
         var options = JobOptions(modelPath: model, inputPath: input, outputPath: output,
                                  workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
         options.resultType = resultType
+        options.outputField = outputField
+        options.strictTypes = strictTypes
         options.columns = columns.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         options.batchSize = batchSize
         options.outputColumn = outputColumn

@@ -36,10 +36,14 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var paramsJSON: String?
     /// The declared result type, spark_udf style ("double", "float", "int", "long", "string", "boolean").
     public var resultType: String
+    /// `--output-field`: the column of a DataFrame result to take.
+    public var outputField: String?
+    /// `--strict-types`: exact casts or errors instead of spark_udf's silent choices.
+    public var strictTypes: Bool
 
     public init(jobID: String, modelPath: String, columnNames: [String], integerLabels: Bool = false,
                 enforcedTypes: [String?]? = nil, modelConfigJSON: String? = nil, paramsJSON: String? = nil,
-                resultType: String) {
+                resultType: String, outputField: String? = nil, strictTypes: Bool = false) {
         self.jobID = jobID
         self.modelPath = modelPath
         self.columnNames = columnNames
@@ -48,6 +52,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.modelConfigJSON = modelConfigJSON
         self.paramsJSON = paramsJSON
         self.resultType = resultType
+        self.outputField = outputField
+        self.strictTypes = strictTypes
     }
 }
 

@@ -82,7 +82,8 @@ public struct WorkerProcess {
             let mlmodel = try MLModel(directory: job.modelPath)
             let invocation = PyFuncModel.Invocation(labels: job.columnNames, integerLabels: job.integerLabels,
                                                     enforcedTypes: job.enforcedTypes, modelConfigJSON: job.modelConfigJSON,
-                                                    paramsJSON: job.paramsJSON, resultType: resultType)
+                                                    paramsJSON: job.paramsJSON, resultType: resultType,
+                                                    outputField: job.outputField, strictTypes: job.strictTypes)
             model = try PyFuncModel(runtime: runtime, model: mlmodel, invocation: invocation)
         } catch {
             try? connection.send(.failure, WorkerFailure(kind: .modelLoad, message: error.message, traceback: error.traceback))
