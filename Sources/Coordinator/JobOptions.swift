@@ -36,6 +36,10 @@ public struct JobOptions: Sendable {
     public var keepColumns: KeepColumns = .all
     /// `--python-env` for the workers; nil means VIRTUAL_ENV or the project's `.venv`.
     public var pythonEnvironment: String?
+    /// Where the model's Python environment comes from.
+    public var environmentManager: EnvironmentManager = .local
+    /// `--env-cache`: where virtualenv environments are kept (nil: the user's cache directory).
+    public var environmentCache: String?
     public var overwrite: Bool = false
     public var compression: ParquetCompression = .snappy
     /// Attempts per batch when workers are lost.
@@ -61,6 +65,15 @@ public struct JobOptions: Sendable {
         self.outputPath = outputPath
         self.workers = workers
     }
+}
+
+/// `--env-manager`: the environment the workers' embedded Python uses.
+public enum EnvironmentManager: String, Sendable, CaseIterable {
+    /// `--python-env`, `VIRTUAL_ENV` or the project's `.venv`, as it is.
+    case local
+    /// An environment built from the model's own requirements (python_env.yaml, requirements.txt
+    /// or conda.yaml), once per machine, cached by their content.
+    case virtualenv
 }
 
 extension String {

@@ -24,7 +24,7 @@ struct JobPreparation {
     /// Things worth telling the user that do not stop the job.
     var warnings: [String] = []
 
-    init(options: JobOptions) throws(JobError) {
+    init(options: JobOptions, log: @escaping @Sendable (String) -> Void = { _ in }) throws(JobError) {
         do {
             model = try MLModel(directory: options.modelPath)
             if let text = options.resultType {
@@ -34,7 +34,15 @@ struct JobPreparation {
                 resultType = inferred.type
                 if let note = inferred.note { warnings.append(note) }
             }
-            pythonEnvironment = try PythonEnvironment.resolve(explicit: options.pythonEnvironment)
+            switch options.environmentManager {
+            case .local:
+                pythonEnvironment = try PythonEnvironment.resolve(explicit: options.pythonEnvironment)
+            case .virtualenv:
+                // Built (or found) before any worker starts; it may take a while the first time.
+                let builder = ModelEnvironmentBuilder(
+                    cacheDirectory: options.environmentCache ?? ModelEnvironmentBuilder.defaultCacheDirectory(), log: log)
+                pythonEnvironment = try builder.environment(for: model)
+            }
         } catch {
             throw JobError(error.message)
         }

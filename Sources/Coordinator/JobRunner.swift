@@ -38,7 +38,7 @@ public final class JobRunner: @unchecked Sendable {
     /// `_SUCCESS` is written and the job's partial output is removed.
     public func run() throws(JobError) -> Summary {
         let started = Date()
-        let job = try JobPreparation(options: options)
+        let job = try JobPreparation(options: options, log: log)
         let jobID = UUID().uuidString.lowercased().prefix(12).description
         let committer = try OutputCommitter(directory: options.outputPath, overwrite: options.overwrite,
                                             jobID: jobID, inputPath: job.dataset.path)

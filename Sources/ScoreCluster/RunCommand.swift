@@ -70,6 +70,14 @@ struct RunCommand: ParsableCommand {
             help: ArgumentHelp("Python virtual environment the workers use (default: $VIRTUAL_ENV, else the project's .venv).", valueName: "dir"))
     var pythonEnv: String?
 
+    @Option(name: .customLong("env-manager"),
+            help: ArgumentHelp("local: use --python-env as it is; virtualenv: build (once, cached) an environment from the model's python_env.yaml, requirements.txt or conda.yaml.", valueName: "local|virtualenv"))
+    var envManager: String = "local"
+
+    @Option(name: .customLong("env-cache"),
+            help: ArgumentHelp("Where virtualenv environments are kept (default: ~/.cache/score-cluster/envs).", valueName: "dir"))
+    var envCache: String?
+
     @Option(name: .long, help: ArgumentHelp("Compression of the output files: snappy, zstd, gzip or none.", valueName: "codec"))
     var compression: String = "snappy"
 
@@ -90,6 +98,8 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--compression must be one of: \(ParquetCompression.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let columns, columns.split(separator: ",").isEmpty { throw ValidationError("--columns names no column") }
+        guard EnvironmentManager(rawValue: envManager) != nil else { throw ValidationError("--env-manager must be local or virtualenv") }
+        if envManager == "virtualenv" && pythonEnv != nil { throw ValidationError("--python-env and --env-manager virtualenv exclude each other") }
         guard InputBinding.Naming(rawValue: columnNames) != nil else { throw ValidationError("--column-names must be ordinal or dataset") }
         for pair in modelConfig + params where Self.keyValue(pair) == nil {
             throw ValidationError("'\(pair)' is not KEY=VALUE")
@@ -107,6 +117,8 @@ struct RunCommand: ParsableCommand {
         options.outputColumn = outputColumn
         options.keepColumns = JobOptions.KeepColumns(parsing: keepColumns)
         options.pythonEnvironment = pythonEnv
+        options.environmentManager = EnvironmentManager(rawValue: envManager)!
+        options.environmentCache = envCache
         options.overwrite = overwrite
         options.compression = ParquetCompression(rawValue: compression)!
         options.maxAttempts = maxAttempts
