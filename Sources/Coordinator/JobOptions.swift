@@ -1,4 +1,5 @@
 import Columnar
+import PyFunc
 
 /// Everything a scoring job is told by its user.
 public struct JobOptions: Sendable {

@@ -58,10 +58,14 @@ struct JobPreparation {
         do { dataset = try ParquetDataset(path: options.inputPath) } catch { throw JobError(error.message) }
 
         let allNames = dataset.columnNames
-        binding = try InputBinding.resolve(
-            signature: model.signature,
-            dataset: dataset.files[0].columns.map { .init(name: $0.name, type: $0.dataType, nullable: $0.nullable) },
-            requested: options.columns, naming: options.columnNaming)
+        do {
+            binding = try InputBinding.resolve(
+                signature: model.signature,
+                dataset: dataset.files[0].columns.map { .init(name: $0.name, type: $0.dataType, nullable: $0.nullable) },
+                requested: options.columns, naming: options.columnNaming)
+        } catch {
+            throw JobError(error.message)
+        }
         let modelNames = binding.columns
         guard !modelNames.isEmpty else { throw JobError("no input columns to score: the dataset has no columns and --columns is empty") }
         let keptNames: [String]

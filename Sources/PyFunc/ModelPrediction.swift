@@ -61,15 +61,16 @@ public enum ModelPrediction {
     ///   traceback is in its `traceback`.
     public static func score(_ request: Request) throws(PyFuncError) -> Result {
         let model = try MLModel(directory: request.modelDirectory)
-        let (names, columns, rowCount) = try read(request)
+        let (names, columns, rowCount, binding) = try read(request, signature: model.signature)
         let environment = try PythonEnvironment.resolve(explicit: request.pythonEnvironment)
         let runtime = try PythonRuntime.start(environment: environment)
         if request.quietStdout {
             runtime.withGIL { _ = PyRun_SimpleString("import sys\nsys.stdout = sys.stderr\n") }
         }
-        // The names score-cluster run gives the model's input columns (spark_udf's positional names).
-        let pyfunc = try PyFuncModel(runtime: runtime, model: model, columnNames: names.indices.map(String.init),
-                                     resultType: request.resultType)
+        // The columns, labels and signature casts score-cluster run would use.
+        let pyfunc = try PyFuncModel(runtime: runtime, model: model, invocation: .init(
+            labels: binding.labels, integerLabels: binding.integerLabels, enforcedTypes: binding.enforcedTypes,
+            resultType: request.resultType))
         let start = Date()
         var parts: [Column] = []
         var offset = 0
@@ -90,13 +91,16 @@ public enum ModelPrediction {
     }
 
     /// The selected columns of the whole input (or its first `limit` rows), each as one column.
-    private static func read(_ request: Request) throws(PyFuncError) -> ([String], [Column], Int) {
+    private static func read(_ request: Request, signature: ModelSignature?) throws(PyFuncError) -> ([String], [Column], Int, InputBinding) {
         let dataset: ParquetDataset
+        do throws(DatasetError) { dataset = try ParquetDataset(path: request.input) } catch { throw PyFuncError(error.message) }
+        let binding = try InputBinding.resolve(
+            signature: signature,
+            dataset: dataset.files[0].columns.map { .init(name: $0.name, type: $0.dataType, nullable: $0.nullable) },
+            requested: request.columns, naming: .ordinal)
+        let names = binding.columns
         let resolved: (schema: Schema, indices: [[Int]])
-        let names: [String]
         do throws(DatasetError) {
-            dataset = try ParquetDataset(path: request.input)
-            names = request.columns ?? dataset.columnNames
             guard !names.isEmpty else { throw DatasetError("\(request.input) has no columns to score") }
             resolved = try dataset.resolve(columns: names)
         } catch {
@@ -120,7 +124,7 @@ public enum ModelPrediction {
             }
         }
         guard read > 0 else { throw PyFuncError("\(request.input) has no rows to score") }
-        return (names, pieces.map(Column.concatenate), read)
+        return (names, pieces.map(Column.concatenate), read, binding)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Columnar
 import Coordinator
+import PyFunc
 import Foundation
 
 /// `score-cluster run`: score a dataset on this machine with local worker processes.

@@ -1,5 +1,4 @@
 import Columnar
-import PyFunc
 
 /// Which dataset columns a model gets, in which order, under which names, and which
 /// signature types are enforced on them: spark_udf's rules (docs/spark-udf.md §2.1, §2.3),
@@ -35,7 +34,7 @@ public struct InputBinding: Sendable, Equatable {
     }
 
     public static func resolve(signature: ModelSignature?, dataset: [DatasetColumn], requested: [String]?,
-                               naming: Naming) throws(JobError) -> InputBinding {
+                               naming: Naming) throws(PyFuncError) -> InputBinding {
         let available = dataset.map(\.name)
         let inputs = signature?.inputs ?? []
         let named = signature?.hasNamedColumnInputs == true
@@ -50,14 +49,14 @@ public struct InputBinding: Sendable, Equatable {
                 // spark_udf's positional form: the given columns take the signature's names in order.
                 let required = inputs.filter(\.required).count
                 guard requested.count >= required else {
-                    throw JobError("""
+                    throw PyFuncError("""
                         Model input is missing required columns. Expected \(required) required input columns \
                         \(inputs.map { $0.name! }), but --columns gives only \(requested.count) \
                         (they are matched to the signature's names by position)
                         """)
                 }
                 guard requested.count <= inputs.count else {
-                    throw JobError("--columns gives \(requested.count) columns but the model's signature has \(inputs.count) inputs (\(inputs.map { $0.name! }.joined(separator: ", ")))")
+                    throw PyFuncError("--columns gives \(requested.count) columns but the model's signature has \(inputs.count) inputs (\(inputs.map { $0.name! }.joined(separator: ", ")))")
                 }
                 columns = requested
                 specs = Array(inputs.prefix(requested.count))
@@ -66,7 +65,7 @@ public struct InputBinding: Sendable, Equatable {
                 // By name: order and extra dataset columns do not matter.
                 let missing = inputs.filter { $0.required && !available.contains($0.name!) }.map { $0.name! }
                 guard missing.isEmpty else {
-                    throw JobError("""
+                    throw PyFuncError("""
                         the model requires input columns the dataset does not have: \(missing.joined(separator: ", ")). \
                         The dataset has: \(available.joined(separator: ", ")). Rename the columns, or map them by position with --columns
                         """)
@@ -83,7 +82,7 @@ public struct InputBinding: Sendable, Equatable {
             } else if !inputs.isEmpty {
                 // An unnamed column signature: MLflow takes the first len(inputs) columns.
                 guard columns.count >= inputs.count else {
-                    throw JobError("Model inference is missing inputs. The model signature declares \(inputs.count) inputs but the model would get only \(columns.count) columns")
+                    throw PyFuncError("Model inference is missing inputs. The model signature declares \(inputs.count) inputs but the model would get only \(columns.count) columns")
                 }
                 columns = Array(columns.prefix(inputs.count))
                 specs = inputs
@@ -97,12 +96,12 @@ public struct InputBinding: Sendable, Equatable {
         var enforced: [String?] = []
         for (column, spec) in zip(columns, specs) {
             guard let found = dataset.first(where: { $0.name == column }) else {
-                throw JobError("column '\(column)' is not in the dataset (it has: \(available.joined(separator: ", ")))")
+                throw PyFuncError("column '\(column)' is not in the dataset (it has: \(available.joined(separator: ", ")))")
             }
             guard let spec, !spec.isTensor else { enforced.append(nil); continue }
             if let type = found.type, let problem = SchemaEnforcement.problem(converting: type, to: spec.type) {
                 let label = spec.name.map { "'\($0)'" } ?? "#\(enforced.count)"
-                throw JobError("""
+                throw PyFuncError("""
                     Incompatible input types for column \(label) (dataset column '\(column)', \(type)): \(problem); \
                     the model's signature declares \(spec.type). Convert the column, or map another one with --columns
                     """)
@@ -115,12 +114,12 @@ public struct InputBinding: Sendable, Equatable {
 
 /// MLflow's `_enforce_mlflow_datatype` rules for a column's type against a signature type
 /// (docs/spark-udf.md §2.3): safe upcasts only.
-enum SchemaEnforcement {
+public enum SchemaEnforcement {
     /// Signature types whose casts the worker applies to each batch.
-    static let enforcedTypes: Set<String> = ["boolean", "integer", "long", "float", "double", "string", "binary", "datetime"]
+    public static let enforcedTypes: Set<String> = ["boolean", "integer", "long", "float", "double", "string", "binary", "datetime"]
 
     /// Why `type` cannot become `target`, in MLflow's words; nil when it can.
-    static func problem(converting type: DataType, to target: String) -> String? {
+    public static func problem(converting type: DataType, to target: String) -> String? {
         let numpy = numpyName(type)
         func refuse(_ to: String) -> String { "Can not safely convert \(numpy) to \(to)" }
         switch target {

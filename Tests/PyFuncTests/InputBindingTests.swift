@@ -1,8 +1,7 @@
 import Columnar
 import Foundation
-import PyFunc
 import Testing
-@testable import Coordinator
+@testable import PyFunc
 
 @Suite("Input binding and schema enforcement")
 struct InputBindingTests {
@@ -53,7 +52,7 @@ struct InputBindingTests {
         let sig = try signature(#"[{"type": "double", "name": "a"}, {"type": "double", "name": "b"}]"#)
         let binding = try InputBinding.resolve(signature: sig, dataset: Self.dataset, requested: ["z", "x"], naming: .ordinal)
         #expect(binding.columns == ["z", "x"] && binding.labels == ["a", "b"])
-        #expect(throws: JobError.self) { try InputBinding.resolve(signature: sig, dataset: Self.dataset, requested: ["z"], naming: .ordinal) }
+        #expect(throws: PyFuncError.self) { try InputBinding.resolve(signature: sig, dataset: Self.dataset, requested: ["z"], naming: .ordinal) }
     }
 
     @Test("an unnamed signature labels columns 0, 1, ... as integers")
