@@ -42,6 +42,8 @@ let package = Package(
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
+        // Decode throughput of the Parquet reader, for bench/decode_bench.py.
+        .executableTarget(name: "decode-bench", dependencies: ["Columnar"], path: "bench/decode-bench"),
         // The command-line tool: argument parsing and wiring only.
         .executableTarget(name: "ScoreCluster", dependencies: [
             "Coordinator", "Worker",

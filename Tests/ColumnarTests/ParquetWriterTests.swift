@@ -6,8 +6,23 @@ import TestSupport
 @Suite("Parquet writer")
 struct ParquetWriterTests {
     /// The types the writer handles.
-    static let writableTypes: [DataType] = [.bool, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64,
-                                            .float32, .float64, .string, .binary]
+    static let writableTypes: [DataType] = [
+        .bool, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .float32, .float64, .string, .binary,
+        .float16, .date32, .timestamp(.milliseconds, utc: false), .timestamp(.microseconds, utc: true),
+        .timestamp(.nanoseconds, utc: false), .timestamp(.nanoseconds, utc: true), .time(.milliseconds), .time(.microseconds),
+        .time(.nanoseconds), .decimal(precision: 7, scale: 2), .decimal(precision: 18, scale: 0), .decimal(precision: 25, scale: 5),
+        .decimal(precision: 38, scale: 10), .fixedBinary(3), .uuid, .null,
+    ]
+
+    /// A random value of at most `digits` decimal digits, as a 16-byte two's complement.
+    static func decimalValue(_ g: inout Generator, digits: Int) -> Int128Bits {
+        var limit: Int128 = 1
+        for _ in 0..<digits { limit *= 10 }
+        let raw = Int128(bitPattern: UInt128(g.next()) << 64 | UInt128(g.next()))
+        let v = raw % limit
+        let u = UInt128(bitPattern: v)
+        return Int128Bits(low: UInt64(truncatingIfNeeded: u), high: UInt64(truncatingIfNeeded: u >> 64))
+    }
 
     /// A deterministic generator (SplitMix64) so that failures reproduce.
     struct Generator {
@@ -69,11 +84,36 @@ struct ParquetWriterTests {
                 column = Column(type: .binary, count: n, values: bytes.withUnsafeBytes { ColumnBuffer(copying: $0) },
                                 offsets: offsets.withUnsafeBytes { ColumnBuffer(copying: $0) },
                                 validity: valid.map(Column.validityBuffer))
-            default: fatalError("\(type) is not writable")
+            case .float16:
+                let special: [UInt16] = [0x7E00, 0x8000, 0x0000, 0x7C00, 0xFC00, 0x0001]
+                column = .fixed(type, (0..<n).map { i -> UInt16 in
+                    guard isValid(i) else { return 0x7E00 }
+                    return i < special.count ? special[i] : UInt16(truncatingIfNeeded: g.next()) & 0xBBFF  // finite
+                }, validity: valid)
+            case .date32: column = .fixed(type, (0..<n).map { i in isValid(i) ? Int32(Int64(g.next() % 100_000) - 40_000) : 0 }, validity: valid)
+            case .timestamp(let unit, _):
+                let perSecond: Int64 = unit == .milliseconds ? 1000 : unit == .microseconds ? 1_000_000 : 1_000_000_000
+                // Within 1700...2200, which every unit (and every reader) holds.
+                column = .fixed(type, (0..<n).map { i in isValid(i) ? (Int64(g.next() % 15_778_800_000) - 8_520_000_000) * perSecond / 1000 * 1000 + Int64(g.next() % 1000) : 0 }, validity: valid)
+            case .time(let unit):
+                let perDay: UInt64 = unit == .milliseconds ? 86_400_000 : unit == .microseconds ? 86_400_000_000 : 86_400_000_000_000
+                column = .fixed(type, (0..<n).map { i in isValid(i) ? Int64(g.next() % perDay) : 0 }, validity: valid)
+            case .decimal(let precision, _):
+                column = .fixed(type, (0..<n).map { i in isValid(i) ? decimalValue(&g, digits: precision) : Int128Bits(low: 0, high: 0) }, validity: valid)
+            case .fixedBinary(let w):
+                let bytes = (0..<n * w).map { i in isValid(i / w) ? UInt8(truncatingIfNeeded: g.next() % 4) : 0 }  // low cardinality
+                column = Column(type: type, count: n, values: bytes.withUnsafeBytes { ColumnBuffer(copying: $0) },
+                                validity: valid.map(Column.validityBuffer))
+            case .uuid:
+                let bytes = (0..<n * 16).map { i in isValid(i / 16) ? UInt8(truncatingIfNeeded: g.next()) : 0 }
+                column = Column(type: type, count: n, values: bytes.withUnsafeBytes { ColumnBuffer(copying: $0) },
+                                validity: valid.map(Column.validityBuffer))
+            case .null:
+                column = Column(type: .null, count: n, values: ColumnBuffer(zeroedCount: 0), validity: ColumnBuffer(zeroedCount: n), nullCount: n)
             }
             // Without nulls, every other column is declared REQUIRED.
-            let nullable = nulls || !(requiredEvery && k % 2 == 0)
-            fields.append(Field(name: "c_\(type)", type: type, nullable: nullable))
+            let nullable = nulls || !(requiredEvery && k % 2 == 0) || type == .null
+            fields.append(Field(name: "c\(k)_\(type)".filter { $0.isLetter || $0.isNumber || $0 == "_" }, type: type, nullable: nullable))
             columns.append(column)
         }
         return RecordBatch(schema: Schema(fields), columns: columns)
@@ -84,12 +124,12 @@ struct ParquetWriterTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         var expected: [String: [RecordBatch]] = [:]
         for compression in ParquetCompression.allCases {
-            for nulls in [false, true] {
-                let path = dir.appendingPathComponent("\(compression.rawValue)-\(nulls ? "nulls" : "dense").parquet").path
+            for (nulls, dictionary) in [(false, true), (true, true), (true, false)] {
+                let path = dir.appendingPathComponent("\(compression.rawValue)-\(nulls ? "nulls" : "dense")-\(dictionary ? "dict" : "plain").parquet").path
                 let b1 = Self.makeBatch(rows: 2000, nulls: nulls, seed: 1, requiredEvery: true)
                 let b2 = Self.makeBatch(rows: 1300, nulls: nulls, seed: 2, requiredEvery: true)
                 let writer = try ParquetFileWriter(path: path, schema: b1.schema, compression: compression,
-                                                   createdBy: "score-cluster test")
+                                                   createdBy: "score-cluster test", dictionary: dictionary)
                 writer.maxRowsPerPage = 700  // several pages per chunk, last one partial
                 try writer.write(b1)
                 try writer.write(b2)
@@ -178,5 +218,45 @@ struct ParquetWriterTests {
         let reader = try ParquetFileReader(path: path)
         #expect(reader.rowCount == 0 && reader.rowGroupRowCounts.isEmpty)
         #expect(reader.columns.map(\.name) == ["x"])
+    }
+
+    /// Dictionary encoding: low-cardinality columns get a PLAIN dictionary page and
+    /// RLE_DICTIONARY data pages; a dictionary past 1 MB falls back to PLAIN; `dictionary: false`
+    /// writes PLAIN only. pyarrow reads all of them.
+    @Test func dictionaryEncodingAndFallback() throws {
+        let dir = try TestEnvironment.makeTemporaryDirectory("parquet-writer-dict")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let n = 60_000
+        let low = Column.strings((0..<n).map { $0 % 13 == 0 ? nil : "category-\($0 % 7)" })
+        let high = Column.strings((0..<n).map { "unique value number \($0) " + String(repeating: "x", count: $0 % 20) })  // ~2.5 MB of distinct values
+        let ints = Column.fixed(.int64, (0..<n).map { Int64($0 % 100) })
+        let schema = Schema([Field(name: "low", type: .string, nullable: true), Field(name: "high", type: .string, nullable: false),
+                             Field(name: "ints", type: .int64, nullable: false)])
+        let batch = RecordBatch(schema: schema, columns: [low, high, ints])
+        var paths: [String] = []
+        for dictionary in [true, false] {
+            let path = dir.appendingPathComponent("dict-\(dictionary).parquet").path
+            let writer = try ParquetFileWriter(path: path, schema: schema, createdBy: "score-cluster test", dictionary: dictionary)
+            try writer.write(batch)
+            try writer.close()
+            paths.append(path)
+            let back = try ParquetFileReader(path: path).readRowGroup(0, columns: [0, 1, 2])
+            for i in 0..<3 { #expect(ParquetTestSupport.canonicalValues(back.columns[i]) == ParquetTestSupport.canonicalValues(batch.columns[i])) }
+        }
+        let out = try TestEnvironment.runPython("""
+        import sys, json, pyarrow.parquet as pq
+        res = {}
+        for p in sys.argv[1:]:
+            m = pq.ParquetFile(p).metadata.row_group(0)
+            res[p] = [[m.column(i).has_dictionary_page, sorted(m.column(i).encodings)] for i in range(m.num_columns)]
+            pq.read_table(p)
+        print(json.dumps(res))
+        """, paths)
+        let info = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: [[Any]]]
+        let on = info[paths[0]]!, off = info[paths[1]]!
+        #expect(on[0][0] as? Bool == true && (on[0][1] as? [String])?.contains("RLE_DICTIONARY") == true, "\(on[0])")
+        #expect(on[1][0] as? Bool == false && (on[1][1] as? [String]) == ["PLAIN"], "\(on[1])")
+        #expect(on[2][0] as? Bool == true, "\(on[2])")
+        for column in off { #expect(column[0] as? Bool == false, "\(column)") }
     }
 }

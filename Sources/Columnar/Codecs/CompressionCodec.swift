@@ -26,8 +26,8 @@ enum CompressionCodec: Int32, Sendable {
     /// Whether score-cluster can decompress this codec.
     var isSupported: Bool {
         switch self {
-        case .uncompressed, .snappy, .gzip, .zstd: true
-        case .lzo, .brotli, .lz4, .lz4Raw: false
+        case .uncompressed, .snappy, .gzip, .zstd, .lz4, .lz4Raw: true
+        case .lzo, .brotli: false
         }
     }
 }

@@ -1,6 +1,20 @@
+import CLZ4
 import CSnappy
 import CZlib
 import CZstd
+
+/// zlib's CRC-32 of `bytes` (Parquet page checksums).
+func zlibCRC32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    guard let p = bytes.baseAddress, bytes.count > 0 else { return 0 }
+    var crc: uLong = 0
+    var position = 0
+    while position < bytes.count {
+        let n = min(bytes.count - position, Int(Int32.max))
+        crc = crc32(crc, p.assumingMemoryBound(to: Bytef.self) + position, uInt(n))
+        position += n
+    }
+    return UInt32(truncatingIfNeeded: crc)
+}
 
 /// Decompresses Parquet pages with one codec; holds the codec's context so that it is reused
 /// across the pages of a column chunk. Not thread-safe: use one per decoding thread.
@@ -15,7 +29,7 @@ final class Decompressor {
     /// Throws for codecs score-cluster cannot decompress.
     init(codec raw: Int32) throws {
         guard let codec = CompressionCodec(rawValue: raw), codec.isSupported else {
-            throw ParquetFormatError("compression codec \(CompressionCodec.name(raw)) is not supported (supported: UNCOMPRESSED, SNAPPY, GZIP, ZSTD)")
+            throw ParquetFormatError("compression codec \(CompressionCodec.name(raw)) is not supported (supported: UNCOMPRESSED, SNAPPY, GZIP, ZSTD, LZ4, LZ4_RAW)")
         }
         self.codec = codec
     }
@@ -64,6 +78,9 @@ final class Decompressor {
             } else if declared > src.count &* 32768 &+ 131072 {
                 throw implausible()  // a 4-byte RLE block yields at most 128 KiB
             }
+        case .lz4, .lz4Raw:
+            // An LZ4 sequence of 255-length literals-free matches expands at most ~255:1.
+            if declared > src.count &* 255 &+ 64 { throw implausible() }
         default:
             break
         }
@@ -81,6 +98,8 @@ final class Decompressor {
         case .snappy: try snappy(src, dst)
         case .gzip: try gzip(src, dst)
         case .zstd: try zstd(src, dst)
+        case .lz4Raw: try lz4Block(src, dst)
+        case .lz4: try lz4Hadoop(src, dst)
         default: throw ParquetFormatError("compression codec \(CompressionCodec.name(codec.rawValue)) is not supported")
         }
     }
@@ -169,5 +188,51 @@ final class Decompressor {
         guard n == dst.count else {
             throw ParquetFormatError("ZSTD data decompresses to \(n) bytes, header says \(dst.count)")
         }
+    }
+
+    /// One raw LZ4 block (LZ4_RAW) that must fill `dst` exactly.
+    private func lz4Block(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableRawBufferPointer) throws {
+        guard try lz4Decode(src, dst) == dst.count else {
+            throw ParquetFormatError("LZ4 block decompresses to a size other than the declared \(dst.count) bytes")
+        }
+    }
+
+    /// Decodes one LZ4 block; returns the bytes produced or nil on corrupt data.
+    private func lz4Decode(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableRawBufferPointer) throws -> Int? {
+        if dst.count == 0 { return src.count == 1 && src[0] == 0 ? 0 : (src.isEmpty ? 0 : nil) }
+        guard src.count > 0, src.count <= Int(Int32.max), dst.count <= Int(Int32.max) else {
+            throw ParquetFormatError("LZ4 block of \(src.count) bytes cannot be decoded")
+        }
+        let n = LZ4_decompress_safe(src.baseAddress!.assumingMemoryBound(to: CChar.self),
+                                    dst.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(src.count), Int32(dst.count))
+        return n < 0 ? nil : Int(n)
+    }
+
+    /// The deprecated LZ4 codec: Hadoop's framing (repeated big-endian u32 uncompressed size,
+    /// u32 compressed size, LZ4 block), or, as parquet-cpp before 2.0 wrote it, one raw block.
+    private func lz4Hadoop(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableRawBufferPointer) throws {
+        if try lz4HadoopFrames(src, dst) { return }
+        guard try lz4Decode(src, dst) == dst.count else {
+            throw ParquetFormatError("corrupt LZ4 data (neither Hadoop-framed nor a raw block of the declared \(dst.count) bytes)")
+        }
+    }
+
+    private func lz4HadoopFrames(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableRawBufferPointer) throws -> Bool {
+        func be32(_ at: Int) -> Int {
+            Int(src[at]) << 24 | Int(src[at + 1]) << 16 | Int(src[at + 2]) << 8 | Int(src[at + 3])
+        }
+        var inPos = 0, outPos = 0
+        while inPos < src.count {
+            guard src.count - inPos >= 8 else { return false }
+            let expanded = be32(inPos), compressed = be32(inPos + 4)
+            inPos += 8
+            guard compressed <= src.count - inPos, expanded <= dst.count - outPos else { return false }
+            let block = UnsafeRawBufferPointer(rebasing: src[inPos..<inPos + compressed])
+            let target = UnsafeMutableRawBufferPointer(rebasing: dst[outPos..<outPos + expanded])
+            guard try lz4Decode(block, target) == expanded else { return false }
+            inPos += compressed
+            outPos += expanded
+        }
+        return outPos == dst.count
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Decodes one column chunk of a flat leaf (max repetition level 0, max definition level 0 or 1)
 /// into a `Column`.
 ///
@@ -7,12 +9,26 @@
 /// Values of a page are decoded densely at the page's first row and then spread over the null
 /// slots in place, so the no-null case is a plain copy or gather.
 final class ColumnChunkDecoder {
+    /// Most bytes one column chunk may decode to (fixed-width values or byte-array bytes): 4 GiB.
+    /// Row counts come from the file; this cap bounds what they can make the reader allocate.
+    static let maxOutputBytes = 1 << 32
+    /// Most bytes reserved for byte arrays from estimates (page sizes, dictionary lengths) before
+    /// they are decoded; beyond this the buffer grows with the bytes actually decoded.
+    static let maxReservation = 256 << 20
+
     private let physical: ParquetPhysicalType
+    /// Bytes per dense physical value: PLAIN width, FLBA type length, 1 for decoded booleans,
+    /// 0 for BYTE_ARRAY.
+    private let physicalWidth: Int
     private let maxDefinitionLevel: Int
     private let outputType: DataType
+    private let outputWidth: Int?
+    /// How dense physical values become output values (nil: byte arrays or null columns).
+    private let conversion: ValueConversion?
     private let numRows: Int
     private let codec: CompressionCodec
     private let decompressor: Decompressor
+    private let verifyChecksums: Bool
 
     // Output under construction.
     private var values: ColumnBuffer?
@@ -22,6 +38,8 @@ final class ColumnChunkDecoder {
     private var rowsDone = 0
     private var nullCount = 0
     private var dictionary: ParquetDictionary?
+    /// Bytes the data pages' byte arrays take at most if PLAIN (from the page headers).
+    private var plainByteEstimate = 0
 
     // Scratch reused across pages (and across the chunks of one row group read).
     private let scratch: DecodeScratch
@@ -32,23 +50,49 @@ final class ColumnChunkDecoder {
         var dataStart: Int
     }
 
-    init(physical: ParquetPhysicalType, maxDefinitionLevel: Int, outputType: DataType, codec: Int32, numRows: Int,
-         scratch: DecodeScratch = DecodeScratch()) throws {
+    init(physical: ParquetPhysicalType, typeLength: Int = 0, maxDefinitionLevel: Int, outputType: DataType, codec: Int32,
+         numRows: Int, verifyChecksums: Bool = false, scratch: DecodeScratch = DecodeScratch()) throws {
         guard maxDefinitionLevel <= 1 else {
             throw ParquetFormatError("columns with definition level \(maxDefinitionLevel) (nested) are not supported")
         }
         self.physical = physical
+        switch physical {
+        case .boolean: physicalWidth = 1
+        case .byteArray: physicalWidth = 0
+        case .fixedLenByteArray:
+            guard typeLength > 0 && typeLength <= ParquetTypeMapping.maxFixedWidth else {
+                throw ParquetFormatError("FIXED_LEN_BYTE_ARRAY type length \(typeLength) is out of range")
+            }
+            physicalWidth = typeLength
+        default: physicalWidth = physical.plainWidth!
+        }
         self.maxDefinitionLevel = maxDefinitionLevel
         self.outputType = outputType
+        self.outputWidth = outputType.byteWidth
+        self.conversion = try ValueConversion.make(physical: physical, physicalWidth: physicalWidth, output: outputType)
+        if outputType.isVariableWidth && physical != .byteArray {
+            throw ParquetFormatError("\(physical.name) cannot be read as \(outputType)")
+        }
         self.numRows = numRows
         self.scratch = scratch
+        self.verifyChecksums = verifyChecksums
         self.decompressor = try Decompressor(codec: codec)
         self.codec = decompressor.codec
+        // Output (and scratch for physical values awaiting conversion) is sized from the row count,
+        // which the page headers must account for exactly; this cap bounds it.
+        if let w = outputWidth, numRows * max(w, physicalWidth) > Self.maxOutputBytes {
+            throw ParquetFormatError("\(numRows) rows of \(outputType) exceed the reader's cap of \(Self.maxOutputBytes >> 30) GiB per column chunk")
+        }
     }
 
     /// Decodes the chunk whose bytes (from its first page header to its end) are `chunk`.
     func decode(_ chunk: UnsafeRawBufferPointer) throws -> Column {
         let pages = try scanPages(chunk)
+        if outputType == .null {
+            // UNKNOWN (the null type): every value is null, whatever the pages hold.
+            return Column(type: .null, count: numRows, values: ColumnBuffer(zeroedCount: 0),
+                          validity: ColumnBuffer(zeroedCount: numRows), nullCount: numRows)
+        }
         allocateOutput()
         for page in pages {
             switch ParquetPageType(rawValue: page.header.type) {
@@ -90,6 +134,13 @@ final class ColumnChunkDecoder {
             guard size <= chunk.count - dataStart else {
                 throw ParquetFormatError("page at chunk offset \(position) needs \(size) bytes, column chunk has \(chunk.count - dataStart) left")
             }
+            if verifyChecksums, let crc = header.crc {
+                // CRC-32 (zlib's) of the page bytes as stored, after the header.
+                let computed = zlibCRC32(UnsafeRawBufferPointer(rebasing: chunk[dataStart..<dataStart + size]))
+                guard computed == UInt32(bitPattern: crc) else {
+                    throw ParquetFormatError("page at chunk offset \(position) fails its CRC check (stored \(String(UInt32(bitPattern: crc), radix: 16)), computed \(String(computed, radix: 16)))")
+                }
+            }
             switch ParquetPageType(rawValue: header.type) {
             case .dictionaryPage:
                 guard let dh = header.dictionaryPageHeader else { throw ParquetFormatError("dictionary page without its header") }
@@ -115,6 +166,7 @@ final class ColumnChunkDecoder {
                     throw ParquetFormatError("data pages hold more values (at least \(valueCount)) than the row group's \(numRows) rows")
                 }
                 sawData = true
+                plainByteEstimate += max(0, Int(header.uncompressedPageSize) - 4 * Int(n))
                 pages.append(PageRef(header: header, dataStart: dataStart))
             default:
                 break  // skipped by size
@@ -141,15 +193,42 @@ final class ColumnChunkDecoder {
 
     // MARK: Output buffers
 
+    /// Bytes before the values buffer that a page may be decompressed over (its definition levels
+    /// land there, the values in place): see `decodePlainPageInPlace`.
+    static let frontSlack = 64
+
     private func allocateOutput() {
         if let width = outputType.byteWidth {
-            values = ColumnBuffer(uninitializedCount: numRows * width)
+            values = RawAllocation.buffer(count: numRows * width, offset: Self.frontSlack)
         } else {
-            offsets = ColumnBuffer(uninitializedCount: (numRows + 1) * 8)
+            offsets = RawAllocation.buffer(count: (numRows + 1) * 8)
             offsets!.mutableBase.storeBytes(of: Int64(0), as: Int64.self)
-            stringBytes = GrowableBuffer()
+            // PLAIN pages bound the bytes they decode to (page size less a 4-byte length per
+            // value); dictionary pages re-estimate when their dictionary is known.
+            stringBytes = GrowableBuffer(capacity: min(max(plainByteEstimate, 4096), Self.maxReservation), recycled: true)
         }
-        if maxDefinitionLevel > 0 { validity = ColumnBuffer(uninitializedCount: numRows) }
+        // The validity buffer is made when the first null appears (most columns have none).
+    }
+
+    /// The validity buffer, made (with every row so far valid) on first use.
+    private func ensureValidity() -> UnsafeMutablePointer<UInt8> {
+        if validity == nil {
+            validity = RawAllocation.buffer(count: numRows)
+            validity!.mutableBase.initializeMemory(as: UInt8.self, repeating: 1, count: rowsDone)
+        }
+        return validity!.mutableBase.assumingMemoryBound(to: UInt8.self)
+    }
+
+    /// Records the definition levels of the page at `rowsDone` (decoded in `levels`); returns
+    /// the number of non-null values.
+    private func recordLevels(_ levels: UnsafeMutablePointer<UInt8>, _ n: Int) -> Int {
+        let nonNull = countValid(levels, n)
+        if nonNull < n {
+            (ensureValidity() + rowsDone).update(from: levels, count: n)
+        } else if let validity {
+            (validity.mutableBase + rowsDone).initializeMemory(as: UInt8.self, repeating: 1, count: n)
+        }
+        return nonNull
     }
 
     private func finish() -> Column {
@@ -171,32 +250,49 @@ final class ColumnChunkDecoder {
         }
         let data = try pagePayload(page, chunk)
         let count = Int(header.numValues)
-        switch outputType.byteWidth {
-        case 1?: dictionary = try fixedDictionary(UInt8.self, data, count)
-        case 2?: dictionary = try fixedDictionary(UInt16.self, data, count)
-        case 4?: dictionary = try fixedDictionary(UInt32.self, data, count)
-        case 8?: dictionary = try fixedDictionary(UInt64.self, data, count)
-        case nil: dictionary = try ParquetDictionary.byteArrays(data: data, count: count)
-        default: throw ParquetFormatError("unexpected output width")
+        guard let w = outputWidth else {
+            let d = try ParquetDictionary.byteArrays(data: data, count: count)
+            dictionary = d
+            // Rows still to decode, at the dictionary's average entry length.
+            if count > 0, let bytes = stringBytes {
+                let estimate = min(d.totalBytes / count * (numRows - rowsDone) + bytes.count, Self.maxReservation)
+                if estimate > bytes.count { bytes.reserve(estimate - bytes.count) }
+            }
+            return
         }
-    }
-
-    private func fixedDictionary<S: FixedWidthInteger & UnsignedInteger>(_: S.Type, _ data: UnsafeRawBufferPointer, _ count: Int) throws -> ParquetDictionary {
-        // The page bounds the count (at least one bit per value) before anything is allocated.
-        guard count <= data.count * 8 else {
+        // Entries are checked against the page's bytes before anything is allocated: at least one
+        // bit per boolean, 4 bytes (the length) per byte array, the PLAIN width otherwise.
+        let bound = physical == .boolean ? data.count * 8 : physical == .byteArray ? data.count / 4 : data.count / physicalWidth
+        guard count <= bound else {
             throw ParquetFormatError("dictionary page declares \(count) values but holds only \(data.count) bytes")
         }
-        return try ParquetDictionary.fixed(S.self, physical: physical, data: data, count: count)
+        dictionary = try ParquetDictionary.fixed(width: w, count: count) { out in
+            if physical == .byteArray {
+                var k = 0
+                try PlainDecoder.forEachByteArray(data, count: count) { src, len in
+                    try ValueConversion.decimalFromBigEndian(src, len, into: out + k * 16)
+                    k += 1
+                }
+            } else {
+                try decodeDense(encoding: ParquetEncoding.plain.rawValue, data, count: count, into: out)
+            }
+        }
     }
 
     private func decodeDataPageV1(_ page: PageRef, _ chunk: UnsafeRawBufferPointer) throws {
         let header = page.header.dataPageHeader!
         let n = Int(header.numValues)
-        let data = try pagePayload(page, chunk)
+        if try decodePlainPageInPlace(page, chunk, n: n) { return }
+        try decodeV1Payload(header, try pagePayload(page, chunk), n: n)
+    }
+
+    /// Decodes a v1 page's decompressed bytes: definition levels (length-prefixed RLE or legacy
+    /// BIT_PACKED) for OPTIONAL columns, then the values.
+    private func decodeV1Payload(_ header: ParquetDataPageHeader, _ data: UnsafeRawBufferPointer, n: Int) throws {
         var valuesStart = 0
         var nonNull = n
         if maxDefinitionLevel > 0 {
-            let levels = validity!.mutableBase.assumingMemoryBound(to: UInt8.self) + rowsDone
+            let levels = scratch.levelBuffer(n)
             switch header.definitionLevelEncoding {
             case ParquetEncoding.rle.rawValue:
                 guard data.count >= 4 else { throw ParquetFormatError("unexpected end of page in definition level length") }
@@ -219,7 +315,7 @@ final class ColumnChunkDecoder {
             default:
                 throw ParquetFormatError("definition level encoding \(ParquetEncoding.name(header.definitionLevelEncoding)) is not supported")
             }
-            nonNull = countValid(levels, n)
+            nonNull = recordLevels(levels, n)
         }
         let valuesData = UnsafeRawBufferPointer(rebasing: data[valuesStart...])
         try decodeValues(encoding: header.encoding, valuesData, n: n, nonNull: nonNull)
@@ -235,10 +331,10 @@ final class ColumnChunkDecoder {
         var nonNull = n
         if maxDefinitionLevel > 0 {
             // v2 levels are never compressed and have no length prefix.
-            let levels = validity!.mutableBase.assumingMemoryBound(to: UInt8.self) + rowsDone
+            let levels = scratch.levelBuffer(n)
             var decoder = try RLEHybridDecoder(UnsafeRawBufferPointer(rebasing: chunk[page.dataStart + repLength..<levelsEnd]), bitWidth: 1)
             try decoder.decode(into: levels, count: n)
-            nonNull = countValid(levels, n)
+            nonNull = recordLevels(levels, n)
         }
         let raw = UnsafeRawBufferPointer(rebasing: chunk[levelsEnd..<page.dataStart + size])
         let valuesData: UnsafeRawBufferPointer
@@ -247,11 +343,71 @@ final class ColumnChunkDecoder {
         if header.isCompressed && codec != .uncompressed && raw.count > 0 {
             let uncompressed = Int(page.header.uncompressedPageSize) - repLength - defLength
             guard uncompressed >= 0 else { throw ParquetFormatError("data page v2 uncompressed size is smaller than its levels") }
+            if nonNull == n, let w = outputWidth, conversion == .copy, physical != .boolean,
+               header.encoding == ParquetEncoding.plain.rawValue, uncompressed == n * w {
+                // No nulls, PLAIN values of the output's width: decompress straight into place.
+                try decompressor.checkDeclaredSize(raw, declared: uncompressed)
+                try decompressor.decompress(raw, into: UnsafeMutableRawBufferPointer(start: values!.mutableBase + rowsDone * w, count: uncompressed))
+                rowsDone += n
+                return
+            }
             valuesData = try decompress(raw, uncompressedSize: uncompressed)
         } else {
             valuesData = raw
         }
         try decodeValues(encoding: header.encoding, valuesData, n: n, nonNull: nonNull)
+    }
+
+    /// The common case of a v1 page: PLAIN fixed-width values stored as the output holds them
+    /// and no nulls, compressed. The page is decompressed straight into the output, placed so that
+    /// its values land at their rows and its definition levels (when the page has them: one RLE
+    /// run of 1s, 4 + varint + 1 bytes) over the bytes just before, which are saved and restored.
+    /// Saves a copy of the page. Returns false (having changed nothing) when the page does not
+    /// qualify.
+    private func decodePlainPageInPlace(_ page: PageRef, _ chunk: UnsafeRawBufferPointer, n: Int) throws -> Bool {
+        let header = page.header.dataPageHeader!
+        guard codec != .uncompressed, let w = outputWidth, conversion == .copy, physical != .boolean,
+              header.encoding == ParquetEncoding.plain.rawValue, n > 0 else { return false }
+        var levelBytes = 0
+        if maxDefinitionLevel > 0 {
+            guard header.definitionLevelEncoding == ParquetEncoding.rle.rawValue else { return false }
+            var run = UInt64(n) << 1, varintLength = 1
+            while run >= 0x80 { run >>= 7; varintLength += 1 }
+            levelBytes = 4 + varintLength + 1
+        }
+        let size = Int(page.header.uncompressedPageSize)
+        guard size == n * w + levelBytes, levelBytes <= Self.frontSlack else { return false }
+        let dst = values!.mutableBase + rowsDone * w - levelBytes
+        var saved = (UInt64(0), UInt64(0))  // 16 bytes >= levelBytes (at most 4 + 5 + 1)
+        withUnsafeMutableBytes(of: &saved) { $0.baseAddress!.copyMemory(from: dst, byteCount: levelBytes) }
+        let raw = UnsafeRawBufferPointer(rebasing: chunk[page.dataStart..<page.dataStart + Int(page.header.compressedPageSize)])
+        try decompressor.checkDeclaredSize(raw, declared: size)
+        try decompressor.decompress(raw, into: UnsafeMutableRawBufferPointer(start: dst, count: size))
+        var allValid = true
+        if levelBytes > 0 {
+            // Exactly one RLE run of n 1s?
+            allValid = dst.loadUnaligned(as: UInt32.self) == UInt32(levelBytes - 4).littleEndian
+            var run = UInt64(n) << 1, at = 4
+            while allValid && run >= 0x80 {
+                allValid = dst.load(fromByteOffset: at, as: UInt8.self) == UInt8(truncatingIfNeeded: run) | 0x80
+                run >>= 7
+                at += 1
+            }
+            allValid = allValid && dst.load(fromByteOffset: at, as: UInt8.self) == UInt8(run)
+                && dst.load(fromByteOffset: at + 1, as: UInt8.self) == 1
+        }
+        if !allValid {
+            // Levels of another shape: move the page aside and decode it the general way.
+            let copy = scratch.pageBuffer(size)
+            copy.baseAddress!.copyMemory(from: dst, byteCount: size)
+            withUnsafeBytes(of: saved) { dst.copyMemory(from: $0.baseAddress!, byteCount: levelBytes) }
+            try decodeV1Payload(header, UnsafeRawBufferPointer(copy), n: n)
+            return true
+        }
+        withUnsafeBytes(of: saved) { dst.copyMemory(from: $0.baseAddress!, byteCount: levelBytes) }
+        if let validity { (validity.mutableBase + rowsDone).initializeMemory(as: UInt8.self, repeating: 1, count: n) }
+        rowsDone += n
+        return true
     }
 
     @inline(__always)
@@ -264,62 +420,143 @@ final class ColumnChunkDecoder {
     // MARK: Values
 
     private func decodeValues(encoding: Int32, _ data: UnsafeRawBufferPointer, n: Int, nonNull: Int) throws {
-        switch outputType.byteWidth {
-        case 1?: try decodeFixed(UInt8.self, encoding, data, n, nonNull)
-        case 2?: try decodeFixed(UInt16.self, encoding, data, n, nonNull)
-        case 4?: try decodeFixed(UInt32.self, encoding, data, n, nonNull)
-        case 8?: try decodeFixed(UInt64.self, encoding, data, n, nonNull)
-        case nil: try decodeByteArrays(encoding, data, n, nonNull)
-        default: throw ParquetFormatError("unexpected output width")
+        if let w = outputWidth {
+            try decodeFixed(width: w, encoding, data, n, nonNull)
+        } else {
+            try decodeByteArrays(encoding, data, n, nonNull)
         }
         nullCount += n - nonNull
         rowsDone += n
     }
 
     private func unsupportedEncoding(_ encoding: Int32) -> ParquetFormatError {
-        ParquetFormatError("encoding \(ParquetEncoding.name(encoding)) is not supported for \(physical.name) columns yet")
+        ParquetFormatError("encoding \(ParquetEncoding.name(encoding)) is not supported for \(physical.name) columns")
     }
 
-    private func decodeFixed<S: FixedWidthInteger & UnsignedInteger>(_: S.Type, _ encoding: Int32, _ data: UnsafeRawBufferPointer,
-                                                                     _ n: Int, _ nonNull: Int) throws {
-        let out = values!.mutableBase.assumingMemoryBound(to: S.self) + rowsDone
-        switch ParquetEncoding(rawValue: encoding) {
+    private func isDictionaryEncoding(_ encoding: Int32) -> Bool {
+        encoding == ParquetEncoding.plainDictionary.rawValue || encoding == ParquetEncoding.rleDictionary.rawValue
+    }
+
+    /// Decodes `count` values of a non-dictionary encoding into `out` in the output storage.
+    private func decodeDense(encoding: Int32, _ data: UnsafeRawBufferPointer, count: Int,
+                             into out: UnsafeMutableRawPointer) throws {
+        guard count > 0 else { return }
+        if physical == .byteArray {
+            // DECIMAL on BYTE_ARRAY: each big-endian value becomes 16 bytes.
+            var k = 0
+            try forEachByteArray(encoding, data, count: count) { src, len in
+                try ValueConversion.decimalFromBigEndian(src, len, into: out + k * 16)
+                k += 1
+            }
+            return
+        }
+        let conversion = self.conversion!
+        let pw = physicalWidth
+        let encodingValue = ParquetEncoding(rawValue: encoding)
+        // PLAIN and BYTE_STREAM_SPLIT values must all be in the page before scratch is sized for them.
+        if (encodingValue == .plain && physical != .boolean) || encodingValue == .byteStreamSplit, data.count < count * pw {
+            throw ParquetFormatError("unexpected end of page: \(ParquetEncoding.name(encoding)) \(physical.name) values need \(count * pw) bytes, page holds \(data.count)")
+        }
+        let dense = conversion == .copy ? out : scratch.denseBuffer(count * pw)
+        switch encodingValue {
         case .plain:
-            try PlainDecoder.decodeFixed(physical, data, into: out, count: nonNull)
-        case .plainDictionary, .rleDictionary:
-            let indices = try decodeIndices(data, count: nonNull)
-            if nonNull > 0 { dictionary!.gather(indices, nonNull, into: out) }
+            if physical == .boolean {
+                try PlainDecoder.decodeBooleans(data, into: dense.assumingMemoryBound(to: UInt8.self), count: count)
+            } else {
+                guard data.count >= count * pw else {
+                    throw ParquetFormatError("unexpected end of page: PLAIN \(physical.name) values need \(count * pw) bytes, page holds \(data.count)")
+                }
+                dense.copyMemory(from: data.baseAddress!, byteCount: count * pw)
+            }
         case .rle where physical == .boolean:
             // RLE booleans keep a 4-byte length prefix in v1 and v2 pages.
-            if nonNull > 0 {
-                guard data.count >= 4 else { throw ParquetFormatError("unexpected end of page in RLE boolean length") }
-                let length = Int(UInt32(littleEndian: data.baseAddress!.loadUnaligned(as: UInt32.self)))
-                guard length <= data.count - 4 else { throw ParquetFormatError("RLE booleans of \(length) bytes exceed the page") }
-                var decoder = try RLEHybridDecoder(UnsafeRawBufferPointer(rebasing: data[4..<4 + length]), bitWidth: 1)
-                try decoder.decode(into: out, count: nonNull)
+            guard data.count >= 4 else { throw ParquetFormatError("unexpected end of page in RLE boolean length") }
+            let length = Int(UInt32(littleEndian: data.baseAddress!.loadUnaligned(as: UInt32.self)))
+            guard length <= data.count - 4 else { throw ParquetFormatError("RLE booleans of \(length) bytes exceed the page") }
+            var decoder = try RLEHybridDecoder(UnsafeRawBufferPointer(rebasing: data[4..<4 + length]), bitWidth: 1)
+            try decoder.decode(into: dense.assumingMemoryBound(to: UInt8.self), count: count)
+        case .deltaBinaryPacked where physical == .int32 || physical == .int64:
+            _ = try DeltaDecoders.binaryPacked(data, count: count, width: pw, into: dense)
+        case .byteStreamSplit where physical != .boolean:
+            try DeltaDecoders.byteStreamSplit(data, count: count, width: pw, into: dense)
+        case .deltaByteArray where physical == .fixedLenByteArray:
+            var k = 0
+            try DeltaDecoders.forEachDeltaByteArray(data, count: count, scratch: scratch) { src, len in
+                guard len == pw else {
+                    throw ParquetFormatError("DELTA_BYTE_ARRAY value of \(len) bytes in a FIXED_LEN_BYTE_ARRAY(\(pw)) column")
+                }
+                (dense + k * pw).copyMemory(from: src, byteCount: pw)
+                k += 1
             }
         default:
             throw unsupportedEncoding(encoding)
         }
-        if nonNull < n {
-            spread(out, n: n, dense: nonNull, validity: validity!.base.assumingMemoryBound(to: UInt8.self) + rowsDone,
-                   null: nullValue(S.self))
+        if conversion != .copy {
+            try conversion.convert(UnsafeRawPointer(dense), count: count, physicalWidth: pw, outWidth: outputWidth!, into: out)
         }
     }
 
-    /// The value of a null slot: NaN for floats (what pandas shows), zero otherwise.
-    private func nullValue<S: FixedWidthInteger>(_: S.Type) -> S {
-        switch outputType {
-        case .float32: S(truncatingIfNeeded: Float.nan.bitPattern)
-        case .float64: S(truncatingIfNeeded: Double.nan.bitPattern)
-        default: 0
+    private func decodeFixed(width w: Int, _ encoding: Int32, _ data: UnsafeRawBufferPointer, _ n: Int, _ nonNull: Int) throws {
+        let out = values!.mutableBase + rowsDone * w
+        if isDictionaryEncoding(encoding) {
+            let indices = try decodeIndices(data, count: nonNull)
+            if nonNull > 0 { dictionary!.gather(indices, nonNull, into: out) }
+        } else {
+            try decodeDense(encoding: encoding, data, count: nonNull, into: out)
+        }
+        if nonNull < n {
+            let valid = UnsafePointer(ensureValidity()) + rowsDone
+            switch w {
+            case 1: spread(out.assumingMemoryBound(to: UInt8.self), n: n, dense: nonNull, validity: valid, null: 0)
+            case 2:
+                spread(out.assumingMemoryBound(to: UInt16.self), n: n, dense: nonNull, validity: valid,
+                       null: outputType == .float16 ? 0x7E00 : 0)
+            case 4:
+                spread(out.assumingMemoryBound(to: UInt32.self), n: n, dense: nonNull, validity: valid,
+                       null: outputType == .float32 ? Float.nan.bitPattern : 0)
+            case 8:
+                spread(out.assumingMemoryBound(to: UInt64.self), n: n, dense: nonNull, validity: valid,
+                       null: outputType == .float64 ? Double.nan.bitPattern : 0)
+            case 16:
+                spread(out.assumingMemoryBound(to: Int128Bits.self), n: n, dense: nonNull, validity: valid,
+                       null: Int128Bits(low: 0, high: 0))
+            default:
+                spreadBytes(out, width: w, n: n, dense: nonNull, validity: valid)
+            }
+        }
+    }
+
+    /// `spread` for values of any width (fixed binary): moved back to front with memmove.
+    private func spreadBytes(_ out: UnsafeMutableRawPointer, width w: Int, n: Int, dense: Int, validity: UnsafePointer<UInt8>) {
+        var j = dense - 1
+        var i = n - 1
+        while i > j {
+            if validity[i] != 0 {
+                (out + i * w).copyMemory(from: out + j * w, byteCount: w)
+                j -= 1
+            } else {
+                (out + i * w).initializeMemory(as: UInt8.self, repeating: 0, count: w)
+            }
+            i -= 1
+        }
+    }
+
+    /// Walks `count` byte arrays of a non-dictionary encoding.
+    @inline(__always)
+    private func forEachByteArray(_ encoding: Int32, _ data: UnsafeRawBufferPointer, count: Int,
+                                  _ body: (UnsafeRawPointer, Int) throws -> Void) throws {
+        switch ParquetEncoding(rawValue: encoding) {
+        case .plain: try PlainDecoder.forEachByteArray(data, count: count, body)
+        case .deltaLengthByteArray: try DeltaDecoders.forEachDeltaLength(data, count: count, scratch: scratch, body)
+        case .deltaByteArray: try DeltaDecoders.forEachDeltaByteArray(data, count: count, scratch: scratch, body)
+        default: throw unsupportedEncoding(encoding)
         }
     }
 
     /// Moves `dense` values at the start of `out` to the valid slots of `out[0..<n]`, back to
     /// front (so nothing is overwritten before it is moved), filling null slots with `null`.
     @inline(__always)
-    private func spread<S>(_ out: UnsafeMutablePointer<S>, n: Int, dense: Int, validity: UnsafePointer<UInt8>, null: S) {
+    private func spread<S: BitwiseCopyable>(_ out: UnsafeMutablePointer<S>, n: Int, dense: Int, validity: UnsafePointer<UInt8>, null: S) {
         var j = dense - 1
         var i = n - 1
         // Blocks of 8 slots: all valid (a block move) or all null (a fill) skip the per-slot branch.
@@ -378,10 +615,9 @@ final class ColumnChunkDecoder {
     }
 
     private func decodeByteArrays(_ encoding: Int32, _ data: UnsafeRawBufferPointer, _ n: Int, _ nonNull: Int) throws {
-        guard physical == .byteArray else { throw ParquetFormatError("\(physical.name) cannot be read as \(outputType)") }
         let rowStart = rowsDone
         let o = offsets!.mutableBase.assumingMemoryBound(to: Int64.self) + rowStart
-        let valid: UnsafePointer<UInt8>? = nonNull < n ? validity!.base.assumingMemoryBound(to: UInt8.self) + rowStart : nil
+        let valid: UnsafePointer<UInt8>? = nonNull < n ? UnsafePointer(ensureValidity()) + rowStart : nil
         let bytes = stringBytes!
         var current = o[0]
         var i = 0
@@ -400,7 +636,11 @@ final class ColumnChunkDecoder {
             let indices = try decodeIndices(data, count: nonNull)
             if nonNull > 0 {
                 let dict = dictionary!
-                bytes.reserve(dict.totalLength(indices, nonNull))
+                let total = dict.totalLength(indices, nonNull)
+                guard bytes.count + total <= Self.maxOutputBytes else {
+                    throw ParquetFormatError("byte arrays exceed the reader's cap of \(Self.maxOutputBytes >> 30) GiB per column chunk")
+                }
+                bytes.reserve(total)
                 for k in 0..<nonNull {
                     if let valid { while valid[i] == 0 { o[i + 1] = current; i += 1 } }
                     let (src, len) = dict.entry(Int(indices[k]))
@@ -411,9 +651,88 @@ final class ColumnChunkDecoder {
                     i += 1
                 }
             }
+        case .deltaLengthByteArray, .deltaByteArray:
+            // The page bounds the bytes: suffix bytes are copied, prefixes repeat earlier bytes, so
+            // grow as needed (each value is at most the page's size plus the previous value).
+            try forEachByteArray(encoding, data, count: nonNull) { src, len in
+                if let valid { while valid[i] == 0 { o[i + 1] = current; i += 1 } }
+                guard bytes.count + len <= Self.maxOutputBytes else {
+                    throw ParquetFormatError("byte arrays exceed the reader's cap of \(Self.maxOutputBytes >> 30) GiB per column chunk")
+                }
+                bytes.append(src, len)
+                current += Int64(len)
+                o[i + 1] = current
+                i += 1
+            }
         default:
             throw unsupportedEncoding(encoding)
         }
         while i < n { o[i + 1] = current; i += 1 }
     }
 }
+
+/// A raw allocation owned by the column buffers that view it. Large blocks come from and go
+/// back to `BlockRecycler`, so that decoding row group after row group reuses memory instead of
+/// page-faulting fresh zeroed pages in every time (what jemalloc does for pyarrow).
+final class RawAllocation: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let capacity: Int
+
+    init(byteCount: Int) {
+        (base, capacity) = BlockRecycler.shared.take(max(byteCount, 1))
+    }
+
+    /// A column buffer of `count` bytes at `offset` in a new allocation.
+    static func buffer(count: Int, offset: Int = 0) -> ColumnBuffer {
+        let a = RawAllocation(byteCount: offset + count)
+        return ColumnBuffer(viewing: a.base + offset, count: count, owner: a)
+    }
+
+    deinit { BlockRecycler.shared.give(base, capacity) }
+}
+
+/// Keeps freed blocks of 1 MiB or more, up to `limit` bytes in all, for reuse by later
+/// allocations of a similar size (at least the size asked, at most twice it).
+final class BlockRecycler: @unchecked Sendable {
+    static let shared = BlockRecycler()
+    /// Most bytes kept while unused.
+    static let limit = 256 << 20
+    static let minimum = 1 << 20
+
+    private let lock = NSLock()
+    private var blocks: [(base: UnsafeMutableRawPointer, capacity: Int)] = []
+    private var kept = 0
+
+    func take(_ count: Int) -> (UnsafeMutableRawPointer, Int) {
+        if count >= Self.minimum {
+            let reused: (UnsafeMutableRawPointer, Int)? = lock.withLock {
+                var best = -1
+                for (i, b) in blocks.enumerated() where b.capacity >= count && b.capacity <= 2 * count {
+                    if best < 0 || b.capacity < blocks[best].capacity { best = i }
+                }
+                guard best >= 0 else { return nil }
+                let b = blocks.remove(at: best)
+                kept -= b.capacity
+                return (b.base, b.capacity)
+            }
+            if let reused { return reused }
+        }
+        // Round large blocks up to 64 KiB so that similar sizes fit each other.
+        let capacity = count >= Self.minimum ? (count + 0xFFFF) & ~0xFFFF : count
+        return (UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64), capacity)
+    }
+
+    func give(_ base: UnsafeMutableRawPointer, _ capacity: Int) {
+        if capacity >= Self.minimum {
+            let keep: Bool = lock.withLock {
+                guard kept + capacity <= Self.limit else { return false }
+                blocks.append((base, capacity))
+                kept += capacity
+                return true
+            }
+            if keep { return }
+        }
+        base.deallocate()
+    }
+}
+

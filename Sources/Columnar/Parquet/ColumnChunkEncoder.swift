@@ -1,12 +1,19 @@
-/// Encodes one column of a record batch as one Parquet column chunk: DATA_PAGE v1 pages of at
-/// most `maxRowsPerPage` rows and about `targetPageBytes` bytes, PLAIN values (booleans
-/// bit-packed), RLE definition levels with a 4-byte length prefix for OPTIONAL columns only.
+/// Encodes one column of a record batch as one Parquet column chunk (docs/parquet.md §5):
+/// optionally one PLAIN dictionary page, then DATA_PAGE v1 pages of at most `maxRowsPerPage` rows
+/// and about `targetPageBytes` bytes, whose values are RLE_DICTIONARY indices or PLAIN values
+/// (booleans bit-packed), with RLE definition levels (4-byte length prefix) for OPTIONAL columns
+/// only.
 final class ColumnChunkEncoder {
     static let defaultMaxRowsPerPage = 20_000
     static let targetPageBytes = 1 << 20
+    /// A dictionary whose PLAIN page would exceed this (pyarrow's default) is abandoned: the
+    /// whole chunk is written PLAIN.
+    static let dictionaryPageLimit = 1 << 20
 
     /// Rows per page at most (pyarrow's and parquet-mr's default); tests lower it.
     var maxRowsPerPage = ColumnChunkEncoder.defaultMaxRowsPerPage
+    /// Whether to try dictionary encoding (not for booleans and null columns).
+    var useDictionary = true
 
     private let compressor: Compressor
     private let page = GrowableBuffer(capacity: 1 << 20)
@@ -17,25 +24,35 @@ final class ColumnChunkEncoder {
         self.compressor = compressor
     }
 
-    /// Appends the chunk's pages to `out` and returns its metadata, with `data_page_offset` set
-    /// to `fileOffset` (where `out`'s first byte will land in the file).
+    /// Appends the chunk's pages to `out` and returns its metadata; `fileOffset` is where
+    /// `out`'s first byte will land in the file.
     func encode(_ column: Column, element: ParquetSchemaElement, nullable: Bool, fileOffset: Int,
                 into out: GrowableBuffer) throws -> ParquetColumnMetaData {
         let chunkStart = out.count
         var uncompressedTotal = 0
-        var row = 0
         let n = column.count
-        let validity = column.validity?.base.assumingMemoryBound(to: UInt8.self)
-        while row < n {
-            let end = pageEnd(column, from: row)
-            page.removeAll()
-            if nullable {
-                // 4-byte length prefix, patched once the levels are written.
-                page.appendLittleEndian(0)
-                RLEHybridEncoder.encodeBitWidth1(validity.map { $0 + row }, count: end - row, into: page)
-                page.base.storeBytes(of: UInt32(page.count - 4).littleEndian, as: UInt32.self)
+        let validity = column.nullCount > 0 ? column.validity?.base.assumingMemoryBound(to: UInt8.self) : nil
+        let allNull = column.type == .null
+        let physicalWidth = Self.physicalWidth(element)
+
+        var dictionary: ParquetDictionaryBuilder?
+        if useDictionary && column.type != .bool && !allNull && n > column.nullCount {
+            dictionary = ParquetDictionaryBuilder.build(column, physicalWidth: physicalWidth, limit: Self.dictionaryPageLimit)
+            if let d = dictionary {
+                // Keep it only when it pays: dictionary page plus indices smaller than PLAIN.
+                let plain = physicalWidth > 0 ? (n - column.nullCount) * physicalWidth
+                    : Int(column.offsets!.typed(Int64.self)[n]) + 4 * (n - column.nullCount)
+                if d.plainSize + d.indices.count * d.bitWidth / 8 >= plain { dictionary = nil }
             }
-            try appendValues(column, rows: row..<end, validity: validity)
+        }
+
+        var meta = ParquetColumnMetaData()
+        meta.type = element.type!
+        meta.pathInSchema = [element.name]
+        meta.codec = compressor.codec.rawValue
+        meta.numValues = Int64(n)
+
+        func emit(_ isDictionary: Bool, values: Int) throws {
             guard page.count <= Int(Int32.max) else {
                 throw ParquetFormatError("page of \(page.count) bytes exceeds Parquet's 2 GiB page limit")
             }
@@ -46,24 +63,65 @@ final class ColumnChunkEncoder {
                 try compressor.compress(page.bytes, into: compressed)
                 body = compressed.bytes
             }
-            ParquetPageHeader.encodeDataPageV1(&header, uncompressedSize: Int32(page.count), compressedSize: Int32(body.count),
-                                               numValues: Int32(end - row), encoding: .plain)
+            if isDictionary {
+                ParquetPageHeader.encodeDictionaryPage(&header, uncompressedSize: Int32(page.count), compressedSize: Int32(body.count),
+                                                       numValues: Int32(values))
+            } else {
+                ParquetPageHeader.encodeDataPageV1(&header, uncompressedSize: Int32(page.count), compressedSize: Int32(body.count),
+                                                   numValues: Int32(values), encoding: dictionary != nil ? .rleDictionary : .plain)
+            }
             out.append(header.bytes)
             out.append(body.baseAddress!, body.count)
             uncompressedTotal += header.bytes.count + page.count
+        }
+
+        if let d = dictionary {
+            let entries = d.entries(of: column)
+            page.removeAll()
+            try appendValues(entries, rows: 0..<entries.count, validity: nil)
+            meta.dictionaryPageOffset = Int64(fileOffset)
+            try emit(true, values: entries.count)
+        }
+        meta.dataPageOffset = Int64(fileOffset + out.count - chunkStart)
+
+        var row = 0
+        var nextIndex = 0  // first dictionary index of the page (indices cover non-null rows only)
+        while row < n {
+            let end = pageEnd(column, from: row)
+            page.removeAll()
+            if nullable {
+                // 4-byte length prefix, patched once the levels are written.
+                page.appendLittleEndian(0)
+                if allNull {
+                    // Every level is 0: one RLE run.
+                    RLEHybridEncoder.appendVarint(UInt64(end - row) << 1, page)
+                    page.append(byte: 0)
+                } else {
+                    RLEHybridEncoder.encodeBitWidth1(validity.map { $0 + row }, count: end - row, into: page)
+                }
+                page.base.storeBytes(of: UInt32(page.count - 4).littleEndian, as: UInt32.self)
+            }
+            if let d = dictionary {
+                var present = end - row
+                if let validity { present = 0; for i in row..<end { present &+= Int(validity[i]) } }
+                page.append(byte: UInt8(d.bitWidth))
+                d.indices.withUnsafeBufferPointer { p in
+                    RLEHybridEncoder.encode(p.baseAddress! + nextIndex, count: present, bitWidth: d.bitWidth, into: page)
+                }
+                nextIndex += present
+            } else if !allNull {
+                try appendValues(column, rows: row..<end, validity: validity)
+            }
+            try emit(false, values: end - row)
             row = end
         }
-        var meta = ParquetColumnMetaData()
-        meta.type = element.type!
-        meta.encodings = nullable ? [ParquetEncoding.plain.rawValue, ParquetEncoding.rle.rawValue] : [ParquetEncoding.plain.rawValue]
-        meta.pathInSchema = [element.name]
-        meta.codec = compressor.codec.rawValue
-        meta.numValues = Int64(n)
+        var encodings: [ParquetEncoding] = dictionary != nil ? [.plain, .rleDictionary] : [.plain]
+        if nullable { encodings.append(.rle) }
+        meta.encodings = encodings.map(\.rawValue)
         meta.totalUncompressedSize = Int64(uncompressedTotal)
         meta.totalCompressedSize = Int64(out.count - chunkStart)
-        meta.dataPageOffset = Int64(fileOffset)
         var stats = ParquetStatistics()
-        stats.nullCount = Int64(column.nullCount)
+        stats.nullCount = Int64(allNull ? n : column.nullCount)
         if let (lo, hi) = ParquetStatisticsBuilder.minMax(column) {
             stats.minValue = lo
             stats.maxValue = hi
@@ -72,10 +130,24 @@ final class ColumnChunkEncoder {
         return meta
     }
 
+    /// Bytes per PLAIN value of `element` (0 for BYTE_ARRAY, 1 for BOOLEAN's purposes).
+    static func physicalWidth(_ element: ParquetSchemaElement) -> Int {
+        switch element.type! {
+        case .boolean: 1
+        case .byteArray: 0
+        case .fixedLenByteArray: Int(element.typeLength ?? 0)
+        case let t: t.plainWidth!
+        }
+    }
+
     /// The end of the page starting at `row`.
     private func pageEnd(_ column: Column, from row: Int) -> Int {
         let limit = min(column.count, row + maxRowsPerPage)
-        guard column.type.isVariableWidth else { return limit }
+        if let width = column.type.byteWidth {
+            // Wide fixed values (fixed binary) also respect the byte target.
+            guard width > 0 else { return limit }
+            return min(limit, row + max(1, Self.targetPageBytes / width))
+        }
         let o = column.offsets!.base.assumingMemoryBound(to: Int64.self)
         var end = row + 1
         while end < limit && Int(o[end + 1] - o[row]) + 4 * (end + 1 - row) <= Self.targetPageBytes { end += 1 }
@@ -84,17 +156,32 @@ final class ColumnChunkEncoder {
 
     private func appendValues(_ column: Column, rows: Range<Int>, validity: UnsafePointer<UInt8>?) throws {
         let v = column.values.base
-        let valid = column.nullCount > 0 ? validity : nil
+        let valid = validity
         switch column.type {
         case .bool: appendBooleans(v.assumingMemoryBound(to: UInt8.self), rows, valid)
         case .int8: appendWidened(v.assumingMemoryBound(to: Int8.self), rows, valid) { UInt32(bitPattern: Int32($0)) }
         case .int16: appendWidened(v.assumingMemoryBound(to: Int16.self), rows, valid) { UInt32(bitPattern: Int32($0)) }
         case .uint8: appendWidened(v.assumingMemoryBound(to: UInt8.self), rows, valid) { UInt32($0) }
         case .uint16: appendWidened(v.assumingMemoryBound(to: UInt16.self), rows, valid) { UInt32($0) }
-        case .int32, .uint32, .float32: appendSame(v.assumingMemoryBound(to: UInt32.self), rows, valid)
-        case .int64, .uint64, .float64: appendSame(v.assumingMemoryBound(to: UInt64.self), rows, valid)
+        case .int32, .uint32, .float32, .date32: appendSame(v.assumingMemoryBound(to: UInt32.self), rows, valid)
+        case .int64, .uint64, .float64, .timestamp, .time(.microseconds), .time(.nanoseconds):
+            appendSame(v.assumingMemoryBound(to: UInt64.self), rows, valid)
+        case .time(.milliseconds):
+            // Held as Int64 milliseconds; TIME(MILLIS) is INT32.
+            appendWidened(v.assumingMemoryBound(to: Int64.self), rows, valid) { UInt32(truncatingIfNeeded: $0) }
+        case .float16: appendSame(v.assumingMemoryBound(to: UInt16.self), rows, valid)
         case .string, .binary: appendByteArrays(column, rows, valid)
-        default: throw ParquetFormatError("writing \(column.type) columns is not supported yet")
+        case .fixedBinary(let w): appendRaw(v, width: w, rows, valid)
+        case .uuid: appendRaw(v, width: 16, rows, valid)
+        case .decimal(let precision, _):
+            if precision <= 9 {
+                appendWidened(v.assumingMemoryBound(to: Int128Bits.self), rows, valid) { UInt32(truncatingIfNeeded: $0.low) }
+            } else if precision <= 18 {
+                appendSame64(v.assumingMemoryBound(to: Int128Bits.self), rows, valid)
+            } else {
+                appendBigEndianDecimals(v, width: ParquetTypeMapping.decimalByteWidth(precision: precision), rows, valid)
+            }
+        case .null: break
         }
     }
 
@@ -116,7 +203,19 @@ final class ColumnChunkEncoder {
         page.count += k * size
     }
 
-    /// 8- and 16-bit integers widened to INT32.
+    /// The low 8 bytes of 16-byte decimals (INT64 decimals).
+    private func appendSame64(_ p: UnsafePointer<Int128Bits>, _ rows: Range<Int>, _ valid: UnsafePointer<UInt8>?) {
+        page.reserve(rows.count * 8)
+        let dst = page.end
+        var k = 0
+        for i in rows where valid == nil || valid![i] != 0 {
+            dst.storeBytes(of: p[i].low.littleEndian, toByteOffset: k * 8, as: UInt64.self)
+            k += 1
+        }
+        page.count += k * 8
+    }
+
+    /// Values narrowed or widened to INT32.
     private func appendWidened<T>(_ p: UnsafePointer<T>, _ rows: Range<Int>, _ valid: UnsafePointer<UInt8>?,
                                   _ widen: (T) -> UInt32) {
         page.reserve(rows.count * 4)
@@ -127,6 +226,31 @@ final class ColumnChunkEncoder {
             k += 1
         }
         page.count += k * 4
+    }
+
+    /// Fixed-width bytes copied as they are (FIXED_LEN_BYTE_ARRAY).
+    private func appendRaw(_ p: UnsafeRawPointer, width w: Int, _ rows: Range<Int>, _ valid: UnsafePointer<UInt8>?) {
+        page.reserve(rows.count * w)
+        if valid == nil {
+            page.end.copyMemory(from: p + rows.lowerBound * w, byteCount: rows.count * w)
+            page.count += rows.count * w
+            return
+        }
+        for i in rows where valid![i] != 0 {
+            page.end.copyMemory(from: p + i * w, byteCount: w)
+            page.count += w
+        }
+    }
+
+    /// 16-byte little-endian decimals as big-endian FIXED_LEN_BYTE_ARRAY(width) (width <= 16).
+    private func appendBigEndianDecimals(_ p: UnsafeRawPointer, width w: Int, _ rows: Range<Int>, _ valid: UnsafePointer<UInt8>?) {
+        page.reserve(rows.count * w)
+        let src = p.assumingMemoryBound(to: UInt8.self)
+        for i in rows where valid == nil || valid![i] != 0 {
+            let dst = page.end.assumingMemoryBound(to: UInt8.self)
+            for k in 0..<w { dst[k] = src[i * 16 + w - 1 - k] }
+            page.count += w
+        }
     }
 
     /// Booleans bit-packed LSB first.

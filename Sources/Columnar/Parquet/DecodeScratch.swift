@@ -8,11 +8,53 @@ final class DecodeScratch {
     private var pageCapacity = 0
     private(set) var indices: UnsafeMutablePointer<UInt32>?
     private var indexCapacity = 0
+    private var dense: UnsafeMutableRawPointer?
+    private var denseCapacity = 0
+    private var lengths: [UnsafeMutablePointer<Int32>?] = [nil, nil]
+    private var lengthCapacity = [0, 0]
+    /// The previous value while DELTA_BYTE_ARRAY values are rebuilt.
+    let previousValue = GrowableBuffer()
 
     deinit {
         chunk?.deallocate()
         page?.deallocate()
         indices?.deallocate()
+        dense?.deallocate()
+        levels?.deallocate()
+        for l in lengths { l?.deallocate() }
+    }
+
+    private var levels: UnsafeMutablePointer<UInt8>?
+    private var levelCapacity = 0
+
+    /// Room for `count` decoded definition levels.
+    func levelBuffer(_ count: Int) -> UnsafeMutablePointer<UInt8> {
+        if count > levelCapacity || levels == nil {
+            levels?.deallocate()
+            levelCapacity = max(count, levelCapacity * 2, 4096)
+            levels = UnsafeMutablePointer<UInt8>.allocate(capacity: levelCapacity)
+        }
+        return levels!
+    }
+
+    /// Room for `count` bytes of dense physical values awaiting conversion.
+    func denseBuffer(_ count: Int) -> UnsafeMutableRawPointer {
+        if count > denseCapacity || dense == nil {
+            dense?.deallocate()
+            denseCapacity = max(count, denseCapacity * 2, 4096)
+            dense = UnsafeMutableRawPointer.allocate(byteCount: denseCapacity, alignment: 64)
+        }
+        return dense!
+    }
+
+    /// Room for `count` byte-array lengths; two slots (prefix and suffix lengths).
+    func lengthBuffer(_ count: Int, slot: Int) -> UnsafeMutablePointer<Int32> {
+        if count > lengthCapacity[slot] || lengths[slot] == nil {
+            lengths[slot]?.deallocate()
+            lengthCapacity[slot] = max(count, lengthCapacity[slot] * 2, 1024)
+            lengths[slot] = UnsafeMutablePointer<Int32>.allocate(capacity: lengthCapacity[slot])
+        }
+        return lengths[slot]!
     }
 
     /// A buffer of at least `count` bytes for a column chunk's raw bytes.

@@ -9,12 +9,24 @@ final class GrowableBuffer: @unchecked Sendable {
     /// Bytes in use.
     var count: Int = 0
 
-    init(capacity: Int = 0) {
-        self.capacity = max(capacity, 64)
-        self.base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 64)
+    /// Whether the memory comes from (and returns to) `BlockRecycler` (decoded column bytes).
+    private let recycled: Bool
+
+    init(capacity: Int = 0, recycled: Bool = false) {
+        self.recycled = recycled
+        if recycled {
+            (base, self.capacity) = BlockRecycler.shared.take(max(capacity, 64))
+        } else {
+            self.capacity = max(capacity, 64)
+            self.base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 64)
+        }
     }
 
-    deinit { base.deallocate() }
+    deinit { release(base, capacity) }
+
+    private func release(_ p: UnsafeMutableRawPointer, _ capacity: Int) {
+        if recycled { BlockRecycler.shared.give(p, capacity) } else { p.deallocate() }
+    }
 
     /// Makes room for `additional` more bytes beyond `count` (grows at least geometrically).
     @inline(__always)
@@ -24,10 +36,15 @@ final class GrowableBuffer: @unchecked Sendable {
     }
 
     private func grow(to needed: Int) {
-        let newCapacity = max(needed, capacity + capacity / 2)
-        let p = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 64)
+        var newCapacity = max(needed, capacity + capacity / 2)
+        let p: UnsafeMutableRawPointer
+        if recycled {
+            (p, newCapacity) = BlockRecycler.shared.take(newCapacity)
+        } else {
+            p = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 64)
+        }
         if count > 0 { p.copyMemory(from: base, byteCount: count) }
-        base.deallocate()
+        release(base, capacity)
         base = p
         capacity = newCapacity
     }
@@ -65,7 +82,14 @@ final class GrowableBuffer: @unchecked Sendable {
 
     /// The bytes as a column buffer: a view when little capacity is wasted, otherwise a copy.
     func toColumnBuffer() -> ColumnBuffer {
+        // Recycled memory goes back to the pool when the column is freed, so a view may waste
+        // more of it than a private allocation may (a copy costs a pass over the bytes).
         if capacity - count > max(4096, count / 8) {
+            if recycled {
+                let copy = RawAllocation.buffer(count: count)
+                if count > 0 { copy.mutableBase.copyMemory(from: base, byteCount: count) }
+                return copy
+            }
             return ColumnBuffer(copying: bytes)
         }
         return ColumnBuffer(viewing: base, count: count, owner: self)

@@ -21,18 +21,22 @@ final class ParquetDictionary {
         bytes?.deallocate()
     }
 
-    /// A dictionary of fixed-width values decoded from PLAIN `data` into storage type `S`.
-    static func fixed<S: FixedWidthInteger & UnsignedInteger>(
-        _ storage: S.Type, physical: ParquetPhysicalType, data: UnsafeRawBufferPointer, count: Int
-    ) throws -> ParquetDictionary {
-        let p = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<S>.stride, alignment: 64)
+    /// Width in bytes of fixed-width entries (0 for byte arrays).
+    private(set) var width = 0
+
+    /// A dictionary of `count` fixed-width entries of `width` bytes, filled by `fill` (which
+    /// writes the entries, in the output column's storage, to the pointer it is given).
+    static func fixed(width: Int, count: Int, _ fill: (UnsafeMutableRawPointer) throws -> Void) throws -> ParquetDictionary {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(count * width, 1), alignment: 64)
         do {
-            try PlainDecoder.decodeFixed(physical, data, into: p.assumingMemoryBound(to: S.self), count: count)
+            try fill(p)
         } catch {
             p.deallocate()
             throw error
         }
-        return ParquetDictionary(count: count, values: p, offsets: nil, bytes: nil)
+        let d = ParquetDictionary(count: count, values: p, offsets: nil, bytes: nil)
+        d.width = width
+        return d
     }
 
     /// A dictionary of byte arrays decoded from PLAIN `data` (copied: the page buffer is reused).
@@ -61,6 +65,9 @@ final class ParquetDictionary {
         return ParquetDictionary(count: count, values: nil, offsets: offsets, bytes: bytes)
     }
 
+    /// Bytes of all byte-array entries.
+    var totalBytes: Int { offsets.map { $0[count] } ?? 0 }
+
     /// Throws unless every one of the `n` indices is below `count`.
     static func checkIndices(_ indices: UnsafePointer<UInt32>, _ n: Int, count: Int) throws {
         var maxIndex: UInt32 = 0
@@ -71,10 +78,23 @@ final class ParquetDictionary {
     }
 
     /// out[i] = dictionary[indices[i]] for fixed-width values; indices must have been checked.
-    func gather<S: FixedWidthInteger & UnsignedInteger>(_ indices: UnsafePointer<UInt32>, _ n: Int,
-                                                        into out: UnsafeMutablePointer<S>) {
+    func gather(_ indices: UnsafePointer<UInt32>, _ n: Int, into out: UnsafeMutableRawPointer) {
+        switch width {
+        case 1: gather(UInt8.self, indices, n, out)
+        case 2: gather(UInt16.self, indices, n, out)
+        case 4: gather(UInt32.self, indices, n, out)
+        case 8: gather(UInt64.self, indices, n, out)
+        case 16: gather(Int128Bits.self, indices, n, out)
+        default:
+            let w = width
+            for i in 0..<n { (out + i * w).copyMemory(from: values! + Int(indices[i]) * w, byteCount: w) }
+        }
+    }
+
+    private func gather<S: BitwiseCopyable>(_: S.Type, _ indices: UnsafePointer<UInt32>, _ n: Int, _ out: UnsafeMutableRawPointer) {
         let dict = UnsafePointer(values!.assumingMemoryBound(to: S.self))
-        for i in 0..<n { out[i] = dict[Int(indices[i])] }
+        let o = out.assumingMemoryBound(to: S.self)
+        for i in 0..<n { o[i] = dict[Int(indices[i])] }
     }
 
     /// Total byte length of the byte arrays named by `indices` (checked indices).
@@ -94,4 +114,10 @@ final class ParquetDictionary {
         let o = offsets!
         return (UnsafeRawPointer(bytes! + o[k]), o[k + 1] - o[k])
     }
+}
+
+/// Sixteen bytes moved as one value (decimals, UUIDs).
+struct Int128Bits: BitwiseCopyable, Equatable {
+    var low: UInt64
+    var high: UInt64
 }

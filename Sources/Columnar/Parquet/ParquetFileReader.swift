@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -5,6 +6,25 @@ import Darwin
 #endif
 
 /// Reads flat Parquet files: the footer on open, then whole row groups of chosen columns.
+///
+/// Every flat column of the eight physical types is read, with its LogicalType or ConvertedType
+/// (see `ParquetTypeMapping.readMapping` for the mapping to `DataType`, which is pyarrow's),
+/// in the encodings PLAIN, PLAIN_DICTIONARY/RLE_DICTIONARY, RLE, BIT_PACKED (levels),
+/// DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT, from v1
+/// and v2 pages compressed with SNAPPY, GZIP, ZSTD, LZ4 (Hadoop-framed or raw) or LZ4_RAW.
+/// Nested leaves are listed (with a reason) but refused when selected; BROTLI, LZO and encrypted
+/// files are refused with errors that name the file and column.
+///
+/// Memory: one row group's selected columns at a time, plus scratch reused across reads. No
+/// allocation is sized from a number in the file before it is checked against the bytes present:
+/// the footer against the file size, list counts and strings against the footer's bytes, chunk
+/// reads against the file, page buffers against the compressed bytes and the codec's maximum
+/// ratio, dictionary entry counts against the dictionary page. Decoded output is sized from the
+/// row group's row count, once the page headers in the chunk account for exactly that many
+/// values; it is capped at 4 GiB per column chunk (`ColumnChunkDecoder.maxOutputBytes`), byte
+/// arrays included, and estimates reserve at most 256 MiB ahead of the bytes actually decoded.
+/// Freed decode buffers of 1 MiB or more are kept for reuse, up to 256 MiB
+/// (`BlockRecycler.limit`).
 ///
 /// Reads use `pread` on a descriptor opened once, with no shared cursor, so `readRowGroup`
 /// may be called concurrently from several threads (typically on different row groups).
@@ -25,22 +45,41 @@ public final class ParquetFileReader: @unchecked Sendable {
     /// What decoding needs to know about a leaf.
     private struct Leaf {
         var physical: ParquetPhysicalType
+        var typeLength: Int
         var maxDefinitionLevel: Int
         var maxRepetitionLevel: Int
     }
 
     private let fd: Int32
+    /// Scratch buffers of finished reads, reused by later ones (one per concurrent reader at most),
+    /// so that every row group does not page-fault fresh chunk and page buffers in.
+    private var scratchPool: [DecodeScratch] = []
+    private let scratchLock = NSLock()
     private let fileSize: Int
     /// Offset of the footer (FileMetaData); column data must lie before it.
     private let footerStart: Int
     private let metadata: ParquetFileMetaData
     private let leaves: [Leaf]
 
-    /// Opens `path` and reads and validates its footer.
+    /// Whether page CRCs (PageHeader.crc, zlib's CRC-32 of the stored page bytes) are checked
+    /// when a page has one.
+    public let verifyChecksums: Bool
+
+    /// Opens `path` and reads and validates its footer; page checksums are not verified.
     /// - Throws: `ParquetError` if the file cannot be opened, is not Parquet, is encrypted or has
     ///   a corrupt footer or schema.
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, verifyChecksums: false)
+    }
+
+    /// Opens `path` and reads and validates its footer.
+    /// - Parameter verifyChecksums: check the CRC of every page that has one (Spark and
+    ///   parquet-mr write them); a mismatch is an error naming the column and row group.
+    /// - Throws: `ParquetError` if the file cannot be opened, is not Parquet, is encrypted or has
+    ///   a corrupt footer or schema.
+    public init(path: String, verifyChecksums: Bool) throws {
         self.path = path
+        self.verifyChecksums = verifyChecksums
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw ParquetError(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
@@ -149,17 +188,18 @@ public final class ParquetFileReader: @unchecked Sendable {
                 guard let physical = e.type else { throw ParquetFormatError("leaf \(name) has no physical type") }
                 var mapping = ParquetTypeMapping.readMapping(e)
                 if depth > 0 {
-                    mapping = .init(dataType: nil, unsupportedReason: "nested column (inside group \(path.joined(separator: "."))) is not supported yet")
+                    mapping = .init(dataType: nil, unsupportedReason: "nested column (inside group \(path.joined(separator: "."))) is not supported: score-cluster reads flat columns only")
                 } else if rep == .repeated {
-                    mapping = .init(dataType: nil, unsupportedReason: "REPEATED column is not supported yet")
-                } else if physical == .fixedLenByteArray && (e.typeLength ?? -1) < 0 {
-                    mapping = .init(dataType: nil, unsupportedReason: "FIXED_LEN_BYTE_ARRAY without a type length")
+                    mapping = .init(dataType: nil, unsupportedReason: "REPEATED (nested) column is not supported: score-cluster reads flat columns only")
                 }
                 descriptors.append(ParquetColumnDescriptor(
                     name: name, physicalType: physical.name,
                     logicalTypeDescription: ParquetTypeMapping.annotationDescription(e),
-                    dataType: mapping.dataType, nullable: def > 0, unsupportedReason: mapping.unsupportedReason))
-                leaves.append(Leaf(physical: physical, maxDefinitionLevel: def, maxRepetitionLevel: repLevel))
+                    // The null type holds nothing but nulls, even in a REQUIRED leaf.
+                    dataType: mapping.dataType, nullable: def > 0 || mapping.dataType == .null,
+                    unsupportedReason: mapping.unsupportedReason))
+                leaves.append(Leaf(physical: physical, typeLength: Int(e.typeLength ?? 0), maxDefinitionLevel: def,
+                                   maxRepetitionLevel: repLevel))
             }
         }
         try walk(children: Int(max(root.numChildren ?? 0, 0)), path: [], definition: 0, repetition: 0, depth: 0)
@@ -181,7 +221,8 @@ public final class ParquetFileReader: @unchecked Sendable {
         if wanted.isEmpty { return RecordBatch(rowCount: numRows) }
         var fields: [Field] = []
         var decoded: [Column] = []
-        let scratch = DecodeScratch()
+        let scratch = scratchLock.withLock { scratchPool.popLast() } ?? DecodeScratch()
+        defer { scratchLock.withLock { if scratchPool.count < 4 { scratchPool.append(scratch) } } }
         for c in wanted {
             guard c >= 0 && c < columns.count else {
                 throw ParquetError(path: path, rowGroup: index, message: "column index \(c) does not exist (the file has \(columns.count))")
@@ -209,6 +250,11 @@ public final class ParquetFileReader: @unchecked Sendable {
                                  scratch: DecodeScratch) throws -> Column {
         guard chunk.filePath == nil else { throw ParquetFormatError("column data in another file (\(chunk.filePath!)) is not supported") }
         let meta = chunk.metaData!
+        if numRows == 0 {
+            // Empty row groups may have chunks without pages (and offsets of 0).
+            let offsets: ColumnBuffer? = type.isVariableWidth ? ColumnBuffer(zeroedCount: 8) : nil
+            return Column(type: type, count: 0, values: ColumnBuffer(zeroedCount: 0), offsets: offsets)
+        }
         // ColumnMetaData.num_values is informative only: the page walk checks that the pages hold
         // exactly the row group's rows.
         // Start at the dictionary page only when its offset is plausible (Dremio writes 0, Polars
@@ -220,8 +266,9 @@ public final class ParquetFileReader: @unchecked Sendable {
         }
         // A few writers overstate total_compressed_size; the page walk checks every page anyway.
         let length = Int(min(meta.totalCompressedSize, Int64(footerStart - start)))
-        let decoder = try ColumnChunkDecoder(physical: leaf.physical, maxDefinitionLevel: leaf.maxDefinitionLevel,
-                                             outputType: type, codec: meta.codec, numRows: numRows, scratch: scratch)
+        let decoder = try ColumnChunkDecoder(physical: leaf.physical, typeLength: leaf.typeLength,
+                                             maxDefinitionLevel: leaf.maxDefinitionLevel, outputType: type, codec: meta.codec,
+                                             numRows: numRows, verifyChecksums: verifyChecksums, scratch: scratch)
         let buffer = scratch.chunkBuffer(length)
         try Self.preadInto(fd: fd, path: path, offset: start, buffer: buffer)
         return try decoder.decode(UnsafeRawBufferPointer(buffer))

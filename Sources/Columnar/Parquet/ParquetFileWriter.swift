@@ -8,11 +8,17 @@ import Darwin
 private func posixClose(_ fd: Int32) -> Int32 { close(fd) }
 private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
 
-/// Writes flat Parquet files that pyarrow, pandas, polars, DuckDB and Spark read back: each
-/// `write` call becomes one row group of DATA_PAGE v1 pages with PLAIN values and RLE definition
-/// levels (OPTIONAL columns only), compressed with SNAPPY by default, and `close` writes the
-/// footer (FileMetaData version 1, LogicalType plus ConvertedType annotations, statistics with
-/// null counts and min/max, TYPE_ORDER column orders).
+/// Writes flat Parquet files that pyarrow, pandas, polars, DuckDB and Spark read back
+/// (docs/parquet.md §5): each `write` call becomes one row group whose chunks hold an optional
+/// PLAIN dictionary page and DATA_PAGE v1 pages (RLE_DICTIONARY or PLAIN values, RLE definition
+/// levels for OPTIONAL columns only), compressed with SNAPPY by default; `close` writes the footer
+/// (FileMetaData version 1, LogicalType plus ConvertedType annotations, statistics with null
+/// counts and min/max, TYPE_ORDER column orders, `created_by` as given).
+///
+/// Every type the reader produces is written so that reading the file back gives the same type,
+/// nullability and values: timestamps keep their unit (TIMESTAMP(NANOS) has no ConvertedType),
+/// decimals go to INT32 (p <= 9), INT64 (p <= 18) or the smallest FIXED_LEN_BYTE_ARRAY, float16
+/// to FLBA(2) FLOAT16, uuid to FLBA(16) UUID, null to an all-null OPTIONAL INT32 UNKNOWN.
 ///
 /// Not thread-safe: use a writer from one thread at a time.
 public final class ParquetFileWriter {
@@ -41,16 +47,23 @@ public final class ParquetFileWriter {
     /// Creates (or truncates) `path` and writes the leading magic.
     /// - Parameters:
     ///   - createdBy: stored as FileMetaData.created_by, e.g. "score-cluster version 1.0.0 (build abc)".
-    public init(path: String, schema: Schema, compression: ParquetCompression = .snappy, createdBy: String) throws {
+    ///   - dictionary: try dictionary encoding (one PLAIN dictionary page, RLE_DICTIONARY data
+    ///     pages) for every column but booleans; a chunk whose dictionary would exceed 1 MB, or
+    ///     would not be smaller than PLAIN, is written PLAIN.
+    public init(path: String, schema: Schema, compression: ParquetCompression = .snappy, createdBy: String,
+                dictionary: Bool = true) throws {
         self.path = path
         self.schema = schema
         self.compression = compression
         self.createdBy = createdBy
-        if let field = schema.fields.first(where: { !ParquetTypeMapping.canWrite($0.type) }) {
-            throw ParquetError(path: path, column: field.name, message: "writing \(field.type) columns is not supported yet")
+        for field in schema.fields {
+            if let problem = ParquetTypeMapping.writeProblem(field.type) {
+                throw ParquetError(path: path, column: field.name, message: problem)
+            }
         }
         self.elements = schema.fields.map { ParquetTypeMapping.writeElement(name: $0.name, type: $0.type, nullable: $0.nullable) }
         self.encoder = ColumnChunkEncoder(compressor: Compressor(codec: compression.codec))
+        self.encoder.useDictionary = dictionary
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw ParquetError(path: path, message: "cannot create: \(String(cString: strerror(errno)))")
@@ -87,13 +100,13 @@ public final class ParquetFileWriter {
         group.ordinal = Int16(truncatingIfNeeded: groupIndex)
         for (i, field) in schema.fields.enumerated() {
             let column = batch.columns[i]
-            if !field.nullable && column.nullCount > 0 {
+            if !field.nullable && column.nullCount > 0 && field.type != .null {
                 throw ParquetError(path: path, column: field.name, rowGroup: groupIndex,
                                    message: "column is declared non-nullable but holds \(column.nullCount) nulls")
             }
             chunk.removeAll()
             do {
-                let meta = try encoder.encode(column, element: elements[i], nullable: field.nullable,
+                let meta = try encoder.encode(column, element: elements[i], nullable: elements[i].repetition == .optional,
                                               fileOffset: offset, into: chunk)
                 try writeAll(chunk.bytes)
                 var cc = ParquetColumnChunk()

@@ -32,9 +32,65 @@ enum ParquetStatisticsBuilder {
             return (bytes(of: (lo == 0 ? -Double(0) : lo).bitPattern), bytes(of: (hi == 0 ? Double(0) : hi).bitPattern))
         case .string, .binary:
             return byteArrayExtremes(column, valid)
-        default:
+        case .date32: return encode32(v.assumingMemoryBound(to: Int32.self), n, valid) { $0 }
+        case .timestamp, .time(.microseconds), .time(.nanoseconds):
+            return encode64(v.assumingMemoryBound(to: Int64.self), n, valid) { $0 }
+        case .time(.milliseconds): return encode32(v.assumingMemoryBound(to: Int64.self), n, valid) { Int32(truncatingIfNeeded: $0) }
+        case .float16:
+            // Compared as floats; stored as the 2-byte half (FLBA(2) FLOAT16, signed float order).
+            let halves = v.assumingMemoryBound(to: UInt16.self)
+            var lo = Float.infinity, hi = -Float.infinity, loBits: UInt16 = 0, hiBits: UInt16 = 0, any = false
+            for i in 0..<n where valid == nil || valid![i] != 0 {
+                let x = Self.halfToFloat(halves[i])
+                if x.isNaN { continue }
+                if !any || x < lo { lo = x; loBits = halves[i] }
+                if !any || x > hi { hi = x; hiBits = halves[i] }
+                any = true
+            }
+            guard any else { return nil }
+            if lo == 0 { loBits = 0x8000 }  // -0
+            if hi == 0 { hiBits = 0 }  // +0
+            return (bytes(of: loBits), bytes(of: hiBits))
+        case .decimal(let precision, _):
+            let p = v.assumingMemoryBound(to: Int128Bits.self)
+            func value(_ x: Int128Bits) -> Int128 { Int128(bitPattern: UInt128(x.high) << 64 | UInt128(x.low)) }
+            guard let (lo, hi) = extremes(p, n, valid, { value($0) < value($1) }) else { return nil }
+            if precision <= 9 { return (bytes(of: Int32(truncatingIfNeeded: value(lo))), bytes(of: Int32(truncatingIfNeeded: value(hi)))) }
+            if precision <= 18 { return (bytes(of: Int64(truncatingIfNeeded: value(lo))), bytes(of: Int64(truncatingIfNeeded: value(hi)))) }
+            let w = ParquetTypeMapping.decimalByteWidth(precision: precision)
+            func bigEndian(_ x: Int128Bits) -> [UInt8] {
+                let le = withUnsafeBytes(of: x) { Array($0) }
+                return (0..<w).map { le[w - 1 - $0] }
+            }
+            return (bigEndian(lo), bigEndian(hi))
+        case .fixedBinary(let w): return fixedExtremes(v, width: w, n, valid)
+        case .uuid: return fixedExtremes(v, width: 16, n, valid)
+        case .null:
             return nil
         }
+    }
+
+    /// IEEE half to float (exact).
+    static func halfToFloat(_ h: UInt16) -> Float {
+        let sign: Float = h & 0x8000 != 0 ? -1 : 1
+        let exponent = Int((h >> 10) & 0x1F), mantissa = Float(h & 0x3FF)
+        if exponent == 0x1F { return mantissa == 0 ? sign * .infinity : .nan }
+        if exponent == 0 { return sign * mantissa * 0x1p-24 }
+        return sign * (1 + mantissa / 1024) * Float(sign: .plus, exponent: exponent - 15, significand: 1)
+    }
+
+    /// Unsigned lexicographic extremes of fixed-width byte strings.
+    private static func fixedExtremes(_ base: UnsafeRawPointer, width w: Int, _ n: Int, _ valid: UnsafePointer<UInt8>?) -> ([UInt8], [UInt8])? {
+        guard w <= maxBinaryStatisticLength else { return nil }
+        var lo = -1, hi = -1
+        func less(_ a: Int, _ b: Int) -> Bool { memcmpBytes(base + a * w, base + b * w, w) < 0 }
+        for i in 0..<n where valid == nil || valid![i] != 0 {
+            if lo < 0 { lo = i; hi = i; continue }
+            if less(i, lo) { lo = i }
+            if less(hi, i) { hi = i }
+        }
+        guard lo >= 0 else { return nil }
+        return (Array(UnsafeRawBufferPointer(start: base + lo * w, count: w)), Array(UnsafeRawBufferPointer(start: base + hi * w, count: w)))
     }
 
     private static func extremes<T>(_ p: UnsafePointer<T>, _ n: Int, _ valid: UnsafePointer<UInt8>?,

@@ -155,12 +155,14 @@ enum ParquetTypeMapping {
 
     // MARK: Writing
 
-    /// Whether `writeElement` and the encoder handle `type`: every type the reader produces.
-    static func canWrite(_ type: DataType) -> Bool {
+    /// Why a column of `type` cannot be written (parameters outside what Parquet can hold), or nil.
+    static func writeProblem(_ type: DataType) -> String? {
         switch type {
-        case .decimal(let p, let s): p >= 1 && p <= 38 && s >= 0 && s <= p
-        case .fixedBinary(let w): w > 0 && w <= maxFixedWidth
-        default: true
+        case let .decimal(p, s) where !(p >= 1 && p <= 38 && s >= 0 && s <= p):
+            "decimal(\(p), \(s)) cannot be written: precision must be 1...38 and scale 0...precision"
+        case let .fixedBinary(w) where !(w > 0 && w <= maxFixedWidth):
+            "fixed_binary(\(w)) cannot be written: width must be 1...\(maxFixedWidth)"
+        default: nil
         }
     }
 

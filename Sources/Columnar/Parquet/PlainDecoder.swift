@@ -62,7 +62,7 @@ enum PlainDecoder {
     /// Walks `count` PLAIN byte arrays, calling `body` with each value's bytes.
     @inline(__always)
     static func forEachByteArray(_ data: UnsafeRawBufferPointer, count: Int,
-                                 _ body: (UnsafeRawPointer, Int) -> Void) throws {
+                                 _ body: (UnsafeRawPointer, Int) throws -> Void) throws {
         guard count > 0 else { return }
         let base = data.baseAddress!
         let end = data.count
@@ -74,7 +74,7 @@ enum PlainDecoder {
             guard end - pos >= len else {
                 throw ParquetFormatError("PLAIN byte array of \(len) bytes exceeds the \(end - pos) bytes left in the page")
             }
-            body(base + pos, len)
+            try body(base + pos, len)
             pos += len
         }
     }

@@ -55,3 +55,56 @@ enum RLEHybridEncoder {
         out.append(byte: UInt8(v))
     }
 }
+
+extension RLEHybridEncoder {
+    /// Appends `count` values of `bitWidth` bits (1...32) in the RLE / bit-packing hybrid: runs of
+    /// 8 or more equal values become RLE runs, the rest bit-packed groups of 8 (the last group
+    /// padded with zeros; readers stop at the value count).
+    static func encode(_ values: UnsafePointer<UInt32>, count: Int, bitWidth: Int, into out: GrowableBuffer) {
+        precondition(bitWidth >= 1 && bitWidth <= 32)
+        let valueBytes = (bitWidth + 7) / 8
+        var i = 0
+        var literalHeader = -1
+        var literalGroups = 0
+        func closeLiteral() {
+            if literalHeader >= 0 {
+                out.base.storeBytes(of: UInt8(literalGroups << 1 | 1), toByteOffset: literalHeader, as: UInt8.self)
+                literalHeader = -1
+                literalGroups = 0
+            }
+        }
+        while i < count {
+            let v = values[i]
+            var j = i + 1
+            while j < count && values[j] == v { j += 1 }
+            if j - i >= 8 {
+                closeLiteral()
+                appendVarint(UInt64(j - i) << 1, out)
+                for k in 0..<valueBytes { out.append(byte: UInt8(truncatingIfNeeded: v >> UInt32(8 * k))) }
+                i = j
+                continue
+            }
+            if literalHeader < 0 {
+                literalHeader = out.count
+                out.append(byte: 0)
+            }
+            // One group of 8 values: 8 * bitWidth bits = bitWidth bytes.
+            var acc: UInt64 = 0
+            var bits = 0
+            for k in 0..<8 {
+                let x = i + k < count ? UInt64(values[i + k]) : 0
+                acc |= x << UInt64(bits)
+                bits += bitWidth
+                while bits >= 8 {
+                    out.append(byte: UInt8(truncatingIfNeeded: acc))
+                    acc >>= 8
+                    bits -= 8
+                }
+            }
+            literalGroups += 1
+            i += 8
+            if literalGroups == 63 { closeLiteral() }
+        }
+        closeLiteral()
+    }
+}

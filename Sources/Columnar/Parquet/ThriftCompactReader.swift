@@ -112,7 +112,8 @@ struct ThriftCompactReader {
             guard n <= UInt64(Int32.max) else { throw ParquetFormatError("Thrift list size \(n) is too large") }
             count = Int(n)
         }
-        guard let t = ThriftType(rawValue: h & 0x0F), t != .stop else {
+        // An empty list may carry element type 0 (fastparquet writes such lists).
+        guard let t = ThriftType(rawValue: h & 0x0F), t != .stop || count == 0 else {
             throw ParquetFormatError("Thrift list has unknown element type \(h & 0x0F)")
         }
         // bool elements, i8 and every struct take >= 1 byte; so do varints.
