@@ -11,8 +11,9 @@ public struct ParquetDataset: Sendable {
     /// The files, in order.
     public let files: [ParquetFileReader]
 
-    /// Opens every part file of the dataset at `path`.
-    public init(path: String) throws(DatasetError) {
+    /// Opens every part file of the dataset at `path`; with `verifyChecksums`, pages that carry a
+    /// CRC are checked when they are decoded.
+    public init(path: String, verifyChecksums: Bool = false) throws(DatasetError) {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
@@ -37,7 +38,7 @@ public struct ParquetDataset: Sendable {
         }
         var readers: [ParquetFileReader] = []
         for file in paths {
-            do { readers.append(try ParquetFileReader(path: file)) } catch let error as ParquetError {
+            do { readers.append(try ParquetFileReader(path: file, verifyChecksums: verifyChecksums)) } catch let error as ParquetError {
                 throw DatasetError("\(error)", file: file)
             } catch {
                 throw DatasetError("cannot read \(file): \(error)", file: file)

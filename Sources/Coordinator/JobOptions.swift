@@ -43,6 +43,8 @@ public struct JobOptions: Sendable {
     public var environmentCache: String?
     public var overwrite: Bool = false
     public var compression: ParquetCompression = .snappy
+    /// Check the CRC of every input page that has one (Spark writes them).
+    public var verifyChecksums: Bool = false
     /// Attempts per batch when workers are lost.
     public var maxAttempts: Int = 4
     /// Batches a worker holds at once.

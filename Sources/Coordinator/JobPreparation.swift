@@ -55,7 +55,9 @@ struct JobPreparation {
         paramsJSON = try ModelArguments.params(signature: model.signature, given: options.params)
         guard options.batchSize > 0 else { throw JobError("--batch-size must be at least 1 (got \(options.batchSize))") }
         guard options.workers > 0 else { throw JobError("--workers must be at least 1 (got \(options.workers))") }
-        do { dataset = try ParquetDataset(path: options.inputPath) } catch { throw JobError(error.message) }
+        do { dataset = try ParquetDataset(path: options.inputPath, verifyChecksums: options.verifyChecksums) } catch {
+            throw JobError(error.message)
+        }
 
         let allNames = dataset.columnNames
         do {

@@ -88,6 +88,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Print the first rows of the output when done (0 to skip).", valueName: "rows"))
     var preview: Int = 5
 
+    @Flag(name: .customLong("verify-checksums"), help: "Check the CRC of every input page that carries one.")
+    var verifyChecksums = false
+
     @Flag(name: .long, help: "Replace the output directory if it exists.")
     var overwrite = false
 
@@ -122,6 +125,7 @@ struct RunCommand: ParsableCommand {
         options.environmentCache = envCache
         options.overwrite = overwrite
         options.compression = ParquetCompression(rawValue: compression)!
+        options.verifyChecksums = verifyChecksums
         options.maxAttempts = maxAttempts
         options.columnNaming = InputBinding.Naming(rawValue: columnNames)!
         options.modelConfig = modelConfig.compactMap(Self.keyValue)
