@@ -64,7 +64,7 @@ struct JobPreparation {
             binding = try InputBinding.resolve(
                 signature: model.signature,
                 dataset: dataset.files[0].columns.map { .init(name: $0.name, type: $0.dataType, nullable: $0.nullable) },
-                requested: options.columns, naming: options.columnNaming)
+                requested: options.columns, naming: options.columnNaming, source: dataset.files[0].path)
         } catch {
             throw JobError(error.message)
         }

@@ -33,8 +33,9 @@ public struct InputBinding: Sendable, Equatable {
         }
     }
 
+    /// - Parameter source: what `dataset` describes, for messages (e.g. the first part file).
     public static func resolve(signature: ModelSignature?, dataset: [DatasetColumn], requested: [String]?,
-                               naming: Naming) throws(PyFuncError) -> InputBinding {
+                               naming: Naming, source: String = "the dataset") throws(PyFuncError) -> InputBinding {
         let available = dataset.map(\.name)
         let inputs = signature?.inputs ?? []
         let named = signature?.hasNamedColumnInputs == true
@@ -66,8 +67,8 @@ public struct InputBinding: Sendable, Equatable {
                 let missing = inputs.filter { $0.required && !available.contains($0.name!) }.map { $0.name! }
                 guard missing.isEmpty else {
                     throw PyFuncError("""
-                        the model requires input columns the dataset does not have: \(missing.joined(separator: ", ")). \
-                        The dataset has: \(available.joined(separator: ", ")). Rename the columns, or map them by position with --columns
+                        the model requires input columns that \(source) does not have: \(missing.joined(separator: ", ")). \
+                        It has: \(available.joined(separator: ", ")). Rename the columns, or map them by position with --columns
                         """)
                 }
                 let present = inputs.filter { available.contains($0.name!) }
@@ -96,7 +97,7 @@ public struct InputBinding: Sendable, Equatable {
         var enforced: [String?] = []
         for (column, spec) in zip(columns, specs) {
             guard let found = dataset.first(where: { $0.name == column }) else {
-                throw PyFuncError("column '\(column)' is not in the dataset (it has: \(available.joined(separator: ", ")))")
+                throw PyFuncError("column '\(column)' is not in \(source) (it has: \(available.joined(separator: ", ")))")
             }
             guard let spec, !spec.isTensor else { enforced.append(nil); continue }
             if let type = found.type, let problem = SchemaEnforcement.problem(converting: type, to: spec.type) {

@@ -97,7 +97,7 @@ public enum ModelPrediction {
         let binding = try InputBinding.resolve(
             signature: signature,
             dataset: dataset.files[0].columns.map { .init(name: $0.name, type: $0.dataType, nullable: $0.nullable) },
-            requested: request.columns, naming: .ordinal)
+            requested: request.columns, naming: .ordinal, source: dataset.files[0].path)
         let names = binding.columns
         let resolved: (schema: Schema, indices: [[Int]])
         do throws(DatasetError) {
