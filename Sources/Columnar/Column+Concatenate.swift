@@ -21,6 +21,9 @@ extension Column {
             }
             validity = buffer
         }
+        if type.isNested {
+            return concatenateNested(columns, count: count, validity: validity, nullCount: nullCount)
+        }
         if let width = type.byteWidth {
             let values = ColumnBuffer(uninitializedCount: count * width)
             var at = 0
@@ -46,5 +49,28 @@ extension Column {
             byte += Int64(length)
         }
         return Column(type: type, count: count, values: values, offsets: offsets, validity: validity, nullCount: nullCount)
+    }
+
+    /// Lists and maps: offsets shifted by the children's rows before them; structs: fields concatenated.
+    private static func concatenateNested(_ columns: [Column], count: Int, validity: ColumnBuffer?, nullCount: Int) -> Column {
+        let type = columns[0].type
+        let children = (0..<type.childTypes.count).map { k in concatenate(columns.map { $0.children[k] }) }
+        var offsets: ColumnBuffer?
+        if columns[0].offsets != nil {
+            let buffer = ColumnBuffer(uninitializedCount: (count + 1) * 8)
+            let out = buffer.mutableBase.assumingMemoryBound(to: Int64.self)
+            out[0] = 0
+            var row = 0
+            var base: Int64 = 0
+            for column in columns {
+                let o = column.offsets!.typed(Int64.self)
+                for i in 0..<column.count { out[row + i + 1] = base + o[i + 1] - o[0] }
+                row += column.count
+                base += o[column.count] - o[0]
+            }
+            offsets = buffer
+        }
+        return Column(type: type, count: count, values: ColumnBuffer(zeroedCount: 0), offsets: offsets,
+                      validity: validity, nullCount: nullCount, children: children)
     }
 }

@@ -5,6 +5,8 @@
 /// - `string`/`binary`: `offsets` holds `count + 1` `Int64` offsets into `values`, starting at 0.
 /// - `validity`, when present, holds one byte per value: 1 = valid, 0 = null. A byte per value
 ///   (rather than a bitmap) is numpy's mask layout and costs little next to the values.
+/// - Nested types (`list`, `structure`, `map`) have an empty `values` buffer and `children`:
+///   a list's or map's `offsets` index into its children's rows; a struct's children have its rows.
 public struct Column: Sendable {
     public let type: DataType
     public let count: Int
@@ -13,11 +15,18 @@ public struct Column: Sendable {
     public let validity: ColumnBuffer?
     /// Number of null values (0 when `validity` is nil).
     public let nullCount: Int
+    /// Child columns of nested types (see `DataType.childTypes`); empty otherwise.
+    public let children: [Column]
 
     /// Creates a column from its buffers; checks that the sizes agree with `count`.
     public init(type: DataType, count: Int, values: ColumnBuffer, offsets: ColumnBuffer? = nil,
-                validity: ColumnBuffer? = nil, nullCount: Int? = nil) {
-        if let width = type.byteWidth {
+                validity: ColumnBuffer? = nil, nullCount: Int? = nil, children: [Column] = []) {
+        precondition(children.map(\.type) == type.childTypes, "children do not match \(type)")
+        if case .structure = type {
+            precondition(children.allSatisfy { $0.count == count }, "struct fields must have the struct's rows")
+        } else if type.isNested {
+            precondition(offsets != nil && offsets!.count >= (count + 1) * 8, "a list or map column needs count + 1 offsets")
+        } else if let width = type.byteWidth {
             precondition(values.count >= count * width, "values buffer too small for \(count) \(type)")
             precondition(offsets == nil, "fixed-width column with offsets")
         } else {
@@ -29,6 +38,7 @@ public struct Column: Sendable {
         self.values = values
         self.offsets = offsets
         self.validity = validity
+        self.children = children
         if let nullCount {
             self.nullCount = nullCount
         } else if let validity {
@@ -51,6 +61,7 @@ public struct Column: Sendable {
     /// copied so that their offsets start at 0 again.
     public func slice(_ range: Range<Int>) -> Column {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "slice \(range) out of 0..<\(count)")
+        precondition(!type.isNested, "nested columns are not sliced")
         if range == 0..<count { return self }
         let validitySlice = validity?.slice(range)
         let nulls = validity == nil ? 0 : nil as Int?

@@ -27,7 +27,12 @@ public enum TimeUnit: UInt8, Sendable, Hashable, CaseIterable {
 /// - `decimal(precision, scale)`: the unscaled value as a 16-byte little-endian two's-complement integer.
 /// - `fixedBinary(width)`: `width` bytes per value; `uuid`: 16 bytes.
 /// - `null`: no values at all; every row is null (Parquet's UNKNOWN logical type).
-public enum DataType: Sendable, Hashable, CustomStringConvertible {
+/// - `list(element)`: `Int64` offsets (count + 1) into one child column of elements.
+/// - `structure(fields)`: one child column per field, each of `count` rows; no values of its own.
+/// - `map(value)`: string keys to values: offsets into two child columns (keys, values).
+/// Nested types are produced by models (spark_udf's array, struct and map result types), not
+/// read from input files, which are flat.
+public indirect enum DataType: Sendable, Hashable, CustomStringConvertible {
     case bool
     case int8, int16, int32, int64
     case uint8, uint16, uint32, uint64
@@ -40,6 +45,9 @@ public enum DataType: Sendable, Hashable, CustomStringConvertible {
     case fixedBinary(Int)
     case uuid
     case null
+    case list(DataType)
+    case structure([Field])
+    case map(DataType)
 
     /// Bytes per value for fixed-width types (0 for `null`); nil for variable-width ones.
     public var byteWidth: Int? {
@@ -51,12 +59,42 @@ public enum DataType: Sendable, Hashable, CustomStringConvertible {
         case .decimal, .uuid: 16
         case .fixedBinary(let width): width
         case .null: 0
-        case .string, .binary: nil
+        case .string, .binary, .list, .structure, .map: nil
         }
     }
 
-    /// Whether values are stored as offsets plus bytes.
-    public var isVariableWidth: Bool { byteWidth == nil }
+    /// Whether values are stored as offsets plus bytes (strings and binary).
+    public var isVariableWidth: Bool {
+        switch self {
+        case .string, .binary: true
+        default: false
+        }
+    }
+
+    /// Whether the column has child columns (lists, structs, maps).
+    public var isNested: Bool {
+        switch self {
+        case .list, .structure, .map: true
+        default: false
+        }
+    }
+
+    /// The child columns' types: a list's element, a struct's fields, a map's keys and values.
+    public var childTypes: [DataType] {
+        switch self {
+        case .list(let element): [element]
+        case .structure(let fields): fields.map(\.type)
+        case .map(let value): [.string, value]
+        default: []
+        }
+    }
+
+    /// Whether `other` has the same shape (kinds, parameters and nesting), ignoring struct field names.
+    public func hasSameShape(as other: DataType) -> Bool {
+        guard kind == other.kind, parameters == other.parameters else { return false }
+        let mine = childTypes, theirs = other.childTypes
+        return mine.count == theirs.count && zip(mine, theirs).allSatisfy { $0.hasSameShape(as: $1) }
+    }
 
     /// Whether null slots hold NaN (float types) rather than zero.
     public var isFloatingPoint: Bool {
@@ -92,6 +130,9 @@ public enum DataType: Sendable, Hashable, CustomStringConvertible {
         case .fixedBinary: 19
         case .uuid: 20
         case .null: 21
+        case .list: 22
+        case .structure: 23
+        case .map: 24
         }
     }
 
@@ -142,6 +183,10 @@ public enum DataType: Sendable, Hashable, CustomStringConvertible {
             self = .fixedBinary(width)
         case 20: self = .uuid
         case 21: self = .null
+        // Nested types come with their children, which the caller attaches (see `withChildren`).
+        case 22: self = .list(.null)
+        case 23: self = .structure([])
+        case 24: self = .map(.null)
         default: return nil
         }
     }
@@ -169,6 +214,19 @@ public enum DataType: Sendable, Hashable, CustomStringConvertible {
         case .fixedBinary(let width): "fixed_binary(\(width))"
         case .uuid: "uuid"
         case .null: "null"
+        case .list(let element): "list<\(element)>"
+        case .structure(let fields): "struct<\(fields.map { "\($0.name): \($0.type)" }.joined(separator: ", "))>"
+        case .map(let value): "map<string, \(value)>"
+        }
+    }
+
+    /// A nested type of this kind with the given child types (struct fields named "f0", "f1", ...).
+    public func withChildren(_ children: [DataType]) -> DataType? {
+        switch self {
+        case .list: children.count == 1 ? .list(children[0]) : nil
+        case .map: children.count == 2 && children[0] == .string ? .map(children[1]) : nil
+        case .structure: .structure(children.enumerated().map { Field(name: "f\($0.offset)", type: $0.element, nullable: true) })
+        default: children.isEmpty ? self : nil
         }
     }
 }

@@ -158,6 +158,8 @@ final class ColumnChunkEncoder {
         let v = column.values.base
         let valid = validity
         switch column.type {
+        case .list, .structure, .map:
+            throw ParquetFormatError("\(column.type) is not a leaf column")
         case .bool: appendBooleans(v.assumingMemoryBound(to: UInt8.self), rows, valid)
         case .int8: appendWidened(v.assumingMemoryBound(to: Int8.self), rows, valid) { UInt32(bitPattern: Int32($0)) }
         case .int16: appendWidened(v.assumingMemoryBound(to: Int16.self), rows, valid) { UInt32(bitPattern: Int32($0)) }

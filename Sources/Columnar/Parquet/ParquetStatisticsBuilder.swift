@@ -13,6 +13,8 @@ enum ParquetStatisticsBuilder {
         let valid = column.validity?.base.assumingMemoryBound(to: UInt8.self)
         let v = column.values.base
         switch column.type {
+        case .list, .structure, .map:
+            return nil
         case .bool:
             guard let (lo, hi) = extremes(v.assumingMemoryBound(to: UInt8.self), n, valid, <) else { return nil }
             return ([lo], [hi])

@@ -162,6 +162,8 @@ enum ParquetTypeMapping {
             "decimal(\(p), \(s)) cannot be written: precision must be 1...38 and scale 0...precision"
         case let .fixedBinary(w) where !(w > 0 && w <= maxFixedWidth):
             "fixed_binary(\(w)) cannot be written: width must be 1...\(maxFixedWidth)"
+        case .list, .structure, .map:
+            "\(type) cannot be written yet: the writer writes flat columns only"
         default: nil
         }
     }
@@ -231,6 +233,8 @@ enum ParquetTypeMapping {
             e.type = .int32
             e.logicalType = .unknown
             e.repetition = .optional
+        case .list, .structure, .map:
+            preconditionFailure("\(type) is not a leaf; writeProblem refuses it")
         }
         return e
     }
