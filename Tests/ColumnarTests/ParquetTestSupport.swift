@@ -205,6 +205,8 @@ def dump_all(paths, check_stats=False):
                 out.append(hex(UnsafeRawBufferPointer(start: v + i * 16, count: 16)))
             case .null:
                 out.append(nil)
+            case .list, .structure, .map:
+                out.append("<nested>")
             }
         }
         return out

@@ -110,6 +110,8 @@ struct ParquetWriterTests {
                                 validity: valid.map(Column.validityBuffer))
             case .null:
                 column = Column(type: .null, count: n, values: ColumnBuffer(zeroedCount: 0), validity: ColumnBuffer(zeroedCount: n), nullCount: n)
+            case .list, .structure, .map:
+                fatalError("\(type) is not a flat writable type")
             }
             // Without nulls, every other column is declared REQUIRED.
             let nullable = nulls || !(requiredEvery && k % 2 == 0) || type == .null
