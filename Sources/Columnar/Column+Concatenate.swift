@@ -74,3 +74,15 @@ extension Column {
                       validity: validity, nullCount: nullCount, children: children)
     }
 }
+
+extension Column {
+    /// This column with `type`, which must have the same shape (used where struct field names
+    /// did not travel with the buffers, as on the wire).
+    public func retyped(as type: DataType) -> Column {
+        precondition(self.type.hasSameShape(as: type), "\(self.type) does not have the shape of \(type)")
+        if self.type == type { return self }
+        let children = zip(self.children, type.childTypes).map { $0.retyped(as: $1) }
+        return Column(type: type, count: count, values: values, offsets: offsets, validity: validity,
+                      nullCount: nullCount, children: children)
+    }
+}

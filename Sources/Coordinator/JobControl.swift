@@ -138,12 +138,13 @@ final class JobControl {
         let actions = scheduler.handle(.resultReceived(id, decoded.taskID))
         if actions.contains(.accept(decoded.taskID)) {
             let p = job.plan.partition(of: decoded.taskID)
+            let expected = job.resultType.dataType
             guard decoded.columns.count == 1, decoded.rowCount == job.plan.rows(of: decoded.taskID, in: p).count,
-                  decoded.columns[0].type == job.resultType.dataType else {
+                  decoded.columns[0].type.hasSameShape(as: expected) else {
                 failure = JobError("\(name(of: id)) returned a malformed result for \(job.describe(task: decoded.taskID))")
                 return
             }
-            for (partition, prediction) in merger.add(decoded.columns[0], for: decoded.taskID) {
+            for (partition, prediction) in merger.add(decoded.columns[0].retyped(as: expected), for: decoded.taskID) {
                 let batch = partitions.removeValue(forKey: partition)!
                 let kept = job.keptColumns.map { batch.columns[$0] }
                 writer?.submit(partition: partition, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction]))

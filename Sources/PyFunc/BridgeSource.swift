@@ -106,6 +106,10 @@ class Scorer:
         return self.fn(df, params=self.params) if self.pass_params else self.fn(df)
 
     def convert(self, result, nrows):
+        if self.output_field is not None and self.result_type.startswith("{"):
+            result = _pick_field(result, self.output_field)
+        if self.result_type.startswith("{"):
+            return convert_nested(result, self.result_type, nrows)
         return convert(result, self.result_type, nrows, self.output_field, self.strict)
 
 
@@ -358,6 +362,149 @@ def _strict(series, result_type):
         return numeric.fillna(0).to_numpy().astype(target), valid
     values = numeric.to_numpy(dtype=np.float64, na_value=np.nan).astype(target)
     return values, valid & ~np.isnan(values)
+
+
+_SPARK_NUMPY = {"double": np.float64, "float": np.float32, "int": np.int32, "long": np.int64,
+                "boolean": np.bool_, "string": np.str_}
+
+
+def _is_none_or_nan(value):
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _spark_name(t):
+    """Spark's simpleString of a type spec, for messages."""
+    kind = t["type"]
+    if kind == "array":
+        return f"array<{_spark_name(t['element'])}>"
+    if kind == "map":
+        return f"map<string,{_spark_name(t['value'])}>"
+    if kind == "struct":
+        return "struct<" + ",".join(f"{f['name']}:{_spark_name(f['type'])}" for f in t["fields"]) + ">"
+    return kind
+
+
+def _convert_array_values(values, t):
+    """mlflow.pyfunc._convert_array_values: one row's array; None/NaN is a null array."""
+    element = t["element"]
+    if element["type"] in _SPARK_NUMPY:
+        return None if _is_none_or_nan(values) else np.array(values, dtype=_SPARK_NUMPY[element["type"]])
+    if element["type"] == "array":
+        return [_convert_array_values(v, element) for v in values]
+    if element["type"] == "struct":
+        return [_convert_struct_values(v, element) for v in values]
+    raise ResultTypeError(f"Unsupported array element type {_spark_name(element)}")
+
+
+def _convert_struct_values(result, t):
+    """mlflow.pyfunc._convert_struct_values: fields taken by name, cast to their types."""
+    is_frame = isinstance(result, pd.DataFrame)
+    out = {}
+    for field in t["fields"]:
+        name, ft = field["name"], field["type"]
+        try:
+            values = result[name]
+        except (KeyError, IndexError, TypeError):
+            present = list(result.columns) if is_frame else list(result.keys()) if isinstance(result, dict) else []
+            raise ResultTypeError(f"the model's result has no field '{name}' for the result type "
+                                  f"{_spark_name(t)}; it has {[str(c) for c in present]}") from None
+        if ft["type"] in _SPARK_NUMPY:
+            np_type = _SPARK_NUMPY[ft["type"]]
+            if is_frame:
+                if not all(_is_none_or_nan(v) for v in values):
+                    values = values.astype(np_type)
+            else:
+                values = None if _is_none_or_nan(values) else np.array(values, dtype=np_type).item()
+        elif ft["type"] == "array":
+            values = (pd.Series([_convert_array_values(v, ft) for v in values]) if is_frame
+                      else _convert_array_values(values, ft))
+        elif ft["type"] == "struct":
+            values = (pd.Series([_convert_struct_values(v, ft) for v in values]) if is_frame
+                      else _convert_struct_values(values, ft))
+        elif ft["type"] == "map":
+            pass
+        else:
+            raise ResultTypeError(f"Unsupported field type {_spark_name(ft)} in struct type.")
+        out[name] = values
+    return pd.DataFrame(out) if is_frame else out
+
+
+def _nested_cells(result, t, nrows):
+    """spark_udf's conversion of a result to one Python value per row, for compound types."""
+    kind = t["type"]
+    if isinstance(result, dict):
+        result = {k: list(v) for k, v in result.items()}
+    if kind == "array" and t["element"]["type"] in ("array", "struct"):
+        # As spark_udf: each row is converted on its own (a 2-D list for array<array<...>>).
+        return list(_convert_array_values(result, t))
+    if kind == "struct":
+        if isinstance(result, list) and result and hasattr(result[0], "model_dump"):
+            result = pd.DataFrame([r.model_dump() for r in result])
+        elif not isinstance(result, pd.DataFrame):
+            result = pd.DataFrame(result)
+        return _convert_struct_values(result, t).to_dict("records")
+    if not isinstance(result, pd.DataFrame):
+        result = pd.DataFrame([result]) if (np.isscalar(result) or kind == "map") else pd.DataFrame(result)
+    if kind == "map":
+        return list(result[result.columns[0]])
+    selected = _select(result, t["element"]["type"])
+    if len(selected.columns) == 0:
+        raise ResultTypeError(
+            "The model did not produce any values compatible with the requested type "
+            f"'{_SPARK_NAMES.get(t['element']['type'], _spark_name(t['element']))}'. Consider requesting udf with "
+            "StringType or Arraytype(StringType).")
+    if t["element"]["type"] == "string":
+        selected = selected.map(str)
+    return selected.to_numpy().tolist()
+
+
+def _pack_tree(cells, t):
+    """Packs one Python value per row (None = null) into buffers for Swift:
+    (values, validity, offsets, children) per node of the type tree."""
+    kind = t["type"]
+    n = len(cells)
+    valid = np.fromiter((not _is_none_or_nan(c) for c in cells), dtype=np.bool_, count=n)
+    if kind in ("array", "map"):
+        lengths = np.fromiter((len(c) if v else 0 for c, v in zip(cells, valid)), dtype=np.int64, count=n)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        if kind == "array":
+            flat = [x for c, v in zip(cells, valid) if v for x in c]
+            children = [_pack_tree(flat, t["element"])]
+        else:
+            items = [kv for c, v in zip(cells, valid) if v for kv in c.items()]
+            children = [_pack_tree([str(k) for k, _ in items], {"type": "string"}),
+                        _pack_tree([x for _, x in items], t["value"])]
+        return (None, valid, offsets, children)
+    if kind == "struct":
+        children = []
+        for field in t["fields"]:
+            name = field["name"]
+            children.append(_pack_tree([c.get(name) if v and isinstance(c, dict) else (c[name] if v else None)
+                                        for c, v in zip(cells, valid)], field["type"]))
+        return (None, valid, None, children)
+    if kind == "string":
+        encoded = [str(c).encode("utf-8") if v else b"" for c, v in zip(cells, valid)]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        return (b"".join(encoded), valid, offsets, [])
+    dtype = _SPARK_NUMPY[kind]
+    values = np.array([c if v else 0 for c, v in zip(cells, valid)], dtype=dtype)
+    if values.dtype.kind == "f":
+        valid &= ~np.isnan(values)  # NaN elements become nulls, as Arrow makes them
+    return (np.ascontiguousarray(values), valid, None, [])
+
+
+def convert_nested(result, type_json, nrows):
+    """Converts a prediction to an array, struct or map result type as spark_udf does, packed as a tree."""
+    import json
+    t = json.loads(type_json)
+    cells = _nested_cells(result, t, nrows)
+    if len(cells) != nrows:
+        code = "OUTPUT_EXCEEDS_INPUT_ROWS" if len(cells) > nrows else "RESULT_ROWS_MISMATCH"
+        raise ResultRowsError(f"[{code}] the model returned {len(cells)} rows for a batch of {nrows} rows; "
+                              "predict must return one value per input row")
+    return _pack_tree(cells, t)
 
 
 def convert(result, result_type, nrows, output_field=None, strict=False):

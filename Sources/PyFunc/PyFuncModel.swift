@@ -75,7 +75,7 @@ public final class PyFuncModel {
             let enforced = PyList_New(invocation.enforcedTypes.count)!
             for (i, type) in invocation.enforcedTypes.enumerated() { PyList_SetItem(enforced, i, optional(type)) }
             let arguments: [PyObjectPointer] = [runtime.string(flavor.loaderModule), optional(flavor.codeDirectory), runtime.string(flavor.dataPath),
-                             runtime.string(flavor.predictFunction), labels, runtime.string(invocation.resultType.rawValue),
+                             runtime.string(flavor.predictFunction), labels, runtime.string(invocation.resultType.bridgeSpec),
                              enforced, optional(invocation.modelConfigJSON), optional(invocation.paramsJSON),
                              optional(invocation.outputField), PyBool_FromLong(invocation.strictTypes ? 1 : 0)!]
             defer { arguments.forEach { Py_DECREF($0) } }

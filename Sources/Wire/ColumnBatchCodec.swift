@@ -3,16 +3,21 @@ import Columnar
 /// Binary encoding of a batch of columns, used by `batch` (rows to score) and `result`
 /// (predictions) frames.
 ///
-/// Layout (little-endian): task id (u64), row count (u64), column count (u32), reserved (u32);
-/// one 32-byte descriptor per column: type tag (u8), flags (u8, bit 0 = has validity), 4 bytes of
-/// type parameters (unit, UTC, precision, scale, or a width), 2 reserved,
-/// values length (u64), offsets length (u64), validity length (u64); then every values buffer,
-/// then every offsets buffer, then every validity buffer, each padded to 8 bytes.
+/// Layout (little-endian): task id (u64), row count (u64), column count (u32), node count (u32);
+/// one 32-byte descriptor per node, columns and their children in pre-order: type tag (u8),
+/// flags (u8, bit 0 = has validity), 4 bytes of type parameters (unit, UTC, precision, scale, or
+/// a width), child count (u16), values length (u64), offsets length (u64), rows (u64); then every
+/// node's values buffer, then every offsets buffer, then every validity buffer (one byte per
+/// row when present), each padded to 8 bytes.
 /// Values first and back to back means that consecutive float64 columns form one contiguous
 /// column-major block, which the worker hands to pandas as a single 2-D array without copying.
+/// Struct field names do not travel: the receiver knows the type it expects (`Column.retyped`).
 public enum ColumnBatchCodec {
     static let headSize = 24
     static let descriptorSize = 32
+    /// Bounds what a peer can make the decoder walk through.
+    static let maxNodes = 100_000
+    static let maxDepth = 32
 
     /// A batch laid out for sending: a small head plus the column buffers themselves (no copy).
     public struct Encoded: Sendable {
@@ -26,39 +31,46 @@ public enum ColumnBatchCodec {
 
     /// Lays out `columns` (all of `rowCount` rows) under `taskID`.
     public static func encode(taskID: UInt64, rowCount: Int, columns: [Column]) -> Encoded {
+        var nodes: [Column] = []
+        func flatten(_ column: Column) {
+            nodes.append(column)
+            column.children.forEach(flatten)
+        }
+        for column in columns {
+            precondition(column.count == rowCount, "column of \(column.count) rows in a batch of \(rowCount)")
+            flatten(column)
+        }
         var head: [UInt8] = []
-        head.reserveCapacity(headSize + columns.count * descriptorSize)
+        head.reserveCapacity(headSize + nodes.count * descriptorSize)
         appendLE(&head, taskID)
         appendLE(&head, UInt64(rowCount))
         appendLE(&head, UInt32(columns.count))
-        appendLE(&head, UInt32(0))
+        appendLE(&head, UInt32(nodes.count))
         var segments: [(buffer: ColumnBuffer?, count: Int)] = []
         func add(_ buffer: ColumnBuffer, _ count: Int) {
             segments.append((buffer, count))
             let pad = (8 - count % 8) % 8
             if pad > 0 { segments.append((nil, pad)) }
         }
-        for column in columns {
-            precondition(column.count == rowCount, "column of \(column.count) rows in a batch of \(rowCount)")
-            let valuesLength = column.type.byteWidth.map { $0 * rowCount }
-                ?? Int(column.offsets!.typed(Int64.self)[rowCount])
-            let offsetsLength = column.offsets == nil ? 0 : (rowCount + 1) * 8
-            let validityLength = column.validity == nil ? 0 : rowCount
-            let p = column.type.parameters
-            head.append(column.type.kind)
-            head.append(column.validity == nil ? 0 : 1)
-            head.append(contentsOf: [p.0, p.1, p.2, p.3, 0, 0])
-            appendLE(&head, UInt64(valuesLength))
-            appendLE(&head, UInt64(offsetsLength))
-            appendLE(&head, UInt64(validityLength))
+        for node in nodes {
+            let p = node.type.parameters
+            head.append(node.type.kind)
+            head.append(node.validity == nil ? 0 : 1)
+            head.append(contentsOf: [p.0, p.1, p.2, p.3])
+            appendLE(&head, UInt16(node.children.count))
+            appendLE(&head, UInt64(valuesLength(node)))
+            appendLE(&head, UInt64(node.offsets == nil ? 0 : (node.count + 1) * 8))
+            appendLE(&head, UInt64(node.count))
         }
-        for column in columns {
-            let length = column.type.byteWidth.map { $0 * column.count } ?? Int(column.offsets!.typed(Int64.self)[column.count])
-            add(column.values, length)
-        }
-        for column in columns where column.offsets != nil { add(column.offsets!, (column.count + 1) * 8) }
-        for column in columns where column.validity != nil { add(column.validity!, column.count) }
+        for node in nodes where valuesLength(node) > 0 { add(node.values, valuesLength(node)) }
+        for node in nodes where node.offsets != nil { add(node.offsets!, (node.count + 1) * 8) }
+        for node in nodes where node.validity != nil { add(node.validity!, node.count) }
         return Encoded(head: head, segments: segments)
+    }
+
+    private static func valuesLength(_ column: Column) -> Int {
+        if column.type.isNested { return 0 }
+        return column.type.byteWidth.map { $0 * column.count } ?? Int(column.offsets!.typed(Int64.self)[column.count])
     }
 
     /// A decoded batch: columns are views into the received payload.
@@ -68,6 +80,15 @@ public enum ColumnBatchCodec {
         public var columns: [Column]
     }
 
+    private struct Descriptor {
+        var type: DataType
+        var hasValidity: Bool
+        var children: Int
+        var values: Int
+        var offsets: Int
+        var rows: Int
+    }
+
     /// Parses a payload received from a peer; every length is checked against the payload.
     public static func decode(_ payload: ColumnBuffer) throws(WireError) -> Decoded {
         let bytes = payload.bytes
@@ -75,65 +96,106 @@ public enum ColumnBatchCodec {
         let taskID = bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
         let rows64 = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian
         let columnCount = Int(bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self).littleEndian)
+        let nodeCount = Int(bytes.loadUnaligned(fromByteOffset: 20, as: UInt32.self).littleEndian)
         guard rows64 <= UInt64(Int32.max) else { throw .malformed("batch claims \(rows64) rows") }
         let rows = Int(rows64)
-        guard columnCount <= 100_000, headSize + columnCount * descriptorSize <= bytes.count else {
-            throw .malformed("batch claims \(columnCount) columns, more than its payload holds")
+        guard columnCount <= nodeCount, nodeCount <= maxNodes, headSize + nodeCount * descriptorSize <= bytes.count else {
+            throw .malformed("batch claims \(columnCount) columns in \(nodeCount) nodes, more than its payload holds")
         }
-        struct Descriptor { var type: DataType; var values: Int; var offsets: Int; var validity: Int }
         var descriptors: [Descriptor] = []
-        descriptors.reserveCapacity(columnCount)
-        for i in 0..<columnCount {
+        descriptors.reserveCapacity(nodeCount)
+        for i in 0..<nodeCount {
             let at = headSize + i * descriptorSize
             guard let type = DataType(kind: bytes[at], parameters: (bytes[at + 2], bytes[at + 3], bytes[at + 4], bytes[at + 5])) else {
-                throw .malformed("column \(i) has an unknown type (tag \(bytes[at]))")
+                throw .malformed("node \(i) has an unknown type (tag \(bytes[at]))")
             }
-            let hasValidity = bytes[at + 1] & 1 == 1
+            let children = Int(bytes.loadUnaligned(fromByteOffset: at + 6, as: UInt16.self).littleEndian)
             let values = bytes.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self).littleEndian
             let offsets = bytes.loadUnaligned(fromByteOffset: at + 16, as: UInt64.self).littleEndian
-            let validity = bytes.loadUnaligned(fromByteOffset: at + 24, as: UInt64.self).littleEndian
-            guard values <= UInt64(bytes.count), offsets <= UInt64(bytes.count), validity <= UInt64(bytes.count) else {
-                throw .malformed("column \(i) claims buffers larger than the payload")
+            let nodeRows = bytes.loadUnaligned(fromByteOffset: at + 24, as: UInt64.self).littleEndian
+            guard values <= UInt64(bytes.count), offsets <= UInt64(bytes.count), nodeRows <= UInt64(bytes.count) * 8 + 1 else {
+                throw .malformed("node \(i) claims buffers larger than the payload")
             }
-            if let width = type.byteWidth {
-                guard values == UInt64(width * rows), offsets == 0 else {
-                    throw .malformed("column \(i) (\(type)) has \(values) value bytes for \(rows) rows")
-                }
-            } else {
-                guard offsets == UInt64((rows + 1) * 8) else { throw .malformed("column \(i) has \(offsets) offset bytes for \(rows) rows") }
-            }
-            guard validity == (hasValidity ? UInt64(rows) : 0) else { throw .malformed("column \(i) has \(validity) validity bytes for \(rows) rows") }
-            descriptors.append(Descriptor(type: type, values: Int(values), offsets: Int(offsets), validity: Int(validity)))
+            descriptors.append(Descriptor(type: type, hasValidity: bytes[at + 1] & 1 == 1, children: children,
+                                          values: Int(values), offsets: Int(offsets), rows: Int(nodeRows)))
         }
-        var cursor = headSize + columnCount * descriptorSize
+        var cursor = headSize + nodeCount * descriptorSize
         func take(_ count: Int) throws(WireError) -> ColumnBuffer {
-            guard cursor + count <= bytes.count else { throw .malformed("column buffers run past the end of the payload") }
+            guard count >= 0, cursor + count <= bytes.count else { throw .malformed("column buffers run past the end of the payload") }
             let slice = payload.slice(cursor..<cursor + count)
             cursor += count + (8 - count % 8) % 8
             return slice
         }
-        var values: [ColumnBuffer] = []
-        for d in descriptors { values.append(try take(d.values)) }
+        var values: [ColumnBuffer?] = []
+        for d in descriptors { values.append(d.values > 0 ? try take(d.values) : nil) }
         var offsets: [ColumnBuffer?] = []
         for d in descriptors { offsets.append(d.offsets > 0 ? try take(d.offsets) : nil) }
         var validity: [ColumnBuffer?] = []
-        for d in descriptors { validity.append(d.validity > 0 ? try take(d.validity) : nil) }
-        var columns: [Column] = []
-        for (i, d) in descriptors.enumerated() {
-            if let offs = offsets[i] {
-                // Offsets must start at 0, never decrease and end within the values.
-                let o = offs.typed(Int64.self)
-                var previous: Int64 = 0
-                guard o[0] == 0 else { throw .malformed("column \(i) offsets do not start at 0") }
-                for k in 1...rows {
-                    guard o[k] >= previous else { throw .malformed("column \(i) offsets decrease at row \(k)") }
-                    previous = o[k]
+        for d in descriptors { validity.append(d.hasValidity ? try take(d.rows) : nil) }
+
+        // Rebuild the trees from the pre-order list, checking every node's sizes.
+        var next = 0
+        func node(rows expected: Int, depth: Int) throws(WireError) -> Column {
+            guard next < descriptors.count else { throw .malformed("the batch's nodes end in the middle of a column") }
+            guard depth <= maxDepth else { throw .malformed("columns nested deeper than \(maxDepth)") }
+            let i = next
+            next += 1
+            let d = descriptors[i]
+            guard d.rows == expected else { throw .malformed("node \(i) has \(d.rows) rows where its parent gives \(expected)") }
+            if d.type.isNested {
+                var childRows = expected
+                if case .structure = d.type {
+                    guard d.offsets == 0 else { throw .malformed("struct node \(i) has offsets") }
+                } else {
+                    guard let offs = offsets[i], d.offsets == (expected + 1) * 8 else {
+                        throw .malformed("node \(i) (\(d.type)) has \(d.offsets) offset bytes for \(expected) rows")
+                    }
+                    childRows = try checkOffsets(offs, rows: expected, limit: nil, node: i)
                 }
-                guard previous == Int64(d.values) else { throw .malformed("column \(i) offsets end at \(previous), values hold \(d.values) bytes") }
+                guard d.values == 0, d.children == (d.type.kind == 23 ? d.children : d.type.childTypes.count) else {
+                    throw .malformed("node \(i) (\(d.type)) has \(d.children) children")
+                }
+                var children: [Column] = []
+                for _ in 0..<d.children { children.append(try node(rows: childRows, depth: depth + 1)) }
+                guard let type = d.type.withChildren(children.map(\.type)) else {
+                    throw .malformed("node \(i): children of types \(children.map(\.type)) do not fit \(d.type)")
+                }
+                return Column(type: type, count: expected, values: ColumnBuffer(zeroedCount: 0), offsets: offsets[i],
+                              validity: validity[i], children: children)
             }
-            columns.append(Column(type: d.type, count: rows, values: values[i], offsets: offsets[i], validity: validity[i]))
+            guard d.children == 0 else { throw .malformed("leaf node \(i) claims children") }
+            let valueBuffer = values[i] ?? ColumnBuffer(zeroedCount: 0)
+            if let width = d.type.byteWidth {
+                guard d.values == width * expected, d.offsets == 0 else {
+                    throw .malformed("node \(i) (\(d.type)) has \(d.values) value bytes for \(expected) rows")
+                }
+            } else {
+                guard let offs = offsets[i], d.offsets == (expected + 1) * 8 else {
+                    throw .malformed("node \(i) has \(d.offsets) offset bytes for \(expected) rows")
+                }
+                _ = try checkOffsets(offs, rows: expected, limit: d.values, node: i)
+            }
+            return Column(type: d.type, count: expected, values: valueBuffer, offsets: offsets[i], validity: validity[i])
         }
+        var columns: [Column] = []
+        for _ in 0..<columnCount { columns.append(try node(rows: rows, depth: 0)) }
+        guard next == descriptors.count else { throw .malformed("the batch has \(descriptors.count - next) nodes that belong to no column") }
         return Decoded(taskID: taskID, rowCount: rows, columns: columns)
+    }
+
+    /// Offsets must start at 0, never decrease, and (for strings) end at the values' length;
+    /// returns the last offset.
+    private static func checkOffsets(_ buffer: ColumnBuffer, rows: Int, limit: Int?, node: Int) throws(WireError) -> Int {
+        let o = buffer.typed(Int64.self)
+        guard o[0] == 0 else { throw .malformed("node \(node) offsets do not start at 0") }
+        var previous: Int64 = 0
+        for k in 1...rows {
+            guard o[k] >= previous else { throw .malformed("node \(node) offsets decrease at row \(k)") }
+            previous = o[k]
+        }
+        if let limit, previous != Int64(limit) { throw .malformed("node \(node) offsets end at \(previous), values hold \(limit) bytes") }
+        guard previous <= Int64(Int32.max) else { throw .malformed("node \(node) offsets claim \(previous) child rows") }
+        return Int(previous)
     }
 
     private static func appendLE<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ value: T) {

@@ -11,6 +11,8 @@ struct ResultConversionTests {
         case longs([Int64])
         case ints([Int32])
         case bools([Bool])
+        /// Arrays, each element shown as text (nil: a null element).
+        case lists([[String?]])
         /// "The model did not produce any values compatible with the requested type".
         case noCompatibleValues
         /// The result's row count differs from the batch's.
@@ -23,6 +25,7 @@ struct ResultConversionTests {
             case .longs(let v): "longs \(v)"
             case .ints(let v): "ints \(v)"
             case .bools(let v): "bools \(v)"
+            case .lists(let v): "lists \(v)"
             case .noCompatibleValues: "ERR-nc"
             case .rowMismatch: "row mismatch"
             }
@@ -43,35 +46,35 @@ struct ResultConversionTests {
 
     static let cases: [Case] = [
         Case(name: "np float64 1-D", expression: "np.array([0.5, 1.5, 2.5])",
-             expected: ["double": halves, "float": halves, "int": nc, "long": nc, "string": halvesText, "boolean": nc]),
+             expected: ["double": halves, "float": halves, "int": nc, "long": nc, "string": halvesText, "boolean": nc, "array<double>": .lists([["0.5"], ["1.5"], ["2.5"]]), "array<long>": nc, "array<string>": .lists([["0.5"], ["1.5"], ["2.5"]])]),
         Case(name: "np int64 1-D", expression: "np.array([1, 2, 3], dtype=np.int64)",
              expected: ["double": ones, "float": ones, "int": nc, "long": .longs([1, 2, 3]),
-                        "string": .strings(["1", "2", "3"]), "boolean": nc]),
+                        "string": .strings(["1", "2", "3"]), "boolean": nc, "array<double>": .lists([["1.0"], ["2.0"], ["3.0"]]), "array<long>": .lists([["1"], ["2"], ["3"]]), "array<string>": .lists([["1"], ["2"], ["3"]])]),
         Case(name: "np int32 1-D", expression: "np.array([1, 2, 3], dtype=np.int32)",
              expected: ["double": ones, "float": ones, "int": .ints([1, 2, 3]), "long": .longs([1, 2, 3]),
                         "string": .strings(["1", "2", "3"]), "boolean": nc]),
         Case(name: "float64 with NaN", expression: "np.array([0.5, np.nan, 2.5])",
              expected: ["double": .doubles([0.5, nil, 2.5]), "float": .doubles([0.5, nil, 2.5]), "int": nc, "long": nc,
-                        "string": .strings(["0.5", "nan", "2.5"]), "boolean": nc]),
+                        "string": .strings(["0.5", "nan", "2.5"]), "boolean": nc, "array<double>": .lists([["0.5"], [nil], ["2.5"]]), "array<string>": .lists([["0.5"], ["nan"], ["2.5"]])]),
         Case(name: "np str 1-D", expression: "np.array(['a', 'b', 'c'])",
-             expected: ["double": nc, "float": nc, "int": nc, "long": nc, "string": .strings(["a", "b", "c"]), "boolean": nc]),
+             expected: ["double": nc, "float": nc, "int": nc, "long": nc, "string": .strings(["a", "b", "c"]), "boolean": nc, "array<double>": nc, "array<string>": .lists([["a"], ["b"], ["c"]])]),
         Case(name: "np bool 1-D", expression: "np.array([True, False, True])",
              expected: ["double": nc, "float": nc, "int": nc, "long": nc,
-                        "string": .strings(["True", "False", "True"]), "boolean": .bools([true, false, true])]),
+                        "string": .strings(["True", "False", "True"]), "boolean": .bools([true, false, true]), "array<double>": nc, "array<string>": .lists([["True"], ["False"], ["True"]])]),
         Case(name: "np 2-D float", expression: "np.array([[0.5, 7.0, 8.0], [1.5, 7.0, 8.0], [2.5, 7.0, 8.0]])",
-             expected: ["double": halves, "float": halves, "long": nc, "string": halvesText, "boolean": nc]),
+             expected: ["double": halves, "float": halves, "long": nc, "string": halvesText, "boolean": nc, "array<double>": .lists([["0.5", "7.0", "8.0"], ["1.5", "7.0", "8.0"], ["2.5", "7.0", "8.0"]]), "array<long>": nc]),
         Case(name: "pd.Series float", expression: "pd.Series([0.5, 1.5, 2.5])",
              expected: ["double": halves, "long": nc, "string": halvesText, "boolean": nc]),
         Case(name: "DataFrame[label, cnt, prob, flag]",
              expression: "pd.DataFrame({'label': ['x', 'y', 'z'], 'cnt': np.array([1, 2, 3], dtype=np.int64), 'prob': [0.1, 0.2, 0.3], 'flag': [True, False, True]})",
              expected: ["double": ones, "float": ones, "int": nc, "long": .longs([1, 2, 3]),
-                        "string": .strings(["x", "y", "z"]), "boolean": .bools([true, false, true])]),
+                        "string": .strings(["x", "y", "z"]), "boolean": .bools([true, false, true]), "array<double>": .lists([["1.0", "0.1"], ["2.0", "0.2"], ["3.0", "0.3"]]), "array<long>": .lists([["1"], ["2"], ["3"]]), "array<string>": .lists([["x", "1", "0.1", "True"], ["y", "2", "0.2", "False"], ["z", "3", "0.3", "True"]])]),
         Case(name: "list[float]", expression: "[0.5, 1.5, 2.5]",
              expected: ["double": halves, "long": nc, "string": halvesText, "boolean": nc]),
         Case(name: "list[list[float]]", expression: "[[0.5, 9.0], [1.5, 9.0], [2.5, 9.0]]",
-             expected: ["double": halves, "long": nc, "string": halvesText]),
+             expected: ["double": halves, "long": nc, "string": halvesText, "array<double>": .lists([["0.5", "9.0"], ["1.5", "9.0"], ["2.5", "9.0"]]), "array<long>": nc]),
         Case(name: "dict{a: ints, b: floats}", expression: "{'a': [1, 2, 3], 'b': [0.5, 1.5, 2.5]}",
-             expected: ["double": ones, "long": .longs([1, 2, 3]), "string": .strings(["1", "2", "3"]), "boolean": nc]),
+             expected: ["double": ones, "long": .longs([1, 2, 3]), "string": .strings(["1", "2", "3"]), "boolean": nc, "array<double>": .lists([["1.0", "0.5"], ["2.0", "1.5"], ["3.0", "2.5"]]), "array<long>": .lists([["1"], ["2"], ["3"]])]),
         Case(name: "list[dict]", expression: "[{'a': 1, 'b': 0.5}, {'a': 2, 'b': 1.5}, {'a': 3, 'b': 2.5}]",
              expected: ["double": ones, "long": .longs([1, 2, 3]), "string": .strings(["1", "2", "3"]), "boolean": nc]),
         Case(name: "scalar 3.0", expression: "3.0",
@@ -105,6 +108,21 @@ struct ResultConversionTests {
             case .long: return .longs(column.array(of: Int64.self))
             case .string: return .strings((0..<3).map { column.string(at: $0) ?? "<null>" })
             case .boolean: return .bools(column.array(of: UInt8.self).map { $0 != 0 })
+            case .array:
+                let offsets = column.offsets!.typed(Int64.self)
+                let child = column.children[0]
+                return .lists((0..<3).map { row in
+                    (Int(offsets[row])..<Int(offsets[row + 1])).map { i -> String? in
+                        guard child.isValid(i) else { return nil }
+                        switch child.type {
+                        case .float64: return "\(child.values.typed(Double.self)[i])"
+                        case .int64: return "\(child.values.typed(Int64.self)[i])"
+                        default: return child.string(at: i)
+                        }
+                    }
+                })
+            default:
+                throw TestFailureMessage("no outcome for \(resultType)")
             }
         }
     }

@@ -64,6 +64,14 @@ struct StrictResultTests {
         #expect(try ResultType.inferred(from: nil).note?.contains("'result_type' is set to 'double'") == true)
         #expect(try ResultType.inferred(from: [spec("long")]).type == .long)
         #expect(try ResultType.inferred(from: [spec("boolean")]).type == .boolean)
-        #expect(throws: PyFuncError.self) { try ResultType.inferred(from: [spec("double"), spec("string")]) }
+        // Several outputs make a struct with fields named by position; a 1-D tensor an array.
+        #expect(try ResultType.inferred(from: [spec("double"), spec("string")]).type.description == "struct<0:double,1:string>")
+        let tensor = ModelSignature.Spec(name: nil, type: "tensor", required: true, tensorDType: "int64", tensorShape: [-1])
+        #expect(try ResultType.inferred(from: [tensor]).type == .array(.long))
+        #expect(try ResultType(parsing: "label string, score double").description == "struct<label:string,score:double>")
+        #expect(try ResultType(parsing: "array<array<bigint>>") == .array(.array(.long)))
+        #expect(try ResultType(parsing: "map<string, double>") == .map(.double))
+        #expect(throws: PyFuncError.self) { try ResultType(parsing: "map<int,double>") }
+        #expect(throws: PyFuncError.self) { try ResultType(parsing: "array<decimal(10,2)>") }
     }
 }

@@ -114,3 +114,48 @@ struct FrameHeaderTests {
         }
     }
 }
+
+@Suite("Nested column encoding")
+struct NestedCodecTests {
+    @Test("lists, structs and maps survive a round trip and are retyped with their field names")
+    func nestedRoundTrip() throws {
+        // list<float64>: [[1, 2], null, []]
+        let elements = Column.fixed(.float64, [1.0, 2.0])
+        let list = Column(type: .list(.float64), count: 3, values: ColumnBuffer(zeroedCount: 0),
+                          offsets: [Int64(0), 2, 2, 2].withUnsafeBytes { ColumnBuffer(copying: $0) },
+                          validity: Column.validityBuffer([true, false, true]), children: [elements])
+        // struct<label: string, score: float64>
+        let fields = [Field(name: "label", type: .string, nullable: true), Field(name: "score", type: .float64, nullable: true)]
+        let structure = Column(type: .structure(fields), count: 3, values: ColumnBuffer(zeroedCount: 0),
+                               children: [.strings(["a", nil, "c"]), .fixed(.float64, [0.1, 0.2, 0.3])])
+        // map<string, int64>: [{x: 1}, {}, {y: 2, z: 3}]
+        let map = Column(type: .map(.int64), count: 3, values: ColumnBuffer(zeroedCount: 0),
+                         offsets: [Int64(0), 1, 1, 3].withUnsafeBytes { ColumnBuffer(copying: $0) },
+                         children: [.strings(["x", "y", "z"]), .fixed(.int64, [Int64(1), 2, 3])])
+        let encoded = ColumnBatchCodec.encode(taskID: 5, rowCount: 3, columns: [list, structure, map])
+        let decoded = try ColumnBatchCodec.decode(ColumnBatchCodecTests().payload(encoded))
+        #expect(decoded.columns[0].type == .list(.float64))
+        #expect(!decoded.columns[0].isValid(1))
+        #expect(decoded.columns[0].children[0].array(of: Double.self) == [1, 2])
+        #expect(decoded.columns[1].type.hasSameShape(as: .structure(fields)))
+        let named = decoded.columns[1].retyped(as: .structure(fields))
+        #expect(named.type == .structure(fields))
+        #expect(named.children[0].string(at: 2) == "c" && !named.children[0].isValid(1))
+        #expect(decoded.columns[2].type == .map(.int64))
+        #expect(decoded.columns[2].offsets!.typed(Int64.self).map { $0 } == [0, 1, 1, 3])
+        #expect(decoded.columns[2].children[1].array(of: Int64.self) == [1, 2, 3])
+    }
+
+    @Test("list offsets pointing past the child rows are refused")
+    func badNestedOffsets() throws {
+        let list = Column(type: .list(.int64), count: 1, values: ColumnBuffer(zeroedCount: 0),
+                          offsets: [Int64(0), 2].withUnsafeBytes { ColumnBuffer(copying: $0) },
+                          children: [.fixed(.int64, [Int64(7), 8])])
+        let payload = ColumnBatchCodecTests().payload(ColumnBatchCodec.encode(taskID: 1, rowCount: 1, columns: [list]))
+        let bad = ColumnBuffer(copying: payload.bytes)
+        // The list's offsets follow the child's 16 value bytes; claim 5 child rows.
+        let offsetsAt = ColumnBatchCodec.headSize + 2 * ColumnBatchCodec.descriptorSize + 16
+        bad.mutableBase.storeBytes(of: Int64(5).littleEndian, toByteOffset: offsetsAt + 8, as: Int64.self)
+        #expect(throws: WireError.self) { try ColumnBatchCodec.decode(bad) }
+    }
+}
