@@ -30,8 +30,10 @@ let package = Package(
 
         // Column buffers, record batches, Parquet reading and writing, dataset discovery.
         .target(name: "Columnar", dependencies: ["CZstd", "CSnappy", "CZlib", "CLZ4"]),
+        // SHA-256, HMAC-SHA256 and constant-time comparison in pure Swift.
+        .target(name: "Digest"),
         // Frames and messages between coordinator and workers; socket transport.
-        .target(name: "Wire", dependencies: ["Columnar"]),
+        .target(name: "Wire", dependencies: ["Columnar", "Digest"]),
         // The embedded interpreter, MLmodel parsing, model loading, predict and result casting.
         .target(name: "PyFunc", dependencies: ["CPython", "Columnar", "Yams"]),
         // The worker loop: connect, load the model once, score batches, stream results back.
@@ -54,6 +56,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Columnar"]),
+        .testTarget(name: "DigestTests", dependencies: ["Digest"]),
         .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "Columnar", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Wire", "Columnar"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "TestSupport"]),
