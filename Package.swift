@@ -35,7 +35,7 @@ let package = Package(
         // Frames and messages between coordinator and workers; socket transport.
         .target(name: "Wire", dependencies: ["Columnar", "Digest"]),
         // The embedded interpreter, MLmodel parsing, model loading, predict and result casting.
-        .target(name: "PyFunc", dependencies: ["CPython", "Columnar", "Yams"]),
+        .target(name: "PyFunc", dependencies: ["CPython", "Columnar", "Digest", "Yams"]),
         // The worker loop: connect, load the model once, score batches, stream results back.
         .target(name: "Worker", dependencies: ["Wire", "PyFunc", "Columnar"]),
         // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Columnar"]),
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
-        .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "Columnar", "TestSupport"]),
+        .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "Columnar", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Wire", "Columnar"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "TestSupport"]),
     ]
