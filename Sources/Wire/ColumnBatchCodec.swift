@@ -189,7 +189,7 @@ public enum ColumnBatchCodec {
         let o = buffer.typed(Int64.self)
         guard o[0] == 0 else { throw .malformed("node \(node) offsets do not start at 0") }
         var previous: Int64 = 0
-        for k in 1...rows {
+        for k in stride(from: 1, through: rows, by: 1) {
             guard o[k] >= previous else { throw .malformed("node \(node) offsets decrease at row \(k)") }
             previous = o[k]
         }

@@ -130,6 +130,141 @@ final class ColumnChunkEncoder {
         return meta
     }
 
+    /// Appends the chunk of one shredded leaf of a nested column to `out` and returns its
+    /// metadata: like `encode`, but every page holds whole rows (it starts at repetition level
+    /// 0), carries RLE repetition levels (when the leaf is repeated) and definition levels, each
+    /// with a 4-byte length prefix, and counts levels, not rows, in `num_values`. Statistics hold
+    /// the null count (levels without a value) and min/max of the present values.
+    func encodeNested(_ leaf: ShreddedLeaf, fileOffset: Int, into out: GrowableBuffer) throws -> ParquetColumnMetaData {
+        let chunkStart = out.count
+        var uncompressedTotal = 0
+        let values = leaf.values
+        let levels = leaf.levelCount
+        let maxRep = leaf.maxRepetitionLevel, maxDef = leaf.maxDefinitionLevel
+        let allNull = values.type == .null
+        let physicalWidth = Self.physicalWidth(leaf.element)
+
+        var dictionary: ParquetDictionaryBuilder?
+        if useDictionary && values.type != .bool && !allNull && values.count > 0 {
+            dictionary = ParquetDictionaryBuilder.build(values, physicalWidth: physicalWidth, limit: Self.dictionaryPageLimit)
+            if let d = dictionary {
+                let plain = physicalWidth > 0 ? values.count * physicalWidth
+                    : Int(values.offsets!.typed(Int64.self)[values.count]) + 4 * values.count
+                if d.plainSize + d.indices.count * d.bitWidth / 8 >= plain { dictionary = nil }
+            }
+        }
+
+        var meta = ParquetColumnMetaData()
+        meta.type = leaf.element.type!
+        meta.pathInSchema = leaf.path
+        meta.codec = compressor.codec.rawValue
+        meta.numValues = Int64(levels)
+
+        if let d = dictionary {
+            let entries = d.entries(of: values)
+            page.removeAll()
+            try appendValues(entries, rows: 0..<entries.count, validity: nil)
+            meta.dictionaryPageOffset = Int64(fileOffset)
+            uncompressedTotal += try emitPage(dictionary: true, values: entries.count, encoding: .plain, into: out)
+        }
+        meta.dataPageOffset = Int64(fileOffset + out.count - chunkStart)
+
+        let valueOffsets = values.type.isVariableWidth ? values.offsets!.base.assumingMemoryBound(to: Int64.self) : nil
+        try leaf.repetitionLevels.withUnsafeBufferPointer { repBuffer in
+            try leaf.definitionLevels.withUnsafeBufferPointer { defBuffer in
+                // (An empty array may still have a base address: go by the max levels.)
+                let rep = maxRep > 0 ? repBuffer.baseAddress : nil, def = maxDef > 0 ? defBuffer.baseAddress : nil
+                let repWidth = Int.bitWidth - maxRep.leadingZeroBitCount
+                let defWidth = Int.bitWidth - maxDef.leadingZeroBitCount
+                var start = 0
+                var firstValue = 0  // index into `values` (and the dictionary indices) of the page's first value
+                while start < levels {
+                    // Whole rows, at most maxRowsPerPage of them and about targetPageBytes of values.
+                    var end = start, rows = 0, bytes = 0, present = 0
+                    while end < levels {
+                        if rep == nil || rep![end] == 0 {
+                            if rows == maxRowsPerPage || (rows > 0 && bytes >= Self.targetPageBytes) { break }
+                            rows += 1
+                        }
+                        if def == nil || Int(def![end]) == maxDef {
+                            if let valueOffsets {
+                                let v = firstValue + present
+                                bytes += 4 + Int(valueOffsets[v + 1] - valueOffsets[v])
+                            } else {
+                                bytes += physicalWidth
+                            }
+                            present += 1
+                        }
+                        bytes += 1
+                        end += 1
+                    }
+                    page.removeAll()
+                    for (levelsPointer, width) in [(rep, repWidth), (def, defWidth)] {
+                        guard let levelsPointer else { continue }
+                        let lengthAt = page.count
+                        page.appendLittleEndian(0)
+                        RLEHybridEncoder.encode(levelsPointer + start, count: end - start, bitWidth: width, into: page)
+                        page.base.storeBytes(of: UInt32(page.count - lengthAt - 4).littleEndian, toByteOffset: lengthAt, as: UInt32.self)
+                    }
+                    if let d = dictionary {
+                        page.append(byte: UInt8(d.bitWidth))
+                        d.indices.withUnsafeBufferPointer { p in
+                            RLEHybridEncoder.encode(p.baseAddress! + firstValue, count: present, bitWidth: d.bitWidth, into: page)
+                        }
+                    } else if !allNull {
+                        try appendValues(values, rows: firstValue..<(firstValue + present), validity: nil)
+                    }
+                    uncompressedTotal += try emitPage(dictionary: false, values: end - start,
+                                                      encoding: dictionary != nil ? .rleDictionary : .plain, into: out)
+                    firstValue += present
+                    start = end
+                }
+            }
+        }
+        var encodings: [ParquetEncoding] = dictionary != nil ? [.plain, .rleDictionary] : [.plain]
+        encodings.append(.rle)
+        meta.encodings = encodings.map(\.rawValue)
+        meta.totalUncompressedSize = Int64(uncompressedTotal)
+        meta.totalCompressedSize = Int64(out.count - chunkStart)
+        var stats = ParquetStatistics()
+        stats.nullCount = Int64(levels - values.count)
+        if let (lo, hi) = ParquetStatisticsBuilder.minMax(values) {
+            stats.minValue = lo
+            stats.maxValue = hi
+        }
+        meta.statistics = stats
+        return meta
+    }
+
+    /// Compresses `page` and appends it with its header to `out`; returns the uncompressed bytes
+    /// (header plus page) it adds to the chunk.
+    private func emitPage(dictionary isDictionary: Bool, values: Int, encoding: ParquetEncoding,
+                          into out: GrowableBuffer) throws -> Int {
+        guard page.count <= Int(Int32.max) else {
+            throw ParquetFormatError("page of \(page.count) bytes exceeds Parquet's 2 GiB page limit")
+        }
+        guard values <= Int(Int32.max) else {
+            throw ParquetFormatError("page of \(values) values exceeds Parquet's Int32 value count")
+        }
+        let body: UnsafeRawBufferPointer
+        if compressor.codec == .uncompressed {
+            body = page.bytes
+        } else {
+            try compressor.compress(page.bytes, into: compressed)
+            body = compressed.bytes
+        }
+        if isDictionary {
+            ParquetPageHeader.encodeDictionaryPage(&header, uncompressedSize: Int32(page.count), compressedSize: Int32(body.count),
+                                                   numValues: Int32(values))
+        } else {
+            ParquetPageHeader.encodeDataPageV1(&header, uncompressedSize: Int32(page.count), compressedSize: Int32(body.count),
+                                               numValues: Int32(values), encoding: encoding)
+        }
+        out.append(header.bytes)
+        out.append(body.baseAddress!, body.count)
+        return header.bytes.count + page.count
+    }
+
     /// Bytes per PLAIN value of `element` (0 for BYTE_ARRAY, 1 for BOOLEAN's purposes).
     static func physicalWidth(_ element: ParquetSchemaElement) -> Int {
         switch element.type! {

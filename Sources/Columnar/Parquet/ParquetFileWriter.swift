@@ -8,7 +8,7 @@ import Darwin
 private func posixClose(_ fd: Int32) -> Int32 { close(fd) }
 private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
 
-/// Writes flat Parquet files that pyarrow, pandas, polars, DuckDB and Spark read back
+/// Writes Parquet files that pyarrow, pandas, polars, DuckDB and Spark read back
 /// (docs/parquet.md §5): each `write` call becomes one row group whose chunks hold an optional
 /// PLAIN dictionary page and DATA_PAGE v1 pages (RLE_DICTIONARY or PLAIN values, RLE definition
 /// levels for OPTIONAL columns only), compressed with SNAPPY by default; `close` writes the footer
@@ -19,6 +19,11 @@ private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { w
 /// nullability and values: timestamps keep their unit (TIMESTAMP(NANOS) has no ConvertedType),
 /// decimals go to INT32 (p <= 9), INT64 (p <= 18) or the smallest FIXED_LEN_BYTE_ARRAY, float16
 /// to FLBA(2) FLOAT16, uuid to FLBA(16) UUID, null to an all-null OPTIONAL INT32 UNKNOWN.
+///
+/// Nested columns (lists, structs, maps of any depth; models' compound results) are written as
+/// the spec's LogicalTypes.md describes (3-level LIST, MAP with REQUIRED string keys, structs as
+/// groups; every node below the top OPTIONAL), shredded into repetition and definition levels
+/// by `NestedShredder`: one column chunk per leaf, pages holding whole rows.
 ///
 /// Not thread-safe: use a writer from one thread at a time.
 public final class ParquetFileWriter {
@@ -34,7 +39,10 @@ public final class ParquetFileWriter {
     private var rowGroups: [ParquetRowGroup] = []
     private var totalRows = 0
     private var closed = false
+    /// Every field's schema elements, depth first (one leaf for a flat field).
+    private let fieldElements: [[ParquetSchemaElement]]
     private let elements: [ParquetSchemaElement]
+    private let leafCount: Int
     private let encoder: ColumnChunkEncoder
     private let chunk = GrowableBuffer(capacity: 1 << 20)
 
@@ -61,7 +69,9 @@ public final class ParquetFileWriter {
                 throw ParquetError(path: path, column: field.name, message: problem)
             }
         }
-        self.elements = schema.fields.map { ParquetTypeMapping.writeElement(name: $0.name, type: $0.type, nullable: $0.nullable) }
+        self.fieldElements = schema.fields.map { ParquetTypeMapping.writeElements(name: $0.name, type: $0.type, nullable: $0.nullable) }
+        self.elements = fieldElements.flatMap { $0 }
+        self.leafCount = elements.count { $0.type != nil }
         self.encoder = ColumnChunkEncoder(compressor: Compressor(codec: compression.codec))
         self.encoder.useDictionary = dictionary
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -104,16 +114,29 @@ public final class ParquetFileWriter {
                 throw ParquetError(path: path, column: field.name, rowGroup: groupIndex,
                                    message: "column is declared non-nullable but holds \(column.nullCount) nulls")
             }
-            chunk.removeAll()
             do {
-                let meta = try encoder.encode(column, element: elements[i], nullable: elements[i].repetition == .optional,
-                                              fileOffset: offset, into: chunk)
-                try writeAll(chunk.bytes)
-                var cc = ParquetColumnChunk()
-                cc.fileOffset = 0  // deprecated; readers locate data by ColumnMetaData offsets
-                cc.metaData = meta
-                group.columns.append(cc)
-                group.totalByteSize += meta.totalUncompressedSize
+                func append(_ encode: () throws -> ParquetColumnMetaData) throws {
+                    chunk.removeAll()
+                    let meta = try encode()
+                    try writeAll(chunk.bytes)
+                    var cc = ParquetColumnChunk()
+                    cc.fileOffset = 0  // deprecated; readers locate data by ColumnMetaData offsets
+                    cc.metaData = meta
+                    group.columns.append(cc)
+                    group.totalByteSize += meta.totalUncompressedSize
+                }
+                if field.type.isNested {
+                    // One chunk per leaf, in schema order.
+                    for leaf in try NestedShredder.shred(column, name: field.name, nullable: field.nullable) {
+                        try append { try encoder.encodeNested(leaf, fileOffset: offset, into: chunk) }
+                    }
+                } else {
+                    let element = fieldElements[i][0]
+                    try append {
+                        try encoder.encode(column, element: element, nullable: element.repetition == .optional,
+                                           fileOffset: offset, into: chunk)
+                    }
+                }
             } catch let e as ParquetFormatError {
                 throw ParquetError(path: path, column: field.name, rowGroup: groupIndex, message: e.message)
             } catch var e as ParquetError {
@@ -141,7 +164,7 @@ public final class ParquetFileWriter {
         meta.numRows = Int64(totalRows)
         meta.rowGroups = rowGroups
         meta.createdBy = createdBy
-        meta.typeOrderColumnCount = elements.count
+        meta.typeOrderColumnCount = leafCount
         var w = ThriftCompactWriter()
         meta.encode(&w)
         var footer = w.bytes

@@ -232,6 +232,8 @@ enum ParquetLogicalType: Sendable, Equatable {
         w.beginStruct()
         switch self {
         case .string: w.beginStructField(1); w.endStruct()
+        case .map: w.beginStructField(2); w.endStruct()
+        case .list: w.beginStructField(3); w.endStruct()
         case .enumType: w.beginStructField(4); w.endStruct()
         case .date: w.beginStructField(6); w.endStruct()
         case let .integer(bits, signed):

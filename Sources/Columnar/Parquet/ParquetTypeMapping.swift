@@ -162,9 +162,55 @@ enum ParquetTypeMapping {
             "decimal(\(p), \(s)) cannot be written: precision must be 1...38 and scale 0...precision"
         case let .fixedBinary(w) where !(w > 0 && w <= maxFixedWidth):
             "fixed_binary(\(w)) cannot be written: width must be 1...\(maxFixedWidth)"
-        case .list, .structure, .map:
-            "\(type) cannot be written yet: the writer writes flat columns only"
+        case .list(let element):
+            writeProblem(element)
+        case .map(let value):
+            writeProblem(value)
+        case .structure(let fields):
+            if fields.isEmpty {
+                "\(type) cannot be written: Parquet has no empty groups"
+            } else {
+                fields.lazy.compactMap { writeProblem($0.type) }.first
+            }
         default: nil
+        }
+    }
+
+    /// The schema elements of a column of `type`, depth first: one leaf for flat types; for
+    /// nested types the group tree of the spec's LogicalTypes.md, every node OPTIONAL but the
+    /// repeated groups and map keys (the top node follows `nullable`):
+    /// - list: `<name> (LIST) { repeated group list { optional <element> element } }`
+    /// - map: `<name> (MAP) { repeated group key_value { required binary key (STRING); optional <value> value } }`
+    /// - struct: `<name> { optional <field> ... }`
+    static func writeElements(name: String, type: DataType, nullable: Bool) -> [ParquetSchemaElement] {
+        var group = ParquetSchemaElement()
+        group.name = name
+        group.repetition = nullable ? .optional : .required
+        switch type {
+        case .list(let element):
+            group.numChildren = 1
+            group.convertedType = .list
+            group.logicalType = .list
+            var repeated = ParquetSchemaElement()
+            repeated.name = "list"
+            repeated.repetition = .repeated
+            repeated.numChildren = 1
+            return [group, repeated] + writeElements(name: "element", type: element, nullable: true)
+        case .map(let value):
+            group.numChildren = 1
+            group.convertedType = .map
+            group.logicalType = .map
+            var repeated = ParquetSchemaElement()
+            repeated.name = "key_value"
+            repeated.repetition = .repeated
+            repeated.numChildren = 2
+            return [group, repeated] + writeElements(name: "key", type: .string, nullable: false)
+                + writeElements(name: "value", type: value, nullable: true)
+        case .structure(let fields):
+            group.numChildren = Int32(fields.count)
+            return [group] + fields.flatMap { writeElements(name: $0.name, type: $0.type, nullable: true) }
+        default:
+            return [writeElement(name: name, type: type, nullable: nullable)]
         }
     }
 
