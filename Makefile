@@ -1,18 +1,23 @@
 # score-cluster: one command each to set up, try, test and measure.
 #   make demo   set up, build a release binary, score built-in sample data with 2 workers
 #   make test   set up, build, run the whole test suite (what CI runs)
-#   make bench  set up, build a release binary, compare with the pure-Python baseline
+#   make bench  set up (plus pyspark, matplotlib, Java 17), build a release binary, compare with the
+#               pure-Python baselines and spark_udf (BENCH_ARGS="--rows 2000000" etc. narrows it)
 
 SHELL := /bin/bash
 PYTHON := .venv/bin/python
 RELEASE := .build/release/score-cluster
 DEMO := demo-data
 DEMO_ROWS ?= 1000000
+BENCH_ARGS ?=
 
-.PHONY: setup build release demo test bench clean
+.PHONY: setup bench-setup build release demo test bench clean
 
 setup:
 	@bash scripts/setup.sh
+
+bench-setup: setup
+	@bash scripts/setup-bench.sh
 
 build: setup
 	swift build
@@ -33,8 +38,8 @@ demo: release
 test: build
 	swift test
 
-bench: release
-	$(PYTHON) bench/bench.py --binary $(RELEASE)
+bench: release bench-setup
+	$(PYTHON) bench/bench.py --binary $(RELEASE) --with-spark $(BENCH_ARGS)
 
 clean:
 	rm -rf .build $(DEMO) bench/out

@@ -1,36 +1,49 @@
-"""Benchmark score-cluster against a pure-Python pyfunc scoring loop on the same job.
+"""Benchmark score-cluster against what people run today, side by side in one invocation.
 
-One command prepares the inputs (cached under the work directory), runs every system
-as a measured subprocess, checks that all of them wrote the same answer, and reports:
+One command prepares the inputs (cached under the work directory), then for each dataset
+(--rows) and model (--models) runs every system as a measured subprocess, in alternation,
+after one warm-up run of each; checks that all of them wrote the same answer; and reports
+a Markdown table (stdout), the full results (JSON) and a plot (PNG, when matplotlib is
+installed). The systems:
 
-  score-cluster        score-cluster run --model M --input D --output O --workers W
-                           --columns f0,...,f15 --overwrite
-  python baseline      one process: for each input file, pyarrow read, to_pandas of the
-                           features renamed "0".."15", predict in 10,000-row batches with
-                           the mlflow pyfunc model (loaded once), pyarrow write (snappy)
-                           of all input columns + "prediction"
-  python baseline xN   the same with N spawned processes, files split across them
-                           (only with --baseline-procs N)
+  score-cluster       score-cluster run --model M --input D --output O --workers N
+                          --columns f0,...,f15 --overwrite
+  python x1           one process: for each input file, pyarrow read, to_pandas of the
+                          features renamed "0".."15", predict in 10,000-row batches with the
+                          model loaded once, pyarrow write (snappy) of all input columns +
+                          "prediction"; library threads as the environment sets them
+  python xN           the same loop in N spawned processes, files split across them, one
+                          BLAS/OpenMP thread each (as score-cluster's workers)
+  spark_udf           bench/spark_job.py: pyspark local[N], mlflow.pyfunc.spark_udf(spark, M,
+                          result_type='double', env_manager='local'), read.parquet ->
+                          withColumn -> write.parquet; whole process and job only
+                          (only with --with-spark, when pyspark and Java 17+ are available)
+  predict only        the limit: model.predict alone over in-memory pandas batches, one
+                          process, one thread (reading is not timed)
 
-After one warm-up run of each system (skipped with --smoke), the systems run in
-alternation --repeat times. Wall time is the median over those runs; peak RSS is the
-largest sum of VmRSS over the process and all its descendants, polled from /proc every
-50 ms. Outputs are compared (row counts, ids in order, predictions within 1e-9 relative)
-before any number is printed; a mismatch exits with status 1.
+Wall time is the median over --repeat runs; peak memory is the largest sum of VmRSS over
+the process and all its descendants (workers, Spark's JVM and Python workers), polled
+from /proc every 50 ms. Outputs are compared (files, columns and types, every input
+column exactly, ids, predictions within 1e-9 relative; Spark's part files by id after
+sorting) before any number is printed; a mismatch exits with status 1.
 
 `bench.py baseline ...` runs the Python baseline alone (the measured child process).
 
-Example:
-    .venv/bin/python bench/bench.py --rows 2000000 --files 8 --workers 2 --repeat 3
+Examples:
+    .venv/bin/python bench/bench.py --with-spark                       # 100k, 2M, 10M rows; 4 models
+    .venv/bin/python bench/bench.py --rows 2000000 --models linear,hgb
     .venv/bin/python bench/bench.py --smoke --binary .build/debug/score-cluster
 """
 
 import argparse
 import contextlib
+import importlib
+import importlib.util
 import json
 import multiprocessing
 import os
 import platform
+import re
 import shlex
 import shutil
 import statistics
@@ -38,6 +51,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +59,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
 SCRIPTS = REPO / "scripts"
 FEATURES = 16
 FEATURE_COLUMNS = [f"f{k}" for k in range(FEATURES)]
@@ -53,8 +68,32 @@ POLL_SECONDS = 0.05
 RELATIVE_TOLERANCE = 1e-9
 # Lets predictions that are zero up to rounding (|p| ~ 1e-15) compare equal.
 ABSOLUTE_TOLERANCE = 1e-12
-FULL_DEFAULTS = {"rows": 2_000_000, "files": 8, "repeat": 3}
-SMOKE_DEFAULTS = {"rows": 20_000, "files": 2, "repeat": 1}
+FULL_DEFAULTS = {"rows": "100000,2000000,10000000", "files": 8, "repeat": 3, "models": "linear,hgb,frame,seed"}
+SMOKE_DEFAULTS = {"rows": "20000", "files": 2, "repeat": 1, "models": "linear,frame,seed"}
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+SPARK_JOB_LINE = re.compile(r"^bench-spark-job-seconds (\S+)$", re.MULTILINE)
+PREDICT_LINE = re.compile(r"^bench-predict-seconds (\S+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    key: str
+    directory: str  # under the models directory
+    loader: str  # "mlflow": mlflow.pyfunc.load_model; "seed": the seed format's load_pyfunc
+    description: str
+    spark_skip: str = ""  # why spark_udf cannot run it, when it cannot
+
+
+MODELS = {
+    "linear": ModelSpec("linear", "sklearn_linear", "mlflow", "LinearRegression (mlflow.sklearn), engine-bound"),
+    "hgb": ModelSpec("hgb", "sklearn_hgb", "mlflow",
+                     "HistGradientBoostingRegressor(max_iter=100) (mlflow.sklearn), model-bound"),
+    "frame": ModelSpec("frame", "pyfunc_frame", "mlflow",
+                       "PythonModel returning a DataFrame with one float64 column `score`"),
+    "seed": ModelSpec("seed", "seed_linear", "seed", "seed-format numpy model (`load_pyfunc`, loads without MLflow)",
+                      spark_skip="mlflow.pyfunc (hence spark_udf) cannot load the seed format: "
+                                 "it calls the loader module's _load_pyfunc, the seed format has load_pyfunc"),
+}
 
 
 # --- The Python baseline (runs inside the measured child process) ---------------------
@@ -65,47 +104,96 @@ def dataset_files(directory):
     return [os.path.join(directory, n) for n in names if os.path.isfile(os.path.join(directory, n))]
 
 
-def score_files(model_path, files, output, columns, batch_rows):
-    """Load the model once, then score each file into `output` under the same name."""
-    with contextlib.redirect_stdout(sys.stderr):
-        import mlflow.pyfunc
+def load_model(model_path, loader):
+    """The model as its users load it: mlflow.pyfunc.load_model, or the seed format's own loader."""
+    if loader == "mlflow":
+        with contextlib.redirect_stdout(sys.stderr):
+            import mlflow.pyfunc
 
-        model = mlflow.pyfunc.load_model(model_path)
+            return mlflow.pyfunc.load_model(model_path)
+    import yaml
+
+    with open(os.path.join(model_path, "MLmodel")) as f:
+        flavor = yaml.safe_load(f)["flavors"]["python_function"]
+    if flavor.get("code"):
+        sys.path.insert(0, os.path.join(model_path, flavor["code"]))
+    module = importlib.import_module(flavor["loader_module"])
+    return module.load_pyfunc(os.path.join(model_path, flavor["data"]) if flavor.get("data") else model_path)
+
+
+def prediction_values(result):
+    """float64 predictions from a predict result, with spark_udf's rule for result_type='double':
+    a DataFrame gives its leftmost numeric column, a 2-D array its first column."""
+    import pandas as pd
+
+    if isinstance(result, pd.DataFrame):
+        numeric = result.select_dtypes(include=[np.number])
+        if numeric.shape[1] == 0:
+            raise ValueError(f"the model's DataFrame has no numeric column: {list(result.columns)}")
+        return numeric.iloc[:, 0].to_numpy(dtype=np.float64)
+    values = np.asarray(result, dtype=np.float64)
+    return values[:, 0] if values.ndim == 2 else values.reshape(-1)
+
+
+def score_files(model_path, loader, files, output, columns, batch_rows, predict_only=False):
+    """Load the model once, then score each file into `output` under the same name.
+
+    With `predict_only`, nothing is written and only the predict calls are timed; returns
+    the seconds spent in them."""
+    model = load_model(model_path, loader)
     names = [str(i) for i in range(len(columns))]
+    predict_seconds = 0.0
     for path in files:
         table = pq.read_table(path)
         features = table.select(columns).rename_columns(names).to_pandas()
         predictions = np.empty(len(features), dtype=np.float64)
+        start_time = time.perf_counter()
         for start in range(0, len(features), batch_rows):
             batch = features.iloc[start:start + batch_rows]
-            predictions[start:start + len(batch)] = np.asarray(model.predict(batch), dtype=np.float64).reshape(-1)
-        table = table.append_column("prediction", pa.array(predictions, type=pa.float64()))
-        pq.write_table(table, os.path.join(output, os.path.basename(path)), compression="snappy")
+            predictions[start:start + len(batch)] = prediction_values(model.predict(batch))
+        predict_seconds += time.perf_counter() - start_time
+        if not predict_only:
+            table = table.append_column("prediction", pa.array(predictions, type=pa.float64()))
+            pq.write_table(table, os.path.join(output, os.path.basename(path)), compression="snappy")
+    return predict_seconds
 
 
 def run_baseline(argv):
     """`bench.py baseline`: score a dataset with the pure-Python loop in 1 or N processes."""
     parser = argparse.ArgumentParser(prog="bench.py baseline",
                                      description="Score a dataset with the pure-Python pyfunc baseline.")
-    parser.add_argument("--model", required=True, help="MLflow pyfunc model directory")
+    parser.add_argument("--model", required=True, help="model directory")
+    parser.add_argument("--loader", choices=["mlflow", "seed"], default="mlflow",
+                        help="mlflow.pyfunc.load_model, or the seed format's load_pyfunc (default: mlflow)")
     parser.add_argument("--input", required=True, help="input dataset directory")
-    parser.add_argument("--output", required=True, help="output directory (must not exist)")
+    parser.add_argument("--output", help="output directory (must not exist)")
     parser.add_argument("--columns", required=True, help="comma-separated feature columns, in model order")
     parser.add_argument("--procs", type=int, default=1, help="processes, files split across them (default: 1)")
     parser.add_argument("--batch-size", type=int, default=BATCH_ROWS,
                         help=f"rows per predict call (default: {BATCH_ROWS})")
+    parser.add_argument("--predict-only", action="store_true",
+                        help="write nothing; print the seconds spent in predict (bench-predict-seconds S)")
     args = parser.parse_args(argv)
     if args.procs < 1 or args.batch_size < 1:
         parser.error("--procs and --batch-size must be >= 1")
+    if args.predict_only == (args.output is not None):
+        parser.error("give exactly one of --output and --predict-only")
+    if args.predict_only and args.procs != 1:
+        parser.error("--predict-only runs in one process")
     columns = args.columns.split(",")
     files = dataset_files(args.input)
+    if args.predict_only:
+        seconds = score_files(args.model, args.loader, files, None, columns, args.batch_size, predict_only=True)
+        print(f"bench-predict-seconds {seconds:.6f}", flush=True)
+        return
     os.makedirs(args.output)
     if args.procs == 1:
-        score_files(args.model, files, args.output, columns, args.batch_size)
+        score_files(args.model, args.loader, files, args.output, columns, args.batch_size)
     else:
         context = multiprocessing.get_context("spawn")
         workers = [context.Process(target=score_files,
-                                   args=(args.model, files[i::args.procs], args.output, columns, args.batch_size))
+                                   args=(args.model, args.loader, files[i::args.procs], args.output, columns,
+                                         args.batch_size))
                    for i in range(args.procs) if files[i::args.procs]]
         for worker in workers:
             worker.start()
@@ -126,18 +214,67 @@ def cached(directory, command):
     partial = directory.with_name(directory.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     print(f"bench: preparing {directory}", file=sys.stderr)
-    subprocess.run(command + ["--out", str(partial)], check=True, stdout=subprocess.DEVNULL)
+    result = subprocess.run(command + ["--out", str(partial)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    if result.returncode != 0:
+        sys.exit(f"bench: preparing {directory} failed: {shlex.join(command)}\n{result.stderr}")
     partial.rename(directory)
 
 
-def prepare(work_dir, rows, files):
-    """The dataset directory and the LinearRegression model directory, made when missing."""
-    data = work_dir / f"data-{rows}r-{files}f-{FEATURES}k"
+def prepare_models(work_dir, keys):
+    """The models directory, with the models of `keys` made when missing: scripts/make_models.py
+    for the sklearn and seed models, bench/make_frame_model.py for the DataFrame model."""
     models = work_dir / f"models-{FEATURES}k"
+    models.mkdir(parents=True, exist_ok=True)
+    missing = [MODELS[k].directory for k in keys
+               if k != "frame" and not (models / MODELS[k].directory).exists()]
+    if missing:
+        partial = models / ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        cached(partial / "made", [sys.executable, str(SCRIPTS / "make_models.py"), "--features", str(FEATURES),
+                                  "--only", ",".join(missing), "--no-infer-requirements"])
+        for name in missing:
+            (partial / "made" / name).rename(models / name)
+        shutil.rmtree(partial)
+    if "frame" in keys:
+        cached(models / MODELS["frame"].directory,
+               [sys.executable, str(BENCH / "make_frame_model.py"), "--features", str(FEATURES)])
+    return models
+
+
+def prepare_dataset(work_dir, rows, files):
+    """The dataset directory of `rows` rows in `files` part files, made when missing."""
+    data = work_dir / f"data-{rows}r-{files}f-{FEATURES}k"
     cached(data, [sys.executable, str(SCRIPTS / "make_dataset.py"),
                   "--rows", str(rows), "--files", str(files), "--features", str(FEATURES)])
-    cached(models, [sys.executable, str(SCRIPTS / "make_models.py"), "--features", str(FEATURES)])
-    return data, models / "sklearn_linear"
+    return data
+
+
+def java_major_version(java):
+    """The major version of `java` (8 for 1.8), or None when it does not run."""
+    try:
+        result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr + result.stdout)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def spark_unavailable():
+    """Why spark_udf cannot run here, or "" when pyspark and Java 17+ are available."""
+    if importlib.util.find_spec("pyspark") is None:
+        return f"pyspark is not installed in {sys.prefix} (pip install -r scripts/requirements-bench.txt)"
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    if not java:
+        return "no java on PATH (apt-get install openjdk-17-jre-headless)"
+    major = java_major_version(java)
+    if major is None or major < 17:
+        return f"{java} is Java {major or 'of unknown version'}; pyspark 4 needs 17 or later"
+    return ""
 
 
 # --- Measurement -----------------------------------------------------------------------
@@ -169,13 +306,13 @@ def process_tree_rss(root):
     return total
 
 
-def measure(command, log_path):
-    """Run `command`; return (wall seconds, peak process-tree RSS bytes). Exits if it fails."""
+def measure(command, log_path, env):
+    """Run `command`; return (wall seconds, peak process-tree RSS bytes, its log). Exits if it fails."""
     peak = 0
     finished = threading.Event()
     with open(log_path, "w") as log:
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
         def poll():
             nonlocal peak
@@ -189,131 +326,436 @@ def measure(command, log_path):
         elapsed = time.perf_counter() - start
         finished.set()
         poller.join()
+    text = Path(log_path).read_text(errors="replace")
     if status != 0:
-        tail = "".join(open(log_path, errors="replace").readlines()[-40:])
+        tail = "".join(text.splitlines(keepends=True)[-40:])
         sys.exit(f"bench: command failed with status {status}: {shlex.join(command)}\n"
                  f"--- last lines of {log_path} ---\n{tail}")
-    return elapsed, peak
+    return elapsed, peak, text
 
 
 # --- Checking --------------------------------------------------------------------------
 
-def read_output(directory):
-    """{file name: (schema as [(name, type)], ids, predictions)} of an output directory."""
+def schema_of(path):
+    return [(f.name, str(f.type)) for f in pq.read_schema(path)]
+
+
+def column_values(table, name):
+    """A column as a numpy array; nulls of a float column become NaN."""
+    return table[name].to_numpy(zero_copy_only=False)
+
+
+def compare_columns(where, name, values, reference, reference_name):
+    """Problems comparing one column: predictions within the tolerance (NaN equals NaN or null),
+    every other column exactly."""
+    if name != "prediction":
+        if np.array_equal(values, reference, equal_nan=values.dtype.kind == "f"):
+            return []
+        first = int(np.argmax(values != reference))
+        return [f"{where}: column {name} differs from {reference_name}'s, first at row {first}: "
+                f"{values[first].item()!r} vs {reference[first].item()!r}"]
+    scale = np.maximum(np.abs(values), np.abs(reference))
+    close = np.abs(values - reference) <= RELATIVE_TOLERANCE * scale + ABSOLUTE_TOLERANCE
+    close |= np.isnan(values) & np.isnan(reference)
+    if close.all():
+        return []
+    bad = np.flatnonzero(~close)
+    return [f"{where}: {len(bad)} predictions differ from {reference_name}'s, first at row {bad[0]}: "
+            f"{float(values[bad[0]])!r} vs {float(reference[bad[0]])!r}"]
+
+
+def compare_same_files(reference_name, reference_dir, name, directory):
+    """Problems comparing an output laid out as the input (one file per input file, rows in
+    input order) with the reference's."""
     if not (directory / "_SUCCESS").exists():
-        return None
-    result = {}
-    for path in dataset_files(directory):
-        table = pq.read_table(path)
-        schema = [(field.name, str(field.type)) for field in table.schema]
-        ids = table["id"].to_numpy() if "id" in table.column_names else None
-        predictions = table["prediction"].to_numpy() if "prediction" in table.column_names else None
-        result[os.path.basename(path)] = (schema, ids, predictions)
-    return result
-
-
-def compare_outputs(reference_name, reference, name, output):
-    """Problems found comparing `output` with `reference`, as messages (empty when equal)."""
-    if output is None:
-        return [f"{name}: no _SUCCESS in its output"]
-    if sorted(output) != sorted(reference):
-        return [f"{name}: files {sorted(output)} differ from {reference_name}'s {sorted(reference)}"]
+        return [f"{name}: no _SUCCESS in {directory}"]
+    files = [os.path.basename(p) for p in dataset_files(directory)]
+    reference_files = [os.path.basename(p) for p in dataset_files(reference_dir)]
+    if files != reference_files:
+        return [f"{name}: files {files} differ from {reference_name}'s {reference_files}"]
     problems = []
-    for file, (schema, ids, predictions) in sorted(output.items()):
-        ref_schema, ref_ids, ref_predictions = reference[file]
+    for file in files:
         where = f"{name}/{file}"
-        if schema != ref_schema:
-            problems.append(f"{where}: columns {schema} differ from {reference_name}'s {ref_schema}")
+        reference = pq.read_table(reference_dir / file)
+        table = pq.read_table(directory / file)
+        schema = [(f.name, str(f.type)) for f in table.schema]
+        reference_schema = [(f.name, str(f.type)) for f in reference.schema]
+        if schema != reference_schema:
+            problems.append(f"{where}: columns {schema} differ from {reference_name}'s {reference_schema}")
             continue
-        if len(ids) != len(ref_ids):
-            problems.append(f"{where}: {len(ids)} rows, {reference_name} has {len(ref_ids)}")
+        if table.num_rows != reference.num_rows:
+            problems.append(f"{where}: {table.num_rows} rows, {reference_name} has {reference.num_rows}")
             continue
-        if not np.array_equal(ids, ref_ids):
-            first = int(np.argmax(ids != ref_ids))
-            problems.append(f"{where}: id at row {first} is {int(ids[first])}, "
-                            f"{reference_name} has {int(ref_ids[first])}")
-        scale = np.maximum(np.abs(predictions), np.abs(ref_predictions))
-        close = np.abs(predictions - ref_predictions) <= RELATIVE_TOLERANCE * scale + ABSOLUTE_TOLERANCE
-        close |= np.isnan(predictions) & np.isnan(ref_predictions)
-        if not close.all():
-            bad = np.flatnonzero(~close)
-            problems.append(f"{where}: {len(bad)} predictions differ, first at row {bad[0]}: "
-                            f"{float(predictions[bad[0]])!r} vs {reference_name}'s "
-                            f"{float(ref_predictions[bad[0]])!r}")
+        for column in table.column_names:
+            problems += compare_columns(where, column, column_values(table, column),
+                                        column_values(reference, column), reference_name)
     return problems
+
+
+def compare_by_id(reference_name, reference_dir, name, directory):
+    """Problems comparing an output in another layout (Spark's part files, in its own order)
+    with the reference's: the same columns and types, and, rows matched by `id` after
+    sorting, the same values."""
+    if not (directory / "_SUCCESS").exists():
+        return [f"{name}: no _SUCCESS in {directory}"]
+    files = [Path(p) for p in dataset_files(directory)]
+    reference_files = [Path(p) for p in dataset_files(reference_dir)]
+    if not files:
+        return [f"{name}: no part files in {directory}"]
+    reference_schema = schema_of(reference_files[0])
+    for path in files:
+        if schema_of(path) != reference_schema:
+            return [f"{name}/{path.name}: columns {schema_of(path)} differ from {reference_name}'s {reference_schema}"]
+
+    def read(paths, column):
+        return np.concatenate([column_values(pq.read_table(p, columns=[column]), column) for p in paths])
+
+    ids, reference_ids = read(files, "id"), read(reference_files, "id")
+    if len(ids) != len(reference_ids):
+        return [f"{name}: {len(ids)} rows, {reference_name} has {len(reference_ids)}"]
+    order, reference_order = np.argsort(ids, kind="stable"), np.argsort(reference_ids, kind="stable")
+    problems = compare_columns(f"{name} (sorted by id)", "id", ids[order], reference_ids[reference_order],
+                               reference_name)
+    if problems:
+        return problems
+    for column, _ in reference_schema:
+        if column != "id":
+            problems += compare_columns(f"{name} (sorted by id)", column, read(files, column)[order],
+                                        read(reference_files, column)[reference_order], reference_name)
+    return problems
+
+
+# --- Systems ---------------------------------------------------------------------------
+
+@dataclass
+class System:
+    name: str
+    kind: str  # score-cluster | baseline | spark | predict-only
+    command: list
+    env: dict
+    output: Path = None  # None: writes nothing (predict only)
+    layout: str = "same-files"  # or "by-id" (Spark)
+    runs: list = field(default_factory=list)  # [(wall s, peak bytes, inner s or None)]
+
+
+def systems_for(args, model_spec, model, data, runs_dir):
+    """The systems to measure on one dataset and model, in the order they take turns and are
+    reported: score-cluster, the baselines (the 1-process one is the reference of the output
+    check), spark_udf, predict only."""
+    columns = ",".join(FEATURE_COLUMNS)
+    base_env = dict(os.environ)
+    one_thread = {**base_env, **ONE_THREAD}
+    # --smoke keeps the N-process baseline and predict-only to the models that need no MLflow
+    # import (the import dominates a 20,000-row run); the other runs cover every model.
+    extras = not args.smoke or model_spec.loader == "seed"
+    systems = []
+    if not args.no_score_cluster:
+        output = runs_dir / "score-cluster"
+        command = [args.binary, "run", "--model", str(model), "--input", str(data), "--output", str(output),
+                   "--workers", str(args.workers), "--columns", columns, "--overwrite"]
+        if sys.prefix != sys.base_prefix:
+            command += ["--python-env", sys.prefix]
+        systems.append(System("score-cluster", "score-cluster", command + shlex.split(args.score_cluster_args),
+                              base_env, output))
+    baseline = [sys.executable, str(Path(__file__).resolve()), "baseline", "--model", str(model),
+                "--loader", model_spec.loader, "--input", str(data), "--columns", columns]
+    systems.append(System("python x1", "baseline", baseline + ["--output", str(runs_dir / "python-x1")], base_env,
+                          runs_dir / "python-x1"))
+    if args.baseline_procs > 1 and extras:
+        name = f"python x{args.baseline_procs}"
+        output = runs_dir / name.replace(" ", "-")
+        systems.append(System(name, "baseline",
+                              baseline + ["--output", str(output), "--procs", str(args.baseline_procs)],
+                              one_thread, output))
+    if args.spark and not model_spec.spark_skip:
+        output = runs_dir / "spark-udf"
+        command = [sys.executable, str(BENCH / "spark_job.py"), "--model", str(model), "--input", str(data),
+                   "--output", str(output), "--columns", columns, "--workers", str(args.workers)]
+        for setting in args.spark_conf:
+            command += ["--conf", setting]
+        env = {**base_env, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+        env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        systems.append(System(f"spark_udf local[{args.workers}]", "spark", command, env, output, layout="by-id"))
+    if not args.no_predict_only and extras:
+        systems.append(System("predict only", "predict-only", baseline + ["--predict-only"], one_thread))
+    return systems
+
+
+def check_outputs(systems):
+    """Problems found comparing every system's output with the 1-process baseline's."""
+    reference = next(s for s in systems if s.name == "python x1")
+    if not (reference.output / "_SUCCESS").exists():
+        return [f"{reference.name}: no _SUCCESS in {reference.output}"]
+    problems = []
+    for system in systems:
+        if system.output is None or system is reference:
+            continue
+        compare = compare_by_id if system.layout == "by-id" else compare_same_files
+        problems += compare(reference.name, reference.output, system.name, system.output)
+    return problems
+
+
+def run_once(system, log_path, label, show_time):
+    """One measured run of `system` (its previous output removed first)."""
+    if system.output is not None:
+        shutil.rmtree(system.output, ignore_errors=True)
+    seconds, peak, log = measure(system.command, log_path, system.env)
+    inner = None
+    pattern = {"spark": SPARK_JOB_LINE, "predict-only": PREDICT_LINE}.get(system.kind)
+    if pattern is not None:
+        match = pattern.search(log)
+        if match is None:
+            sys.exit(f"bench: {system.name} printed no timing line ({pattern.pattern}); see {log_path}")
+        inner = float(match.group(1))
+    timing = f": {seconds:.2f} s, peak {peak / 1e6:,.0f} MB" + (f", inner {inner:.2f} s" if inner else "")
+    print(f"bench: {label} {system.name}{timing if show_time else ''}", file=sys.stderr)
+    return seconds, peak, inner
+
+
+def bench_one(args, rows, model_spec, model, data):
+    """Warm-up, check, alternating timed runs, check again; the results of one dataset and model."""
+    runs_dir = args.work_dir / "runs"
+    logs_dir = runs_dir / "logs"
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    systems = systems_for(args, model_spec, model, data, runs_dir)
+    label = f"{rows:,} rows, {model_spec.key}:"
+
+    def log_path(system, tag):
+        return logs_dir / f"{rows}r-{model_spec.key}-{system.name.replace(' ', '-')}-{tag}.log"
+
+    def check(when):
+        problems = check_outputs(systems)
+        if problems:
+            print(f"bench: outputs differ ({label} {when}):\n  " + "\n  ".join(problems), file=sys.stderr)
+            sys.exit(1)
+
+    if args.warm_up:
+        for system in systems:
+            run_once(system, log_path(system, "warm-up"), f"{label} warm-up", show_time=False)
+        check("after the warm-up")
+    for i in range(args.repeat):
+        for system in systems:
+            system.runs.append(run_once(system, log_path(system, f"run{i + 1}"),
+                                        f"{label} run {i + 1}/{args.repeat}", show_time=True))
+    check("after the last run")
+    compared = [s.name for s in systems if s.output is not None and s.name != "python x1"]
+    print(f"bench: {label} outputs of {', '.join(compared) or 'no other system'} equal python x1's",
+          file=sys.stderr)
+
+    results = []
+    for system in systems:
+        times = [seconds for seconds, _, _ in system.runs]
+        peaks = [peak for _, peak, _ in system.runs]
+        entry = {"rows": rows, "model": model_spec.key, "system": system.name, "kind": system.kind,
+                 "command": shlex.join(system.command),
+                 "env": {k: system.env[k] for k in sorted(ONE_THREAD) if k in system.env},
+                 "times_s": times, "median_s": statistics.median(times),
+                 "rows_per_s": rows / statistics.median(times),
+                 "peak_rss_bytes": peaks, "peak_rss_mb": max(peaks) / 1e6}
+        if system.kind == "spark":
+            jobs = [inner for _, _, inner in system.runs]
+            entry.update({"job_times_s": jobs, "job_median_s": statistics.median(jobs),
+                          "job_rows_per_s": rows / statistics.median(jobs)})
+        if system.kind == "predict-only":
+            predicts = [inner for _, _, inner in system.runs]
+            entry.update({"predict_times_s": predicts, "predict_median_s": statistics.median(predicts),
+                          "predict_rows_per_s": rows / statistics.median(predicts)})
+        results.append(entry)
+    add_ratios(results, args.workers)
+    return results
+
+
+def add_ratios(results, workers):
+    """score-cluster against each system: speed-up (the system's median time over score-cluster's,
+    > 1: score-cluster is faster) and memory share (score-cluster's peak over the system's)."""
+    ours = next((r for r in results if r["kind"] == "score-cluster"), None)
+    if ours is None:
+        return
+    for r in results:
+        if r["kind"] == "predict-only":
+            limit = workers * r["predict_rows_per_s"]
+            r["limit_rows_per_s"] = limit
+            r["score_cluster_share_of_limit"] = ours["rows_per_s"] / limit
+            continue
+        r["score_cluster_speedup"] = r["median_s"] / ours["median_s"]
+        r["score_cluster_memory_share"] = ours["peak_rss_mb"] / r["peak_rss_mb"]
+        if r["kind"] == "spark":
+            r["score_cluster_speedup_vs_job"] = r["job_median_s"] / ours["median_s"]
+
+
+# --- Reporting -------------------------------------------------------------------------
+
+def markdown(results, args, skipped):
+    """The results as Markdown: one table per dataset, then score-cluster against the limit."""
+    lines = []
+    for rows in args.rows:
+        lines += [f"### {rows:,} rows ({args.files} files), {args.workers} workers", "",
+                  "| model | system | median s | rows/s | peak MB | score-cluster speed-up | "
+                  "score-cluster memory share |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for r in (r for r in results if r["rows"] == rows and r["kind"] != "predict-only"):
+            speedup = f"{r['score_cluster_speedup']:.2f}x" if "score_cluster_speedup" in r else "-"
+            share = f"{100 * r['score_cluster_memory_share']:.0f}%" if "score_cluster_memory_share" in r else "-"
+            name = r["system"] + (", whole process" if r["kind"] == "spark" else "")
+            lines.append(f"| {r['model']} | {name} | {r['median_s']:.2f} | {r['rows_per_s']:,.0f} "
+                         f"| {r['peak_rss_mb']:,.0f} | {speedup} | {share} |")
+            if r["kind"] == "spark":
+                speedup = f"{r['score_cluster_speedup_vs_job']:.2f}x" if "score_cluster_speedup_vs_job" in r else "-"
+                lines.append(f"| {r['model']} | {r['system']}, job only | {r['job_median_s']:.2f} "
+                             f"| {r['job_rows_per_s']:,.0f} | | {speedup} | |")
+        lines.append("")
+    limits = [r for r in results if r["kind"] == "predict-only"]
+    if limits:
+        lines += [f"### score-cluster against the limit: {args.workers} x predict-only rows/s "
+                  "(1 process, 1 thread, model time only)", "",
+                  "| rows | model | predict-only rows/s | limit rows/s | score-cluster rows/s | share of limit |",
+                  "|---:|---|---:|---:|---:|---:|"]
+        for r in limits:
+            ours = next((o for o in results if o["rows"] == r["rows"] and o["model"] == r["model"]
+                         and o["kind"] == "score-cluster"), None)
+            workers_limit = args.workers * r["predict_rows_per_s"]
+            ours_rate = f"{ours['rows_per_s']:,.0f}" if ours else "-"
+            share = f"{100 * r['score_cluster_share_of_limit']:.0f}%" if ours else "-"
+            lines.append(f"| {r['rows']:,} | {r['model']} | {r['predict_rows_per_s']:,.0f} | {workers_limit:,.0f} "
+                         f"| {ours_rate} | {share} |")
+        lines.append("")
+    for note in skipped:
+        lines.append(f"- not run: {note}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def plot(results, args, path):
+    """A PNG of rows/s per system per model, one panel per dataset; False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    series = []  # (label, kind, key)
+    for r in results:
+        label = r["system"] + (" (whole process)" if r["kind"] == "spark" else "")
+        if r["kind"] != "predict-only" and (label, "rows_per_s") not in [(s[0], s[2]) for s in series]:
+            series.append((label, r["system"], "rows_per_s"))
+        if r["kind"] == "spark" and (r["system"] + " (job only)", "job_rows_per_s") not in [(s[0], s[2]) for s in series]:
+            series.append((r["system"] + " (job only)", r["system"], "job_rows_per_s"))
+    models = [m for m in args.models if any(r["model"] == m for r in results)]
+    figure, axes = plt.subplots(1, len(args.rows), figsize=(4.2 * len(args.rows) + 1.8, 3.4), squeeze=False,
+                                sharey=True)
+    width = 0.8 / max(1, len(series))
+    for axis, rows in zip(axes[0], args.rows):
+        for i, (label, system, key) in enumerate(series):
+            values = []
+            for model in models:
+                match = [r for r in results if r["rows"] == rows and r["model"] == model and r["system"] == system]
+                values.append(match[0][key] if match and key in match[0] else 0)
+            axis.bar([m + (i - (len(series) - 1) / 2) * width for m in range(len(models))], values, width,
+                     label=label)
+        limits = [next((r["limit_rows_per_s"] for r in results if r["rows"] == rows and r["model"] == model
+                        and "limit_rows_per_s" in r), None) for model in models]
+        labelled = axis is not axes[0][-1]
+        for m, limit in enumerate(limits):
+            if limit:
+                axis.hlines(limit, m - 0.45, m + 0.45, colors="black", linestyles="dashed", linewidth=1,
+                            label=None if labelled else f"limit: {args.workers} x predict only")
+                labelled = True
+        axis.set_title(f"{rows:,} rows")
+        axis.set_xticks(range(len(models)))
+        axis.set_xticklabels(models)
+        axis.set_yscale("log")
+        axis.grid(axis="y", which="both", alpha=0.3)
+    axes[0][0].set_ylabel("rows/s (log scale)")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    figure.suptitle(f"score-cluster benchmark, {args.workers} workers, {os.cpu_count()} CPUs", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
 
 
 # --- The benchmark ---------------------------------------------------------------------
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        description="Benchmark score-cluster against a pure-Python pyfunc scoring loop "
+        description="Benchmark score-cluster against a pure-Python pyfunc scoring loop and spark_udf "
                     "(see bench/README.md). `bench.py baseline --help` describes the baseline alone.")
-    parser.add_argument("--rows", type=int, help="dataset rows (default: 2,000,000; smoke: 20,000)")
+    parser.add_argument("--rows", help="comma-separated dataset sizes (default: 100000,2000000,10000000; "
+                                       "smoke: 20000)")
     parser.add_argument("--files", type=int, help="dataset part files (default: 8; smoke: 2)")
-    parser.add_argument("--workers", type=int, default=2, help="score-cluster --workers (default: 2)")
+    parser.add_argument("--models", help=f"comma-separated models among {', '.join(MODELS)} "
+                                         "(default: all; smoke: linear,frame,seed)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="score-cluster --workers, Spark local[N], baseline processes (default: 2)")
+    parser.add_argument("--baseline-procs", type=int, default=None,
+                        help="processes of the multi-process baseline (default: --workers; 1: no such run)")
     parser.add_argument("--repeat", type=int, help="timed runs of each system (default: 3; smoke: 1)")
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false", default=None,
+                        help="skip the warm-up run (default: warm up, except with --smoke)")
+    parser.add_argument("--with-spark", dest="spark", action="store_true",
+                        help="also run spark_udf (needs pyspark and Java 17+; skipped with a note otherwise)")
+    parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Spark configuration for the spark_udf runs, repeatable")
+    parser.add_argument("--no-predict-only", action="store_true", help="skip the predict-only (limit) runs")
     parser.add_argument("--binary", default=str(REPO / ".build/release/score-cluster"),
                         help="score-cluster executable (default: .build/release/score-cluster)")
     parser.add_argument("--score-cluster-args", default="",
                         help='extra arguments for score-cluster run, given with "=": '
                              '--score-cluster-args="--batch-size 50000"')
     parser.add_argument("--no-score-cluster", action="store_true",
-                        help="run only the Python baselines (to check the harness without the binary)")
-    parser.add_argument("--baseline-procs", type=int, default=None,
-                        help="also run the Python baseline with N processes")
+                        help="run only the other systems (to check the harness without the binary)")
     parser.add_argument("--work-dir", default=str(REPO / "bench/out"),
                         help="cache of inputs, outputs and logs (default: bench/out)")
     parser.add_argument("--json", default=None,
                         help="results file (default: WORK_DIR/results.json; smoke: WORK_DIR/smoke-results.json)")
+    parser.add_argument("--plot", default=None,
+                        help="plot file (default: next to the JSON, .png); needs matplotlib, skipped without")
     parser.add_argument("--smoke", action="store_true",
-                        help="correctness check: 20,000 rows, 2 files, 1 run, no warm-up")
+                        help="correctness check: 20,000 rows, 2 files, models linear,frame,seed, 1 run, "
+                             "no warm-up, no spark; the N-process baseline and predict-only on the seed model only")
     args = parser.parse_args(argv)
     defaults = SMOKE_DEFAULTS if args.smoke else FULL_DEFAULTS
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if args.rows < 1 or args.files < 1 or args.repeat < 1 or args.workers < 1:
+    if args.warm_up is None:
+        args.warm_up = not args.smoke
+    try:
+        args.rows = [int(r.replace("_", "")) for r in str(args.rows).split(",") if r.strip()]
+    except ValueError:
+        parser.error(f"--rows must be comma-separated integers, got {args.rows!r}")
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in args.models if m not in MODELS]
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}; choose among {', '.join(MODELS)}")
+    if args.baseline_procs is None:
+        args.baseline_procs = args.workers
+    if not args.rows or min(args.rows) < 1 or args.files < 1 or args.repeat < 1 or args.workers < 1:
         parser.error("--rows, --files, --repeat and --workers must be >= 1")
-    if args.baseline_procs is not None and args.baseline_procs < 2:
-        parser.error("--baseline-procs must be >= 2 (the 1-process baseline always runs)")
-    if args.no_score_cluster and args.baseline_procs is None and not args.smoke:
-        parser.error("--no-score-cluster needs --baseline-procs N (or --smoke) to have something to compare")
+    if args.baseline_procs < 1:
+        parser.error("--baseline-procs must be >= 1")
+    if args.smoke and args.spark:
+        parser.error("--smoke runs without spark")
     args.work_dir = Path(args.work_dir).resolve()
     args.json = Path(args.json or args.work_dir / ("smoke-results.json" if args.smoke else "results.json"))
+    args.plot = Path(args.plot) if args.plot else args.json.with_suffix(".png")
     return args
 
 
-def systems_for(args, model, data, runs_dir):
-    """[(name, output directory, command)] of the systems to measure, score-cluster first."""
-    columns = ",".join(FEATURE_COLUMNS)
-    systems = []
+def versions(args):
+    """What was measured: score-cluster's --version, the git commit (and whether the tree had changes)."""
+    def output(command):
+        try:
+            return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    found = {"git_commit": output(["git", "rev-parse", "HEAD"]),
+             "git_dirty": bool(output(["git", "status", "--porcelain", "--untracked-files=no"]))}
     if not args.no_score_cluster:
-        output = runs_dir / "score-cluster"
-        systems.append(("score-cluster", output,
-                        [args.binary, "run", "--model", str(model), "--input", str(data), "--output", str(output),
-                         "--workers", str(args.workers), "--columns", columns, "--overwrite"]
-                        + shlex.split(args.score_cluster_args)))
-    for procs in [1] + ([args.baseline_procs] if args.baseline_procs else []):
-        name = "python baseline" if procs == 1 else f"python baseline x{procs}"
-        output = runs_dir / name.replace(" ", "-")
-        systems.append((name, output,
-                        [sys.executable, str(Path(__file__).resolve()), "baseline", "--model", str(model),
-                         "--input", str(data), "--output", str(output), "--columns", columns,
-                         "--procs", str(procs)]))
-    return systems
-
-
-def markdown_table(results, rows):
-    """The results as a Markdown table; the ratio is each median over score-cluster's."""
-    reference = next((r["median_s"] for r in results if r["system"] == "score-cluster"), None)
-    lines = ["| system | rows | median s | rows/s | peak MB | ratio vs score-cluster |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for r in results:
-        ratio = f"{r['median_s'] / reference:.2f}x" if reference else "-"
-        lines.append(f"| {r['system']} | {rows:,} | {r['median_s']:.2f} | {r['rows_per_s']:,.0f} "
-                     f"| {r['peak_rss_mb']:,.0f} | {ratio} |")
-    return "\n".join(lines)
+        found["score_cluster"] = output([args.binary, "--version"])
+    if args.spark:
+        found["pyspark"] = output([sys.executable, "-c", "import pyspark; print(pyspark.__version__)"])
+    return found
 
 
 def main(argv):
@@ -324,57 +766,58 @@ def main(argv):
             sys.exit(f"bench: no score-cluster executable at {args.binary}; build it with "
                      "`swift build -c release`, pass --binary, or use --no-score-cluster")
         args.binary = os.path.abspath(binary)
+    skipped = []
+    if args.spark:
+        reason = spark_unavailable()
+        if reason:
+            print(f"bench: spark_udf skipped: {reason}", file=sys.stderr)
+            skipped.append(f"spark_udf: {reason}")
+            args.spark = False
+        else:
+            skipped += [f"spark_udf on {MODELS[m].key}: {MODELS[m].spark_skip}"
+                        for m in args.models if MODELS[m].spark_skip]
+    load_at_start = os.getloadavg()
+    if load_at_start[0] > (os.cpu_count() or 1) * 0.5:
+        print(f"bench: note: the 1-minute load average is {load_at_start[0]:.2f} on {os.cpu_count()} CPUs; "
+              "other work on the machine slows every system and adds noise", file=sys.stderr)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    data, model = prepare(args.work_dir, args.rows, args.files)
-    runs_dir = args.work_dir / "runs"
-    runs_dir.mkdir(exist_ok=True)
-    systems = systems_for(args, model, data, runs_dir)
-
-    def run(name, output, command, label):
-        shutil.rmtree(output, ignore_errors=True)
-        seconds, peak = measure(command, output.with_name(output.name + ".log"))
-        print(f"bench: {label} {name}: {seconds:.2f} s, peak {peak / 1e6:,.0f} MB", file=sys.stderr)
-        return seconds, peak
-
-    if not args.smoke:
-        for name, output, command in systems:
-            run(name, output, command, "warm-up")
-    measured = {name: [] for name, _, _ in systems}
-    for i in range(args.repeat):
-        for name, output, command in systems:
-            measured[name].append(run(name, output, command, f"run {i + 1}/{args.repeat}"))
-
-    reference_name, reference_dir, _ = systems[0]
-    reference = read_output(reference_dir)
-    problems = [] if reference is not None else [f"{reference_name}: no _SUCCESS in its output"]
-    if reference is not None:
-        for name, output, _ in systems[1:]:
-            problems += compare_outputs(reference_name, reference, name, read_output(output))
-    if problems:
-        print("bench: outputs differ:\n  " + "\n  ".join(problems), file=sys.stderr)
-        sys.exit(1)
+    models_dir = prepare_models(args.work_dir, args.models)
+    datasets = {rows: prepare_dataset(args.work_dir, rows, args.files) for rows in args.rows}
 
     results = []
-    for name, _, command in systems:
-        times = [seconds for seconds, _ in measured[name]]
-        peaks = [peak for _, peak in measured[name]]
-        median = statistics.median(times)
-        results.append({"system": name, "command": shlex.join(command), "times_s": times,
-                         "median_s": median, "rows_per_s": args.rows / median,
-                         "peak_rss_bytes": peaks, "peak_rss_mb": max(peaks) / 1e6})
-    print(markdown_table(results, args.rows))
+    for rows in args.rows:
+        for key in args.models:
+            spec = MODELS[key]
+            results += bench_one(args, rows, spec, models_dir / spec.directory, datasets[rows])
+
+    print(markdown(results, args, skipped), end="")
     report = {
-        "config": {"rows": args.rows, "files": args.files, "features": FEATURES, "workers": args.workers,
-                   "repeat": args.repeat, "warm_up": not args.smoke, "batch_rows_baseline": BATCH_ROWS,
-                   "dataset": str(data), "model": str(model)},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "check": {"reference": reference_name, "compared": [name for name, _, _ in systems[1:]],
-                  "relative_tolerance": RELATIVE_TOLERANCE, "absolute_tolerance": ABSOLUTE_TOLERANCE},
+        "config": {"rows": args.rows, "files": args.files, "features": FEATURES, "models": args.models,
+                   "workers": args.workers, "baseline_procs": args.baseline_procs, "repeat": args.repeat,
+                   "warm_up": args.warm_up, "spark": args.spark, "spark_conf": args.spark_conf,
+                   "batch_rows_baseline": BATCH_ROWS, "binary": None if args.no_score_cluster else args.binary,
+                   "score_cluster_args": args.score_cluster_args,
+                   "datasets": {str(k): str(v) for k, v in datasets.items()},
+                   "model_dirs": {k: str(models_dir / MODELS[k].directory) for k in args.models},
+                   "model_descriptions": {k: MODELS[k].description for k in args.models}},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "load_average_start": load_at_start, "load_average_end": os.getloadavg()},
+        "versions": versions(args),
+        "check": {"reference": "python x1", "relative_tolerance": RELATIVE_TOLERANCE,
+                  "absolute_tolerance": ABSOLUTE_TOLERANCE,
+                  "rule": "same files, columns and types; input columns exact; predictions within tolerance; "
+                          "spark_udf's part files compared by id after sorting"},
+        "skipped": skipped,
         "results": results,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"bench: wrote {args.json}", file=sys.stderr)
+    if plot(results, args, args.plot):
+        print(f"bench: wrote {args.plot}", file=sys.stderr)
+    else:
+        print("bench: no plot (matplotlib is not installed: pip install -r scripts/requirements-bench.txt)",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

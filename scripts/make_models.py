@@ -4,7 +4,7 @@ The training frame has K float64 features named by their ordinals "0".."K-1", th
 names that score-cluster (like spark_udf with positional columns) gives the columns it
 hands to predict, so scikit-learn's feature-name check passes at scoring time.
 
-Models written under --out:
+Models written under --out (all of them, or those named by --only):
   sklearn_linear  mlflow.sklearn.save_model(LinearRegression)          (model.skops)
   sklearn_hgb     mlflow.sklearn.save_model(HistGradientBoostingRegressor(max_iter=100))
   seed_linear     a "seed-style" pyfunc model that needs no MLflow to load: a hand-written
@@ -32,6 +32,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
 
 TRAINING_ROWS = 5000
+MODEL_NAMES = ("sklearn_linear", "sklearn_hgb", "seed_linear")
 
 # The one type skops does not trust by default in a HistGradientBoostingRegressor; we wrote it.
 HGB_TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
@@ -70,9 +71,18 @@ def parse_args(argv=None):
     parser.add_argument("--out", required=True, help="directory to write the model directories into")
     parser.add_argument("--features", type=int, required=True, help="number of features K")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the training data (default: 0)")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated subset of sklearn_linear,sklearn_hgb,seed_linear to write (default: all)")
+    parser.add_argument("--no-infer-requirements", action="store_true",
+                        help="write MLflow's default requirements of the sklearn flavor instead of inferring them "
+                             "(inference runs a subprocess for seconds per model)")
     args = parser.parse_args(argv)
     if args.features < 1:
         parser.error("--features must be >= 1")
+    args.only = args.only.split(",") if args.only else list(MODEL_NAMES)
+    unknown = [name for name in args.only if name not in MODEL_NAMES]
+    if unknown:
+        parser.error(f"--only: unknown model(s) {', '.join(unknown)}; choose among {', '.join(MODEL_NAMES)}")
     return args
 
 
@@ -112,8 +122,7 @@ def save_seed_linear(path, model):
 
 def main(argv=None):
     args = parse_args(argv)
-    paths = {name: os.path.abspath(os.path.join(args.out, name))
-             for name in ("sklearn_linear", "sklearn_hgb", "seed_linear")}
+    paths = {name: os.path.abspath(os.path.join(args.out, name)) for name in MODEL_NAMES if name in args.only}
     existing = [p for p in paths.values() if os.path.exists(p)]
     if existing:
         sys.exit(f"make_models: already exists: {', '.join(existing)}")
@@ -121,14 +130,21 @@ def main(argv=None):
 
     x, y = training_data(args.features, args.seed)
     linear = LinearRegression().fit(x, y)
-    hgb = HistGradientBoostingRegressor(max_iter=100, random_state=args.seed).fit(x, y)
-
     with contextlib.redirect_stdout(sys.stderr):
-        import mlflow.sklearn
+        if "sklearn_linear" in paths or "sklearn_hgb" in paths:
+            import mlflow.sklearn
 
-        mlflow.sklearn.save_model(linear, paths["sklearn_linear"])
-        mlflow.sklearn.save_model(hgb, paths["sklearn_hgb"], skops_trusted_types=HGB_TRUSTED_TYPES)
-    save_seed_linear(paths["seed_linear"], linear)
+            requirements = {}
+            if args.no_infer_requirements:
+                requirements["pip_requirements"] = mlflow.sklearn.get_default_pip_requirements()
+        if "sklearn_linear" in paths:
+            mlflow.sklearn.save_model(linear, paths["sklearn_linear"], **requirements)
+        if "sklearn_hgb" in paths:
+            hgb = HistGradientBoostingRegressor(max_iter=100, random_state=args.seed).fit(x, y)
+            mlflow.sklearn.save_model(hgb, paths["sklearn_hgb"], skops_trusted_types=HGB_TRUSTED_TYPES,
+                                      **requirements)
+    if "seed_linear" in paths:
+        save_seed_linear(paths["seed_linear"], linear)
     print(json.dumps(paths))
 
 
