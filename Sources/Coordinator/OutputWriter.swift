@@ -75,7 +75,7 @@ final class OutputWriter: @unchecked Sendable {
 
     private func open(_ file: Int) throws -> ParquetFileWriter {
         try ParquetFileWriter(path: committer.temporaryPath(for: fileNames[file]), schema: schema,
-                              compression: compression, createdBy: Self.createdBy)
+                              compression: compression, createdBy: Self.createdBy, dictionary: false)
     }
 
     private func finishFile(_ file: Int, writer: ParquetFileWriter?) throws {
