@@ -14,7 +14,7 @@ final class JobControl {
 
     private let job: JobPreparation
     private let options: JobOptions
-    private let spec: JobSpec
+    private var spec: JobSpec
     private let events: BlockingQueue<JobEvent>
     private let log: @Sendable (String) -> Void
     private let started: Date
@@ -23,6 +23,16 @@ final class JobControl {
     var reader: PartitionReader?
     var writer: OutputWriter?
     var launcher: LocalWorkerLauncher?
+    /// The model, packed, for workers that do not have it (remote workers).
+    var modelArchive: ModelArchive? {
+        didSet { spec.modelSHA256 = modelArchive?.sha256 }
+    }
+    /// Workers that loaded the model but wait until enough have (`--min-workers`).
+    private var waitingReady: [WorkerID] = []
+    private var minWorkers: Int {
+        if case .listen(_, _, let minimum) = options.workerSource { return max(1, minimum) }
+        return 1
+    }
 
     private var scheduler: Scheduler
     private var merger: ResultMerger
@@ -35,6 +45,8 @@ final class JobControl {
     private var schedulingDone = false
     private var writerDone = false
     private(set) var rowsWritten = 0
+    /// Workers that connected and passed the handshake during the job.
+    var workersJoined: Int { nextWorkerID }
 
     init(job: JobPreparation, options: JobOptions, jobID: String, started: Date, events: BlockingQueue<JobEvent>,
          log: @escaping @Sendable (String) -> Void) {
@@ -43,12 +55,14 @@ final class JobControl {
         self.events = events
         self.log = log
         self.started = started
-        self.spec = JobSpec(jobID: jobID, modelPath: job.model.directory, columnNames: job.binding.labels,
+        var spec = JobSpec(jobID: jobID, modelPath: job.model.directory, columnNames: job.binding.labels,
                             integerLabels: job.binding.integerLabels, enforcedTypes: job.binding.enforcedTypes,
                             modelConfigJSON: job.modelConfigJSON, paramsJSON: job.paramsJSON,
                             resultType: job.resultType.rawValue, outputField: options.outputField,
                             strictTypes: options.strictTypes)
-        self.scheduler = Scheduler(configuration: .init(maxAttempts: options.maxAttempts, failWhenNoWorkers: true))
+        self.spec = spec
+        self.scheduler = Scheduler(configuration: .init(maxAttempts: options.maxAttempts,
+                                                        failWhenNoWorkers: options.workerSource == .local))
         self.merger = ResultMerger(plan: job.plan)
     }
 
@@ -82,7 +96,7 @@ final class JobControl {
     private func handle(_ event: JobEvent) {
         switch event {
         case .accepted(let connection):
-            WorkerConnections.handshake(connection, events: events, log: log)
+            WorkerConnections.handshake(connection, token: options.token, events: events, log: log)
         case .hello(let connection, let hello):
             mark("worker pid \(hello.pid) connected")
             let id = nextWorkerID
@@ -97,7 +111,21 @@ final class JobControl {
         case .ready(let id, let ready):
             readyWorkers += 1
             mark("worker \(id) ready (model loaded in \(String(format: "%.2f", ready.loadSeconds)) s)")
-            perform(scheduler.handle(.workerReady(id)))
+            if readyWorkers < minWorkers {
+                log("\(name(of: id)) is ready; waiting for \(minWorkers - readyWorkers) more worker(s) (--min-workers \(minWorkers))")
+                waitingReady.append(id)
+            } else {
+                for waiting in waitingReady + [id] { perform(scheduler.handle(.workerReady(waiting))) }
+                waitingReady = []
+            }
+        case .modelRequested(let id):
+            guard let archive = modelArchive else {
+                perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) asked for the model, which this job does not send")))
+                return
+            }
+            do { try links[id]?.connection.send(.modelArchive, payload: archive.buffer) } catch {
+                links[id]?.connection.shutdownReceive()
+            }
         case .result(let id, let decoded):
             received(decoded, from: id)
         case .failure(let id, let workerFailure):

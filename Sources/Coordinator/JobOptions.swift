@@ -1,4 +1,5 @@
 import Columnar
+import Wire
 import PyFunc
 
 /// Everything a scoring job is told by its user.
@@ -59,6 +60,10 @@ public struct JobOptions: Sendable {
     public var modelConfig: [(key: String, value: String)] = []
     /// `--params KEY=VALUE` for a model whose signature declares params.
     public var params: [(key: String, value: String)] = []
+    /// Where workers come from: started here, or connecting to `listen` from anywhere.
+    public var workerSource: WorkerSource = .local
+    /// The shared secret workers must prove they know (remote workers need one).
+    public var token: ClusterToken?
     /// Seconds to wait for the first worker to be ready before giving up.
     public var startupTimeout: Double = 300
 
@@ -68,6 +73,15 @@ public struct JobOptions: Sendable {
         self.outputPath = outputPath
         self.workers = workers
     }
+}
+
+/// Where a job's workers come from.
+public enum WorkerSource: Sendable, Equatable {
+    /// `score-cluster run`: `workers` local processes started by the job, connecting over loopback.
+    case local
+    /// `score-cluster coordinator`: workers started elsewhere connect to `host:port`; scoring starts
+    /// once `minWorkers` are ready. The model is sent to each worker that lacks it.
+    case listen(host: String, port: Int, minWorkers: Int)
 }
 
 /// `--env-manager`: the environment the workers' embedded Python uses.

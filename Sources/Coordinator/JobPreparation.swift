@@ -54,7 +54,7 @@ struct JobPreparation {
         modelConfigJSON = try ModelArguments.modelConfig(model: model, overrides: options.modelConfig)
         paramsJSON = try ModelArguments.params(signature: model.signature, given: options.params)
         guard options.batchSize > 0 else { throw JobError("--batch-size must be at least 1 (got \(options.batchSize))") }
-        guard options.workers > 0 else { throw JobError("--workers must be at least 1 (got \(options.workers))") }
+        guard options.workers > 0 || options.workerSource != .local else { throw JobError("--workers must be at least 1 (got \(options.workers))") }
         do { dataset = try ParquetDataset(path: options.inputPath, verifyChecksums: options.verifyChecksums) } catch {
             throw JobError(error.message)
         }

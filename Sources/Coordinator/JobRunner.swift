@@ -43,22 +43,42 @@ public final class JobRunner: @unchecked Sendable {
         let committer = try OutputCommitter(directory: options.outputPath, overwrite: options.overwrite,
                                             jobID: jobID, inputPath: job.dataset.path)
         let listener: Listener
-        do { listener = try Listener(host: "127.0.0.1", port: 0) } catch {
+        do {
+            switch options.workerSource {
+            case .local: listener = try Listener(host: "127.0.0.1", port: 0)
+            case .listen(let host, let port, _): listener = try Listener(host: host, port: port)
+            }
+        } catch {
             committer.abort()
             throw JobError("cannot open a port for workers: \(error)")
         }
         let events = BlockingQueue<JobEvent>()
         let control = JobControl(job: job, options: options, jobID: jobID, started: started, events: events, log: log)
 
-        // Workers: the same binary, started as `score-cluster worker`, connect back to the listener.
-        let launcher = LocalWorkerLauncher()
-        let arguments = ["worker", "--connect", "127.0.0.1:\(listener.port)", "--python-env", job.pythonEnvironment.root,
-                         "--capacity", String(options.workerCapacity)]
-        for index in 0..<options.workers {
-            control.workerLaunched()
-            launcher.launch(index: index, executable: Self.executablePath(), arguments: arguments) { index, how in
-                events.push(.workerExited(index: index, how: how))
+        // Workers: local ones are this binary, started as `score-cluster worker`; remote ones connect
+        // by themselves and get the model sent to them.
+        var launcher: LocalWorkerLauncher?
+        var localWorkers = 0
+        switch options.workerSource {
+        case .local:
+            let local = LocalWorkerLauncher()
+            let arguments = ["worker", "--connect", "127.0.0.1:\(listener.port)", "--python-env", job.pythonEnvironment.root,
+                             "--capacity", String(options.workerCapacity)]
+            for index in 0..<options.workers {
+                control.workerLaunched()
+                local.launch(index: index, executable: Self.executablePath(), arguments: arguments) { index, how in
+                    events.push(.workerExited(index: index, how: how))
+                }
             }
+            launcher = local
+            localWorkers = options.workers
+        case .listen(let host, _, let minWorkers):
+            do { control.modelArchive = try ModelArchive.pack(directory: job.model.directory) } catch {
+                committer.abort()
+                throw JobError("cannot pack the model \(job.model.directory) for remote workers: \(error)")
+            }
+            log("listening for workers on \(host):\(listener.port); scoring starts when \(minWorkers) are ready "
+                + "(score-cluster worker --connect HOST:\(listener.port)\(options.token == nil ? "" : " --token-file FILE"))")
         }
         let acceptor = Acceptor(listener: listener, events: events, log: log)
         acceptor.start()
@@ -84,27 +104,27 @@ public final class JobRunner: @unchecked Sendable {
         acceptor.stop()
         reader.stop()
         if var failure = outcome {
-            launcher.settle(seconds: 1, expected: options.workers)
-            let exits = launcher.abnormalExits
+            launcher?.settle(seconds: 1, expected: localWorkers)
+            let exits = launcher?.abnormalExits ?? []
             if !exits.isEmpty {
                 failure.message += ". Worker processes that ended: \(exits.joined(separator: "; ")). A worker ends like this when the model crashes the interpreter (a segfault, os._exit, running out of memory); see the worker messages above"
             }
             writer.stop()
-            launcher.signalAll(SIGTERM)
-            launcher.waitForExit(seconds: 5, expected: options.workers)
+            launcher?.signalAll(SIGTERM)
+            launcher?.waitForExit(seconds: 5, expected: localWorkers)
             control.closeConnections()
             committer.abort()
             throw failure
         }
         do { try committer.markSuccess() } catch {
-            launcher.waitForExit(seconds: 10, expected: options.workers)
+            launcher?.waitForExit(seconds: 10, expected: localWorkers)
             committer.abort()
             throw error
         }
-        launcher.waitForExit(seconds: 10, expected: options.workers)
+        launcher?.waitForExit(seconds: 10, expected: localWorkers)
         control.closeConnections()
         return Summary(rows: control.rowsWritten, files: fileNames.count, partitions: job.plan.partitions.count,
-                       workers: options.workers, seconds: Date().timeIntervalSince(started),
+                       workers: control.workersJoined, seconds: Date().timeIntervalSince(started),
                        outputDirectory: committer.directory, outputFiles: fileNames)
     }
 

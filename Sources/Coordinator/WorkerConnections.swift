@@ -8,6 +8,7 @@ enum JobEvent: Sendable {
     case ready(WorkerID, WorkerReady)
     case result(WorkerID, ColumnBatchCodec.Decoded)
     case failure(WorkerID, WorkerFailure)
+    case modelRequested(WorkerID)
     case disconnected(WorkerID, String)
     case workerExited(index: Int, how: String)
     case reader(PartitionReader.Output)
@@ -19,11 +20,36 @@ enum JobEvent: Sendable {
 enum WorkerConnections {
     /// Reads the first frame of a new connection on its own thread: a worker's hello, or a
     /// refusal that is logged. Strangers never reach the scheduler and never get data.
-    static func handshake(_ connection: Connection, events: BlockingQueue<JobEvent>, log: @escaping @Sendable (String) -> Void) {
+    static func handshake(_ connection: Connection, token: ClusterToken?, events: BlockingQueue<JobEvent>,
+                          log: @escaping @Sendable (String) -> Void) {
         Thread.detachNewThread {
             // A peer that connects and says nothing must not hold a thread for ever.
             connection.setReceiveTimeout(seconds: 30)
             do {
+                // Challenge-response first: nothing else is read from or sent to a peer before it passes.
+                var handshake = CoordinatorHandshake(token: token, peer: connection.peer, peerIsLoopback: connection.peerIsLoopback)
+                switch handshake.start() {
+                case .sendChallenge(let challenge): try connection.send(.challenge, challenge)
+                case .refuse(let result, let refusal):
+                    try? connection.send(.handshakeResult, result)
+                    log(refusal.message)
+                    connection.close()
+                    return
+                case .accept: break
+                }
+                let answer = try connection.receive()
+                let action = answer.header.type == .challengeResponse
+                    ? handshake.receive(try answer.decode(ChallengeResponse.self))
+                    : handshake.receiveUnexpected("a \(answer.header.type) frame")
+                switch action {
+                case .accept(let result): try connection.send(.handshakeResult, result)
+                case .refuse(let result, let refusal):
+                    try? connection.send(.handshakeResult, result)
+                    log(refusal.message)
+                    connection.close()
+                    return
+                case .sendChallenge: return
+                }
                 let frame = try connection.receive()
                 switch frame.header.type {
                 case .hello:
@@ -54,6 +80,7 @@ enum WorkerConnections {
                     case .ready: events.push(.ready(id, try frame.decode(WorkerReady.self)))
                     case .result: events.push(.result(id, try ColumnBatchCodec.decode(frame.payload)))
                     case .failure: events.push(.failure(id, try frame.decode(WorkerFailure.self)))
+                    case .modelRequest: events.push(.modelRequested(id))
                     default: throw WireError.unexpected("\(frame.header.type) from a worker")
                     }
                 } catch {

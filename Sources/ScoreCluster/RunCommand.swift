@@ -18,148 +18,16 @@ struct RunCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("Directory of the MLflow model (it holds the MLmodel file).", valueName: "path"))
-    var model: String
-
-    @Option(name: .long, help: ArgumentHelp("A Parquet file, or a directory of Parquet part files.", valueName: "path"))
-    var input: String
-
-    @Option(name: .long, help: ArgumentHelp("Directory to write the scored dataset to.", valueName: "dir"))
-    var output: String
+    @OptionGroup var job: JobArguments
 
     @Option(name: .long, help: ArgumentHelp("Number of worker processes (default: the number of cores).", valueName: "n"))
     var workers: Int?
 
-    @Option(name: .customLong("result-type"),
-            help: ArgumentHelp("Type of the prediction column: double, float, int, long, string or boolean (default: from the model's output signature, else double).", valueName: "type"))
-    var resultType: String?
-
-    @Option(name: .customLong("output-field"),
-            help: ArgumentHelp("The column of a DataFrame result to take, instead of spark_udf's leftmost compatible one.", valueName: "name"))
-    var outputField: String?
-
-    @Flag(name: .customLong("strict-types"),
-          help: "Exact casts, or errors that show sample values, instead of spark_udf's silent choices (leftmost column, 'nan' strings, int64 refused for int).")
-    var strictTypes = false
-
-    @Option(name: .long, help: ArgumentHelp("Comma-separated input columns handed to the model, in order (default: all columns).", valueName: "a,b,..."))
-    var columns: String?
-
-    @Option(name: .customLong("column-names"),
-            help: ArgumentHelp("Labels of the model's columns when its signature names none: ordinal (\"0\", \"1\", ..., as spark_udf) or dataset (the dataset's own names).", valueName: "ordinal|dataset"))
-    var columnNames: String = "ordinal"
-
-    @Option(name: .customLong("model-config"), parsing: .singleValue,
-            help: ArgumentHelp("Override a key of the model's declared config (repeatable).", valueName: "key=value"))
-    var modelConfig: [String] = []
-
-    @Option(name: .long, parsing: .singleValue,
-            help: ArgumentHelp("An inference param the model's signature declares (repeatable).", valueName: "key=value"))
-    var params: [String] = []
-
-    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Rows per predict call.", valueName: "rows"))
-    var batchSize: Int = 10_000
-
-    @Option(name: .customLong("output-column"), help: ArgumentHelp("Name of the prediction column.", valueName: "name"))
-    var outputColumn: String = "prediction"
-
-    @Option(name: .customLong("keep-columns"),
-            help: ArgumentHelp("Input columns copied to the output: all, none, or a comma-separated list.", valueName: "all|none|a,b,..."))
-    var keepColumns: String = "all"
-
-    @Option(name: .customLong("python-env"),
-            help: ArgumentHelp("Python virtual environment the workers use (default: $VIRTUAL_ENV, else the project's .venv).", valueName: "dir"))
-    var pythonEnv: String?
-
-    @Option(name: .customLong("env-manager"),
-            help: ArgumentHelp("local: use --python-env as it is; virtualenv: build (once, cached) an environment from the model's python_env.yaml, requirements.txt or conda.yaml.", valueName: "local|virtualenv"))
-    var envManager: String = "local"
-
-    @Option(name: .customLong("env-cache"),
-            help: ArgumentHelp("Where virtualenv environments are kept (default: ~/.cache/score-cluster/envs).", valueName: "dir"))
-    var envCache: String?
-
-    @Option(name: .long, help: ArgumentHelp("Compression of the output files: snappy, zstd, gzip or none.", valueName: "codec"))
-    var compression: String = "snappy"
-
-    @Option(name: .customLong("max-attempts"), help: ArgumentHelp("Attempts per batch when a worker is lost.", valueName: "n"))
-    var maxAttempts: Int = 4
-
-    @Option(name: .long, help: ArgumentHelp("Print the first rows of the output when done (0 to skip).", valueName: "rows"))
-    var preview: Int = 5
-
-    @Flag(name: .customLong("verify-checksums"), help: "Check the CRC of every input page that carries one.")
-    var verifyChecksums = false
-
-    @Flag(name: .long, help: "Replace the output directory if it exists.")
-    var overwrite = false
-
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
-        guard ParquetCompression(rawValue: compression) != nil else {
-            throw ValidationError("--compression must be one of: \(ParquetCompression.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        if let columns, columns.split(separator: ",").isEmpty { throw ValidationError("--columns names no column") }
-        guard EnvironmentManager(rawValue: envManager) != nil else { throw ValidationError("--env-manager must be local or virtualenv") }
-        if envManager == "virtualenv" && pythonEnv != nil { throw ValidationError("--python-env and --env-manager virtualenv exclude each other") }
-        guard InputBinding.Naming(rawValue: columnNames) != nil else { throw ValidationError("--column-names must be ordinal or dataset") }
-        for pair in modelConfig + params where Self.keyValue(pair) == nil {
-            throw ValidationError("'\(pair)' is not KEY=VALUE")
-        }
     }
 
     func run() throws {
-        var options = JobOptions(modelPath: model, inputPath: input, outputPath: output,
-                                 workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
-        options.resultType = resultType
-        options.outputField = outputField
-        options.strictTypes = strictTypes
-        options.columns = columns.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-        options.batchSize = batchSize
-        options.outputColumn = outputColumn
-        options.keepColumns = JobOptions.KeepColumns(parsing: keepColumns)
-        options.pythonEnvironment = pythonEnv
-        options.environmentManager = EnvironmentManager(rawValue: envManager)!
-        options.environmentCache = envCache
-        options.overwrite = overwrite
-        options.compression = ParquetCompression(rawValue: compression)!
-        options.verifyChecksums = verifyChecksums
-        options.maxAttempts = maxAttempts
-        options.columnNaming = InputBinding.Naming(rawValue: columnNames)!
-        options.modelConfig = modelConfig.compactMap(Self.keyValue)
-        options.params = params.compactMap(Self.keyValue)
-
-        let runner = JobRunner(options: options) { Console.error($0) }
-        let summary: JobRunner.Summary
-        do {
-            summary = try runner.run()
-        } catch {
-            Console.error("error: \(error.message)")
-            if let traceback = error.traceback { Console.error(traceback) }
-            throw ExitCode(1)
-        }
-        let rate = summary.seconds > 0 ? Double(summary.rows) / summary.seconds : 0
-        print("""
-            scored \(summary.rows) rows from \(summary.files) file(s) in \(String(format: "%.2f", summary.seconds)) s \
-            (\(String(format: "%.0f", rate)) rows/s) with \(summary.workers) worker(s)
-            output: \(summary.outputDirectory)
-            """)
-        if preview > 0 { OutputPreview.print(summary: summary, rows: preview) }
-    }
-}
-
-extension RunCommand {
-    static func keyValue(_ text: String) -> (key: String, value: String)? {
-        guard let equals = text.firstIndex(of: "="), equals != text.startIndex else { return nil }
-        return (String(text[..<equals]), String(text[text.index(after: equals)...]))
-    }
-}
-
-/// Writes to standard error.
-enum Console {
-    static func error(_ message: String) {
-        FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
+        try job.execute(job.options(workers: workers ?? ProcessInfo.processInfo.activeProcessorCount))
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Wire
 import Worker
 
 /// `score-cluster worker`: join a coordinator and score the batches it sends.
@@ -22,23 +23,26 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Batches held at once: one being scored, the rest queued.", valueName: "n"))
     var capacity: Int = 3
 
+    @Option(name: .customLong("token-file"),
+            help: ArgumentHelp("File holding the shared secret (mode 0600); default: $SCORE_CLUSTER_TOKEN.", valueName: "file"))
+    var tokenFile: String?
+
+    @Option(name: .customLong("model-cache"),
+            help: ArgumentHelp("Where models received from coordinators are kept (default: ~/.cache/score-cluster/models).", valueName: "dir"))
+    var modelCache: String?
+
     func validate() throws {
-        guard parsedAddress != nil else { throw ValidationError("--connect must be HOST:PORT, got '\(connect)'") }
+        guard HostPort(connect) != nil else { throw ValidationError("--connect must be HOST:PORT, got '\(connect)'") }
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
     }
 
-    private var parsedAddress: (host: String, port: Int)? {
-        guard let colon = connect.lastIndex(of: ":"), let port = Int(connect[connect.index(after: colon)...]),
-              (1...65535).contains(port) else { return nil }
-        var host = String(connect[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return host.isEmpty ? nil : (host, port)
-    }
-
     func run() throws {
-        let address = parsedAddress!
-        let status = WorkerProcess(options: .init(host: address.host, port: address.port,
-                                                  pythonEnvironment: pythonEnv, capacity: capacity)).run()
+        let address = HostPort(connect)!
+        let token: ClusterToken?
+        do { token = try ClusterToken.load(tokenFile: tokenFile) } catch { throw ValidationError("\(error)") }
+        let status = WorkerProcess(options: .init(host: address.host, port: address.port, pythonEnvironment: pythonEnv,
+                                                  capacity: capacity, token: token,
+                                                  modelCache: modelCache ?? ModelCache.defaultDirectory())).run()
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -89,6 +89,11 @@ public final class Connection: @unchecked Sendable {
         try sendFrame(type, head: [], segments: [])
     }
 
+    /// Sends a frame whose payload is `buffer` as it is (a model archive).
+    public func send(_ type: MessageType, payload buffer: ColumnBuffer) throws {
+        try sendFrame(type, head: [], segments: [(buffer, buffer.count)])
+    }
+
     /// Sends a batch or result frame.
     public func send(_ type: MessageType, batch: ColumnBatchCodec.Encoded) throws {
         try sendFrame(type, head: batch.head, segments: batch.segments)

@@ -40,6 +40,9 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var outputField: String?
     /// `--strict-types`: exact casts or errors instead of spark_udf's silent choices.
     public var strictTypes: Bool
+    /// When set, the worker takes the model from its cache by this hash (asking the coordinator
+    /// for the archive when it lacks it) rather than from `modelPath`.
+    public var modelSHA256: String?
 
     public init(jobID: String, modelPath: String, columnNames: [String], integerLabels: Bool = false,
                 enforcedTypes: [String?]? = nil, modelConfigJSON: String? = nil, paramsJSON: String? = nil,

@@ -14,4 +14,14 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case failure = 6
     /// coordinator → worker: no more work; exit.
     case shutdown = 7
+    /// coordinator → worker, first frame on a connection: prove you know the token (`Challenge`).
+    case challenge = 8
+    /// worker → coordinator: the proof (`ChallengeResponse`).
+    case challengeResponse = 9
+    /// coordinator → worker: accepted (with the coordinator's own proof) or refused (`HandshakeResult`).
+    case handshakeResult = 10
+    /// worker → coordinator: the job's model is not in my cache; send it (no payload).
+    case modelRequest = 11
+    /// coordinator → worker: the model as a `ModelArchive` (raw bytes, checked against `JobSpec.modelSHA256`).
+    case modelArchive = 12
 }

@@ -20,12 +20,19 @@ public struct WorkerProcess {
         public var pythonEnvironment: String?
         /// Batches the worker holds at once: one being scored, the rest waiting.
         public var capacity: Int
+        /// The shared secret proving this worker to the coordinator (and the coordinator to it).
+        public var token: ClusterToken?
+        /// Where models received from coordinators are kept, by content hash.
+        public var modelCache: String
 
-        public init(host: String, port: Int, pythonEnvironment: String?, capacity: Int = 3) {
+        public init(host: String, port: Int, pythonEnvironment: String?, capacity: Int = 3, token: ClusterToken? = nil,
+                    modelCache: String = ModelCache.defaultDirectory()) {
             self.host = host
             self.port = port
             self.pythonEnvironment = pythonEnvironment
             self.capacity = capacity
+            self.token = token
+            self.modelCache = modelCache
         }
     }
 
@@ -43,6 +50,12 @@ public struct WorkerProcess {
             return 1
         }
         defer { connection.close() }
+        do {
+            try authenticate(connection)
+        } catch {
+            log("\(error)")
+            return 1
+        }
 
         let runtime: PythonRuntime
         do {
@@ -61,12 +74,53 @@ public struct WorkerProcess {
             let frame = try connection.receive()
             if frame.header.type == .shutdown { return 0 }
             guard frame.header.type == .job else { throw WireError.unexpected("expected a job, got \(frame.header.type)") }
-            let job = try frame.decode(JobSpec.self)
+            var job = try frame.decode(JobSpec.self)
+            if let hash = job.modelSHA256 { job.modelPath = try fetchModel(hash, connection: connection) }
             return serve(job: job, runtime: runtime, connection: connection)
         } catch {
             log("\(error)")
             return 1
         }
+    }
+
+    /// Answers the coordinator's challenge; throws when either side refuses the other.
+    private func authenticate(_ connection: Connection) throws {
+        connection.setReceiveTimeout(seconds: 30)
+        defer { connection.setReceiveTimeout(seconds: 0) }
+        var handshake = WorkerHandshake(token: options.token, coordinator: connection.peer,
+                                        coordinatorIsLoopback: connection.peerIsLoopback)
+        let first = try connection.receive()
+        guard first.header.type == .challenge else {
+            throw WireError.unexpected("the coordinator sent \(first.header.type) instead of a challenge")
+        }
+        switch handshake.receive(try first.decode(Challenge.self)) {
+        case .respond(let response): try connection.send(.challengeResponse, response)
+        case .refuse(let refusal): throw WireError.unexpected(refusal.message)
+        case .accepted: break
+        }
+        let second = try connection.receive()
+        guard second.header.type == .handshakeResult else {
+            throw WireError.unexpected("the coordinator sent \(second.header.type) instead of the handshake's result")
+        }
+        if case .refuse(let refusal) = handshake.receive(try second.decode(HandshakeResult.self)) {
+            throw WireError.unexpected(refusal.message)
+        }
+    }
+
+    /// The directory of the model with content hash `hash`: from the cache, or received from
+    /// the coordinator, checked against the hash and stored in the cache.
+    private func fetchModel(_ hash: String, connection: Connection) throws -> String {
+        let cache = ModelCache(directory: options.modelCache)
+        if let path = cache.path(for: hash) { return path }
+        try connection.send(.modelRequest)
+        let frame = try connection.receive()
+        guard frame.header.type == .modelArchive else {
+            throw WireError.unexpected("expected the model archive, got \(frame.header.type)")
+        }
+        let archive = try ModelArchive(payload: frame.payload, expectedSHA256: hash)
+        let path = try cache.store(archive)
+        log("received the model (\(archive.count) bytes, sha256 \(hash.prefix(12))...) into \(path)")
+        return path
     }
 
     private enum Inbound: Sendable {

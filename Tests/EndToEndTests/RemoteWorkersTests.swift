@@ -1,0 +1,70 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `score-cluster coordinator` with workers started by hand, as on other machines: they prove the
+/// shared token, receive the model by content hash, and a worker with the wrong token is refused.
+@Suite("Coordinator with connecting workers", .serialized)
+struct RemoteWorkersTests {
+    @Test("two workers with the token score the job with a model they received; a wrong token is refused")
+    func coordinatorAndWorkers() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let dir = try TestEnvironment.makeTemporaryDirectory("remote")
+        let token = dir.appendingPathComponent("token").path, wrong = dir.appendingPathComponent("wrong").path
+        try "a-shared-secret-of-some-length-1234".write(toFile: token, atomically: true, encoding: .utf8)
+        try "another-secret-of-some-length-5678".write(toFile: wrong, atomically: true, encoding: .utf8)
+        chmod(token, 0o600)
+        chmod(wrong, 0o600)
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let output = fixture.outputPath("remote")
+        let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+
+        nonisolated(unsafe) var coordinator: TestEnvironment.ProcessResult?
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            coordinator = try? TestEnvironment.run(EndToEndFixture.binary, [
+                "coordinator", "--listen", "127.0.0.1:\(port)", "--min-workers", "2", "--token-file", token,
+                "--wait-for-workers", "120", "--model", fixture.seedModel.path, "--input", fixture.dataset.path,
+                "--output", output, "--columns", "f0,f1,f2,f3", "--preview", "0"])
+            done.signal()
+        }
+        // Workers retry until the coordinator listens.
+        @Sendable func worker(_ tokenFile: String, cache: String) -> TestEnvironment.ProcessResult? {
+            for _ in 0..<50 {
+                let result = try? TestEnvironment.run(EndToEndFixture.binary,
+                    ["worker", "--connect", "127.0.0.1:\(port)", "--token-file", tokenFile, "--model-cache", cache],
+                    environment: ["VIRTUAL_ENV": venv])
+                if let result, result.stderr.contains("Connection refused") { usleep(200_000); continue }
+                return result
+            }
+            return nil
+        }
+        let refused = worker(wrong, cache: dir.appendingPathComponent("cache-x").path)
+        nonisolated(unsafe) var workers: [TestEnvironment.ProcessResult?] = [nil, nil]
+        let group = DispatchGroup()
+        for i in 0..<2 {
+            group.enter()
+            Thread.detachNewThread {
+                workers[i] = worker(token, cache: dir.appendingPathComponent("cache-\(i)").path)
+                group.leave()
+            }
+        }
+        group.wait()
+        done.wait()
+        let result = try #require(coordinator)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("with 2 worker(s)"))
+        #expect(result.stderr.contains("wrong token"))
+        #expect(refused?.status != 0 && refused?.stderr.contains("wrong token") == true)
+        for (i, w) in workers.enumerated() {
+            #expect(w?.status == 0, "\(w?.stderr ?? "")")
+            #expect(w?.stderr.contains("received the model") == true)
+            let cached = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("cache-\(i)").path)
+            #expect(cached.contains { $0.count == 64 })
+        }
+        let checker = TestEnvironment.repoRoot.appendingPathComponent("Tests/Fixtures/check_e2e_output.py").path
+        let check = try TestEnvironment.run(TestEnvironment.python, [checker, fixture.dataset.path, output,
+                                                                     fixture.seedModel.path, "seed", "f0,f1,f2,f3"])
+        #expect(check.status == 0 && check.stdout.contains("OK"), "\(check.stderr)")
+    }
+}
