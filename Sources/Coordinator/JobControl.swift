@@ -45,6 +45,10 @@ final class JobControl {
     private var schedulingDone = false
     private var writerDone = false
     private(set) var rowsWritten = 0
+    /// When each worker was last heard from, and which worker holds each batch since when.
+    private var lastHeard: [WorkerID: Date] = [:]
+    private var held: [TaskID: (worker: WorkerID, since: Date)] = [:]
+    private var lastWatch = Date()
     /// Workers that connected and passed the handshake during the job.
     var workersJoined: Int { nextWorkerID }
 
@@ -78,9 +82,11 @@ final class JobControl {
                 if readyWorkers == 0 && Date() > startupDeadline {
                     failure = JobError("no worker was ready after \(Int(options.startupTimeout)) seconds; check the worker messages above")
                 }
+                watch()
                 continue
             }
             handle(event)
+            watch()
         }
         return failure
     }
@@ -93,8 +99,39 @@ final class JobControl {
         for link in links.values { link.connection.close() }
     }
 
+    /// Workers silent past the heartbeat timeout, and batches held past the task timeout, are
+    /// lost: their batches go to other workers (the scheduler counts the attempts).
+    private func watch() {
+        let now = Date()
+        guard now.timeIntervalSince(lastWatch) >= 1 else { return }
+        lastWatch = now
+        for (id, heard) in lastHeard where now.timeIntervalSince(heard) > options.heartbeatTimeout {
+            lose(id, "\(name(of: id)) sent nothing for \(Int(options.heartbeatTimeout)) s (no heartbeat): it is stuck or unreachable")
+        }
+        if let limit = options.taskTimeout {
+            var late: [WorkerID: TaskID] = [:]
+            for (task, holder) in held where now.timeIntervalSince(holder.since) > limit { late[holder.worker] = min(task, late[holder.worker] ?? task) }
+            for (worker, task) in late.sorted(by: { $0.key < $1.key }) {
+                lose(worker, "\(name(of: worker)) held \(job.describe(task: task)) for more than --task-timeout \(Int(limit)) s")
+            }
+        }
+    }
+
+    /// Gives up on a worker: closes its connection and tells the scheduler.
+    private func lose(_ id: WorkerID, _ reason: String) {
+        lastHeard[id] = nil
+        held = held.filter { $0.value.worker != id }
+        links[id]?.connection.shutdownReceive()
+        log(reason)
+        perform(scheduler.handle(.workerLost(id, reason: reason)))
+    }
+
     private func handle(_ event: JobEvent) {
         switch event {
+        case .heartbeat(let id):
+            if lastHeard[id] != nil { lastHeard[id] = Date() }
+        case .interrupted(let why):
+            failure = JobError("stopped by \(why); nothing was committed (run again to redo the job)")
         case .accepted(let connection):
             WorkerConnections.handshake(connection, token: options.token, events: events, log: log)
         case .hello(let connection, let hello):
@@ -102,6 +139,7 @@ final class JobControl {
             let id = nextWorkerID
             nextWorkerID += 1
             links[id] = Link(connection: connection, hello: hello)
+            lastHeard[id] = Date()
             perform(scheduler.handle(.workerJoined(id, capacity: hello.capacity)))
             do { try connection.send(.job, spec) } catch {
                 perform(scheduler.handle(.workerLost(id, reason: "cannot send the job: \(error)")))
@@ -131,6 +169,8 @@ final class JobControl {
         case .failure(let id, let workerFailure):
             failed(workerFailure, on: id)
         case .disconnected(let id, let why):
+            lastHeard[id] = nil
+            held = held.filter { $0.value.worker != id }
             links[id]?.connection.close()
             perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) disconnected: \(why)")))
         case .workerExited(let index, let how):
@@ -163,6 +203,8 @@ final class JobControl {
     }
 
     private func received(_ decoded: ColumnBatchCodec.Decoded, from id: WorkerID) {
+        if lastHeard[id] != nil { lastHeard[id] = Date() }
+        if held[decoded.taskID]?.worker == id { held[decoded.taskID] = nil }
         let actions = scheduler.handle(.resultReceived(id, decoded.taskID))
         if actions.contains(.accept(decoded.taskID)) {
             let p = job.plan.partition(of: decoded.taskID)
@@ -212,6 +254,7 @@ final class JobControl {
     }
 
     private func send(_ task: TaskID, to worker: WorkerID) {
+        held[task] = (worker, Date())
         let p = job.plan.partition(of: task)
         let rows = job.plan.rows(of: task, in: p)
         let batch = partitions[p.id]!

@@ -64,6 +64,10 @@ public struct JobOptions: Sendable {
     public var workerSource: WorkerSource = .local
     /// The shared secret workers must prove they know (remote workers need one).
     public var token: ClusterToken?
+    /// A batch a worker holds longer than this (seconds) counts as lost with its worker; nil: no limit.
+    public var taskTimeout: Double?
+    /// A worker silent for longer than this (seconds; workers send heartbeats) counts as lost.
+    public var heartbeatTimeout: Double = 30
     /// Seconds to wait for the first worker to be ready before giving up.
     public var startupTimeout: Double = 300
 

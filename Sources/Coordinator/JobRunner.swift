@@ -53,6 +53,23 @@ public final class JobRunner: @unchecked Sendable {
             throw JobError("cannot open a port for workers: \(error)")
         }
         let events = BlockingQueue<JobEvent>()
+        // SIGINT and SIGTERM stop the job cleanly (workers stopped, nothing committed) rather than
+        // killing the coordinator half-way through writing.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        // A worker that goes away mid-send must be an error on that connection, not the end of the job.
+        signal(SIGPIPE, SIG_IGN)
+        let signalSources = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")].map { number, name in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { events.push(.interrupted(name)) }
+            source.resume()
+            return source
+        }
+        defer {
+            signalSources.forEach { $0.cancel() }
+            signal(SIGINT, SIG_DFL)
+            signal(SIGTERM, SIG_DFL)
+        }
         let control = JobControl(job: job, options: options, jobID: jobID, started: started, events: events, log: log)
 
         // Workers: local ones are this binary, started as `score-cluster worker`; remote ones connect

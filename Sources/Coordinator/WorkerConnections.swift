@@ -9,6 +9,9 @@ enum JobEvent: Sendable {
     case result(WorkerID, ColumnBatchCodec.Decoded)
     case failure(WorkerID, WorkerFailure)
     case modelRequested(WorkerID)
+    case heartbeat(WorkerID)
+    /// The coordinator was asked to stop (SIGINT, SIGTERM).
+    case interrupted(String)
     case disconnected(WorkerID, String)
     case workerExited(index: Int, how: String)
     case reader(PartitionReader.Output)
@@ -81,6 +84,7 @@ enum WorkerConnections {
                     case .result: events.push(.result(id, try ColumnBatchCodec.decode(frame.payload)))
                     case .failure: events.push(.failure(id, try frame.decode(WorkerFailure.self)))
                     case .modelRequest: events.push(.modelRequested(id))
+                    case .heartbeat: events.push(.heartbeat(id))
                     default: throw WireError.unexpected("\(frame.header.type) from a worker")
                     }
                 } catch {

@@ -73,6 +73,14 @@ struct JobArguments: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Print the first rows of the output when done (0 to skip).", valueName: "rows"))
     var preview: Int = 5
 
+    @Option(name: .customLong("task-timeout"),
+            help: ArgumentHelp("A worker holding a batch longer than this many seconds is lost; its batches go to others (default: no limit).", valueName: "seconds"))
+    var taskTimeout: Double?
+
+    @Option(name: .customLong("heartbeat-timeout"),
+            help: ArgumentHelp("A worker silent for this many seconds (no heartbeat) is lost.", valueName: "seconds"))
+    var heartbeatTimeout: Double = 30
+
     @Flag(name: .customLong("verify-checksums"), help: "Check the CRC of every input page that carries one.")
     var verifyChecksums = false
 
@@ -82,6 +90,8 @@ struct JobArguments: ParsableArguments {
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        if let taskTimeout, taskTimeout <= 0 { throw ValidationError("--task-timeout must be positive") }
+        guard heartbeatTimeout > Double(2 * 2) else { throw ValidationError("--heartbeat-timeout must be more than 4 seconds (workers beat every 2)") }
         guard ParquetCompression(rawValue: compression) != nil else {
             throw ValidationError("--compression must be one of: \(ParquetCompression.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -112,6 +122,8 @@ struct JobArguments: ParsableArguments {
         options.compression = ParquetCompression(rawValue: compression)!
         options.verifyChecksums = verifyChecksums
         options.maxAttempts = maxAttempts
+        options.taskTimeout = taskTimeout
+        options.heartbeatTimeout = heartbeatTimeout
         options.columnNaming = InputBinding.Naming(rawValue: columnNames)!
         options.modelConfig = modelConfig.compactMap(Self.keyValue)
         options.params = params.compactMap(Self.keyValue)

@@ -24,4 +24,6 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case modelRequest = 11
     /// coordinator → worker: the model as a `ModelArchive` (raw bytes, checked against `JobSpec.modelSHA256`).
     case modelArchive = 12
+    /// worker → coordinator: still alive (sent every few seconds, whatever the model is doing; no payload).
+    case heartbeat = 13
 }

@@ -37,6 +37,8 @@ public struct WorkerProcess {
     }
 
     public let options: Options
+    /// Seconds between heartbeats.
+    public static let heartbeatSeconds: UInt32 = 2
 
     public init(options: Options) { self.options = options }
 
@@ -130,6 +132,15 @@ public struct WorkerProcess {
     }
 
     private func serve(job: JobSpec, runtime: PythonRuntime, connection: Connection) -> Int32 {
+        // Heartbeats come from their own thread, so a long model load or predict (which hold the Python thread)
+        // still shows the coordinator that this process is alive.
+        let heartbeat = Thread {
+            while true {
+                sleep(WorkerProcess.heartbeatSeconds)
+                do { try connection.send(.heartbeat) } catch { return }
+            }
+        }
+        heartbeat.start()
         let model: PyFuncModel
         do {
             let resultType = try ResultType(parsing: job.resultType)

@@ -132,3 +132,63 @@ struct FailureTests {
         #expect(stderr.contains("invalid result type 'decimal'"))
     }
 }
+
+/// Workers that hang, and a coordinator told to stop: bounded in time, nothing left behind.
+@Suite("Hung workers and signals", .serialized)
+struct HangAndSignalTests {
+    let fixture: EndToEndFixture
+    init() throws { fixture = try EndToEndFixture.shared.get() }
+
+    func hangingModel() throws -> URL {
+        try fixture.makeSeedModel("""
+            import time
+            class M:
+                def predict(self, df):
+                    time.sleep(3600)
+            def load_pyfunc(path):
+                return M()
+            """)
+    }
+
+    func noScoreClusterProcessesLeft(_ marker: String) -> Bool {
+        let ps = try? TestEnvironment.run("/usr/bin/pgrep", ["-f", marker])
+        return ps?.stdout.isEmpty ?? true
+    }
+
+    @Test("a batch held past --task-timeout loses its worker; out of attempts, the job fails instead of hanging")
+    func taskTimeout() throws {
+        let model = try hangingModel()
+        let output = fixture.outputPath("timeout")
+        let run = try EndToEndFixture.scoreCluster(["run", "--model", model.path, "--input", fixture.dataset.path,
+                                                    "--output", output, "--columns", "f1", "--workers", "1",
+                                                    "--task-timeout", "2", "--max-attempts", "1"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("--task-timeout 2 s") && run.stderr.contains("part-00000.parquet"))
+        #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(noScoreClusterProcessesLeft(model.path))
+    }
+
+    @Test("SIGTERM stops the job: workers stopped, nothing committed, a message and a non-zero exit")
+    func sigterm() throws {
+        let model = try hangingModel()
+        let output = fixture.outputPath("sigterm")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: EndToEndFixture.binary)
+        process.arguments = ["run", "--model", model.path, "--input", fixture.dataset.path, "--output", output,
+                             "--columns", "f1", "--workers", "2"]
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["VIRTUAL_ENV": TestEnvironment.repoRoot.appendingPathComponent(".venv").path]) { $1 }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        sleep(4)
+        process.terminate()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(text.contains("stopped by SIGTERM"))
+        #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(noScoreClusterProcessesLeft(model.path))
+    }
+}
