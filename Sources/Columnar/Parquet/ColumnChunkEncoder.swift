@@ -52,27 +52,9 @@ final class ColumnChunkEncoder {
         meta.codec = compressor.codec.rawValue
         meta.numValues = Int64(n)
 
+        let dataEncoding: ParquetEncoding = dictionary != nil ? .rleDictionary : .plain
         func emit(_ isDictionary: Bool, values: Int) throws {
-            guard page.count <= Int(Int32.max) else {
-                throw ParquetFormatError("page of \(page.count) bytes exceeds Parquet's 2 GiB page limit")
-            }
-            let body: UnsafeRawBufferPointer
-            if compressor.codec == .uncompressed {
-                body = page.bytes
-            } else {
-                try compressor.compress(page.bytes, into: compressed)
-                body = compressed.bytes
-            }
-            if isDictionary {
-                ParquetPageHeader.encodeDictionaryPage(&header, uncompressedSize: Int32(page.count), compressedSize: Int32(body.count),
-                                                       numValues: Int32(values))
-            } else {
-                ParquetPageHeader.encodeDataPageV1(&header, uncompressedSize: Int32(page.count), compressedSize: Int32(body.count),
-                                                   numValues: Int32(values), encoding: dictionary != nil ? .rleDictionary : .plain)
-            }
-            out.append(header.bytes)
-            out.append(body.baseAddress!, body.count)
-            uncompressedTotal += header.bytes.count + page.count
+            uncompressedTotal += try emitPage(dictionary: isDictionary, values: values, encoding: dataEncoding, into: out)
         }
 
         if let d = dictionary {
