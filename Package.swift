@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Worker", dependencies: ["Wire", "PyFunc", "Columnar"]),
         // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.
         .target(name: "Coordinator", dependencies: [
-            "Wire", "Columnar", "PyFunc",
+            "Wire", "Columnar", "PyFunc", "Digest",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),

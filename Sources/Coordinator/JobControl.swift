@@ -17,6 +17,7 @@ final class JobControl {
     private var spec: JobSpec
     private let events: BlockingQueue<JobEvent>
     private let log: @Sendable (String) -> Void
+    private let progress: (@Sendable (JobProgress) -> Void)?
     private let started: Date
     private let trace = ProcessInfo.processInfo.environment["SCORE_CLUSTER_TRACE"] != nil
 
@@ -44,30 +45,53 @@ final class JobControl {
     private var failure: JobError?
     private var schedulingDone = false
     private var writerDone = false
-    private(set) var rowsWritten = 0
+    /// Partitions handed to the writer and not yet written.
+    private var writerBacklog = 0
+    /// After SIGINT/SIGTERM: when to stop waiting for batches in flight.
+    private var drainDeadline: Date?
+    private var interruption = ""
     /// When each worker was last heard from, and which worker holds each batch since when.
     private var lastHeard: [WorkerID: Date] = [:]
     private var held: [TaskID: (worker: WorkerID, since: Date)] = [:]
     private var lastWatch = Date()
+    private var lastProgress: [(time: Date, rows: Int)] = []
+    /// Batches handed out at least once, and how many hand-outs were second or later attempts.
+    private var assigned: Set<TaskID> = []
+    private var retries = 0
+    private var answered = 0
+    private var lastTraceback: String?
+    private(set) var report = JobReport()
+    private var workerReports: [WorkerID: JobReport.Worker] = [:]
+    /// Rows committed by the run that is being resumed.
+    private let resumedRows: Int
     /// Workers that connected and passed the handshake during the job.
     var workersJoined: Int { nextWorkerID }
 
-    init(job: JobPreparation, options: JobOptions, jobID: String, started: Date, events: BlockingQueue<JobEvent>,
-         log: @escaping @Sendable (String) -> Void) {
+    /// Runs the partitions `todo` of `job` (all of them, unless resuming).
+    init(job: JobPreparation, options: JobOptions, todo: [Int], resumedRows: Int, jobID: String, started: Date,
+         events: BlockingQueue<JobEvent>, log: @escaping @Sendable (String) -> Void,
+         progress: (@Sendable (JobProgress) -> Void)?) {
         self.job = job
         self.options = options
         self.events = events
         self.log = log
+        self.progress = progress
         self.started = started
-        var spec = JobSpec(jobID: jobID, modelPath: job.model.directory, columnNames: job.binding.labels,
-                            integerLabels: job.binding.integerLabels, enforcedTypes: job.binding.enforcedTypes,
-                            modelConfigJSON: job.modelConfigJSON, paramsJSON: job.paramsJSON,
-                            resultType: job.resultType.rawValue, outputField: options.outputField,
-                            strictTypes: options.strictTypes)
+        self.resumedRows = resumedRows
+        let spec = JobSpec(jobID: jobID, modelPath: job.model.directory, columnNames: job.binding.labels,
+                           integerLabels: job.binding.integerLabels, enforcedTypes: job.binding.enforcedTypes,
+                           modelConfigJSON: job.modelConfigJSON, paramsJSON: job.paramsJSON,
+                           resultType: job.resultType.rawValue, outputField: options.outputField,
+                           strictTypes: options.strictTypes)
         self.spec = spec
         self.scheduler = Scheduler(configuration: .init(maxAttempts: options.maxAttempts,
-                                                        failWhenNoWorkers: options.workerSource == .local))
-        self.merger = ResultMerger(plan: job.plan)
+                                                        failWhenNoWorkers: options.workerSource == .local,
+                                                        retryModelErrors: options.retryModelErrors,
+                                                        maxFailedPartitions: options.maxFailedPartitions))
+        self.merger = ResultMerger(plan: job.plan, partitions: todo)
+        report.partitions = job.plan.partitions.count
+        report.partitionsResumed = job.plan.partitions.count - todo.count
+        report.rows = resumedRows
     }
 
     func workerLaunched() { perform(scheduler.handle(.workerLaunched)) }
@@ -76,11 +100,14 @@ final class JobControl {
     func runUntilDone() -> JobError? {
         mark("prepared")
         for warning in job.warnings { log("warning: \(warning)") }
+        if job.plan.partitions.isEmpty && report.partitionsResumed == 0 { submit(.empty) }
+        if merger.nextPartition == nil { submit(.finish) }
         let startupDeadline = Date().addingTimeInterval(options.startupTimeout)
         while failure == nil && !(schedulingDone && writerDone) {
             guard let event = events.pop(timeout: 1.0) else {
                 if readyWorkers == 0 && Date() > startupDeadline {
-                    failure = JobError("no worker was ready after \(Int(options.startupTimeout)) seconds; check the worker messages above")
+                    failure = JobError("no worker was ready after \(Int(options.startupTimeout)) seconds; check the worker messages above",
+                                       resumable: true)
                 }
                 watch()
                 continue
@@ -88,6 +115,7 @@ final class JobControl {
             handle(event)
             watch()
         }
+        finishReport()
         return failure
     }
 
@@ -100,9 +128,19 @@ final class JobControl {
     }
 
     /// Workers silent past the heartbeat timeout, and batches held past the task timeout, are
-    /// lost: their batches go to other workers (the scheduler counts the attempts).
+    /// lost: their batches go to other workers (the scheduler counts the attempts). Also ends a
+    /// drain, and reports progress.
     private func watch() {
         let now = Date()
+        if let deadline = drainDeadline, failure == nil {
+            if (scheduler.inFlightCount == 0 && writerBacklog == 0) || now > deadline {
+                let abandoned = scheduler.inFlightCount
+                failure = JobError("stopped by \(interruption)"
+                    + (abandoned > 0 ? " (\(abandoned) batch(es) in flight abandoned after the \(Int(options.gracePeriod)) s grace period)" : ""),
+                    resumable: true)
+                return
+            }
+        }
         guard now.timeIntervalSince(lastWatch) >= 1 else { return }
         lastWatch = now
         for (id, heard) in lastHeard where now.timeIntervalSince(heard) > options.heartbeatTimeout {
@@ -115,6 +153,20 @@ final class JobControl {
                 lose(worker, "\(name(of: worker)) held \(job.describe(task: task)) for more than --task-timeout \(Int(limit)) s")
             }
         }
+        reportProgress(now)
+    }
+
+    private func reportProgress(_ now: Date) {
+        guard let progress else { return }
+        let rows = resumedRows + report.rowsScored
+        lastProgress.append((now, rows))
+        if lastProgress.count > 6 { lastProgress.removeFirst() }
+        let first = lastProgress[0]
+        let span = now.timeIntervalSince(first.time)
+        progress(JobProgress(rowsDone: rows, rowsTotal: job.dataset.rowCount, seconds: now.timeIntervalSince(started),
+                             rowsPerSecond: span > 0 ? Double(rows - first.rows) / span : 0,
+                             workersAlive: lastHeard.count, retries: retries,
+                             quarantined: report.partitionsQuarantined, stopping: drainDeadline != nil))
     }
 
     /// Gives up on a worker: closes its connection and tells the scheduler.
@@ -123,15 +175,34 @@ final class JobControl {
         held = held.filter { $0.value.worker != id }
         links[id]?.connection.shutdownReceive()
         log(reason)
-        perform(scheduler.handle(.workerLost(id, reason: reason)))
+        markLost(id, reason)
+        perform(scheduler.handle(.workerLost(id, reason: reason)), resumable: true)
+    }
+
+    private func markLost(_ id: WorkerID, _ reason: String) {
+        guard workerReports[id] != nil, workerReports[id]!.lost == nil else { return }
+        workerReports[id]!.lost = reason
+        report.workersLost += 1
     }
 
     private func handle(_ event: JobEvent) {
         switch event {
         case .heartbeat(let id):
             if lastHeard[id] != nil { lastHeard[id] = Date() }
+        case .timings(let id, let timings):
+            workerReports[id]?.decodeSeconds += timings.decodeSeconds
+            workerReports[id]?.predictSeconds += timings.predictSeconds
+            workerReports[id]?.encodeSeconds += timings.encodeSeconds
+            workerReports[id]?.networkSeconds -= timings.decodeSeconds + timings.predictSeconds + timings.encodeSeconds
         case .interrupted(let why):
-            failure = JobError("stopped by \(why); nothing was committed (run again to redo the job)")
+            if drainDeadline != nil || scheduler.inFlightCount == 0 && writerBacklog == 0 {
+                failure = JobError("stopped by \(why)", resumable: true)
+            } else {
+                interruption = why
+                drainDeadline = Date().addingTimeInterval(options.gracePeriod)
+                perform(scheduler.handle(.drain))
+                log("\(why): no more batches are handed out; waiting up to \(Int(options.gracePeriod)) s for the \(scheduler.inFlightCount) in flight (interrupt again to stop now)")
+            }
         case .accepted(let connection):
             WorkerConnections.handshake(connection, token: options.token, events: events, log: log)
         case .hello(let connection, let hello):
@@ -139,15 +210,18 @@ final class JobControl {
             let id = nextWorkerID
             nextWorkerID += 1
             links[id] = Link(connection: connection, hello: hello)
+            workerReports[id] = JobReport.Worker(id: id, host: hello.host, pid: hello.pid, peer: connection.peer)
             lastHeard[id] = Date()
             perform(scheduler.handle(.workerJoined(id, capacity: hello.capacity)))
             do { try connection.send(.job, spec) } catch {
-                perform(scheduler.handle(.workerLost(id, reason: "cannot send the job: \(error)")))
+                markLost(id, "cannot send the job: \(error)")
+                perform(scheduler.handle(.workerLost(id, reason: "cannot send the job: \(error)")), resumable: true)
                 return
             }
             WorkerConnections.startReceiving(id: id, connection: connection, events: events)
         case .ready(let id, let ready):
             readyWorkers += 1
+            workerReports[id]?.loadSeconds = ready.loadSeconds
             mark("worker \(id) ready (model loaded in \(String(format: "%.2f", ready.loadSeconds)) s)")
             if readyWorkers < minWorkers {
                 log("\(name(of: id)) is ready; waiting for \(minWorkers - readyWorkers) more worker(s) (--min-workers \(minWorkers))")
@@ -158,7 +232,7 @@ final class JobControl {
             }
         case .modelRequested(let id):
             guard let archive = modelArchive else {
-                perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) asked for the model, which this job does not send")))
+                perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) asked for the model, which this job does not send")), resumable: true)
                 return
             }
             do { try links[id]?.connection.send(.modelArchive, payload: archive.buffer) } catch {
@@ -172,41 +246,50 @@ final class JobControl {
             lastHeard[id] = nil
             held = held.filter { $0.value.worker != id }
             links[id]?.connection.close()
-            perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) disconnected: \(why)")))
+            markLost(id, "disconnected: \(why)")
+            perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) disconnected: \(why)")), resumable: true)
         case .workerExited(let index, let how):
             let pid = launcher?.pid(of: index)
             let label = "worker process \(index) (pid \(pid.map(String.init) ?? "?")) \(how)"
             if !links.values.contains(where: { $0.hello.pid == pid }) {
-                perform(scheduler.handle(.workerLost(nil, reason: "\(label) before connecting")))
+                perform(scheduler.handle(.workerLost(nil, reason: "\(label) before connecting")), resumable: true)
             } else if !schedulingDone {
                 log(label)
             }
-        case .reader(.decoded(let partition, let batch)):
-            let p = job.plan.partitions[partition]
+        case .reader(.decoded(let partition, let batch, let seconds)):
+            report.readSeconds += seconds
             partitions[partition] = batch
             merger.expect(partition: partition)
-            perform(scheduler.handle(.tasksAvailable((0..<p.taskCount).map { p.firstTask + TaskID($0) })))
+            perform(scheduler.handle(.tasksAvailable(job.plan.tasks(of: job.plan.partitions[partition]))))
         case .reader(.finished):
             mark("input decoded")
             perform(scheduler.handle(.inputFinished))
         case .reader(.failed(let message)):
             failure = JobError("cannot read the input: \(message)")
-        case .writer(.wrote(_, let rows)):
-            rowsWritten += rows
+        case .writer(.wrote(_, _, let seconds)):
+            report.writeSeconds += seconds
+            writerBacklog -= 1
+            reader?.release()
+        case .writer(.quarantined):
+            writerBacklog -= 1
             reader?.release()
         case .writer(.finished):
             mark("output written")
             writerDone = true
         case .writer(.failed(let message)):
-            failure = JobError("cannot write the output: \(message)")
+            failure = JobError("cannot write the output: \(message)", resumable: true)
         }
     }
 
     private func received(_ decoded: ColumnBatchCodec.Decoded, from id: WorkerID) {
         if lastHeard[id] != nil { lastHeard[id] = Date() }
-        if held[decoded.taskID]?.worker == id { held[decoded.taskID] = nil }
+        if let holder = held[decoded.taskID], holder.worker == id {
+            held[decoded.taskID] = nil
+            workerReports[id]?.networkSeconds += Date().timeIntervalSince(holder.since)
+        }
         let actions = scheduler.handle(.resultReceived(id, decoded.taskID))
         if actions.contains(.accept(decoded.taskID)) {
+            answered += 1
             let p = job.plan.partition(of: decoded.taskID)
             let expected = job.resultType.dataType
             guard decoded.columns.count == 1, decoded.rowCount == job.plan.rows(of: decoded.taskID, in: p).count,
@@ -214,13 +297,61 @@ final class JobControl {
                 failure = JobError("\(name(of: id)) returned a malformed result for \(job.describe(task: decoded.taskID))")
                 return
             }
-            for (partition, prediction) in merger.add(decoded.columns[0].retyped(as: expected), for: decoded.taskID) {
-                let batch = partitions.removeValue(forKey: partition)!
-                let kept = job.keptColumns.map { batch.columns[$0] }
-                writer?.submit(partition: partition, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction]))
-            }
+            report.rowsScored += decoded.rowCount
+            workerReports[id]?.rows += decoded.rowCount
+            workerReports[id]?.batches += 1
+            completed(merger.add(decoded.columns[0].retyped(as: expected), for: decoded.taskID))
         }
         perform(actions)
+    }
+
+    /// Hands partitions whose batches are all answered to the writer, in order.
+    private func completed(_ done: [ResultMerger.Completed]) {
+        for item in done {
+            let batch = partitions.removeValue(forKey: item.partition)!
+            switch item {
+            case .scored(let partition, let prediction):
+                let kept = job.keptColumns.map { batch.columns[$0] }
+                submit(.scored(partition: partition, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction])))
+            case .failed(let partition, let batches):
+                report.partitionsQuarantined += 1
+                submit(.quarantined(partition: partition, description: quarantineRecord(partition, batches)))
+            }
+        }
+        if !done.isEmpty && merger.nextPartition == nil { submit(.finish) }
+    }
+
+    private func submit(_ item: OutputWriter.Item) {
+        switch item {
+        case .scored, .quarantined: writerBacklog += 1
+        case .empty, .finish: break
+        }
+        writer?.submit(item)
+    }
+
+    /// The JSON written to `_failed/` for a quarantined partition: its input rows, and each
+    /// failed batch's rows, error and traceback.
+    private func quarantineRecord(_ partition: Int, _ batches: [ResultMerger.FailedBatch]) -> Data {
+        struct Record: Encodable {
+            struct Batch: Encodable {
+                var rows: [Int]
+                var error: String
+                var traceback: String?
+            }
+            var partition: Int
+            var input: String
+            var rows: [Int]
+            var failedBatches: [Batch]
+        }
+        let p = job.plan.partitions[partition]
+        let record = Record(partition: partition, input: job.dataset.files[p.file].path, rows: [p.rows.lowerBound, p.rows.upperBound],
+                            failedBatches: batches.map { batch in
+                                let rows = job.fileRows(of: batch.task)
+                                return .init(rows: [rows.lowerBound, rows.upperBound], error: batch.reason, traceback: batch.traceback)
+                            })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(record)) ?? Data()
     }
 
     private func failed(_ workerFailure: WorkerFailure, on id: WorkerID) {
@@ -231,22 +362,33 @@ final class JobControl {
             perform(scheduler.handle(.modelLoadFailed(id, reason: message)))
         case .predict:
             guard let task = workerFailure.taskID else { return }
-            perform(scheduler.handle(.taskFailed(id, task, reason: "\(workerFailure.message) (on \(name(of: id)))")))
+            if let holder = held[task], holder.worker == id { held[task] = nil }
+            workerReports[id]?.failures += 1
+            lastTraceback = workerFailure.traceback
+            perform(scheduler.handle(.taskFailed(id, task, partition: job.plan.partition(of: task).id,
+                                                 reason: "\(workerFailure.message) (on \(name(of: id)))")))
         case .protocolError:
             perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) broke the protocol: \(workerFailure.message)")))
         }
         if !hadFailed, failure != nil { failure!.traceback = workerFailure.traceback }
     }
 
-    private func perform(_ actions: [Scheduler.Action]) {
+    private func perform(_ actions: [Scheduler.Action], resumable: Bool = false) {
         for action in actions {
             switch action {
             case .assign(let task, let worker):
+                if !assigned.insert(task).inserted { retries += 1 }
                 send(task, to: worker)
             case .accept:
                 break  // stored by `received`, which saw the same action
+            case .quarantine(let task, let reason):
+                answered += 1
+                log("set aside \(job.describe(task: task)): \(reason)")
+                completed(merger.fail(task, reason: reason, traceback: lastTraceback))
             case .fail(let reason, let task):
-                if failure == nil { failure = JobError(task.map { "\(job.describe(task: $0)): \(reason)" } ?? reason) }
+                if failure == nil {
+                    failure = JobError(task.map { "\(job.describe(task: $0)): \(reason)" } ?? reason, resumable: resumable)
+                }
             case .finish:
                 schedulingDone = true
             }
@@ -264,6 +406,20 @@ final class JobControl {
         } catch {
             // Its receive thread reports the broken connection, and the scheduler requeues the batch.
             links[worker]?.connection.shutdownReceive()
+        }
+    }
+
+    private func finishReport() {
+        report.seconds = Date().timeIntervalSince(started)
+        report.rows = resumedRows + report.rowsScored
+        report.batches = answered
+        report.retries = retries
+        report.workers = workerReports.keys.sorted().map { workerReports[$0]! }
+        if let failure {
+            report.status = failure.resumable && drainDeadline != nil ? "interrupted" : "failed"
+            report.error = failure.message
+        } else {
+            report.status = report.partitionsQuarantined > 0 ? "partial" : "succeeded"
         }
     }
 

@@ -52,8 +52,17 @@ public struct JobOptions: Sendable {
     public var workerCapacity: Int = 3
     /// Partitions decoded and not yet written, at most (bounds coordinator memory).
     public var maxBufferedPartitions: Int? = nil
-    /// Largest partition, in rows; larger row groups are split.
-    public var maxPartitionRows: Int = 1 << 20
+    /// Rows per partition (the unit of output and commit): smaller row groups of a file are
+    /// gathered up to this, larger ones are split.
+    public var partitionRows: Int = 1 << 20
+    /// Continue the unfinished job recorded in the output directory.
+    public var resume: Bool = false
+    /// Give a batch the model failed on to a worker again (up to `maxAttempts`).
+    public var retryModelErrors: Bool = false
+    /// Partitions the model may fail on, set aside under `_failed/`, before the job fails.
+    public var maxFailedPartitions: Int = 0
+    /// After SIGINT/SIGTERM, seconds to let batches in flight finish (and their partitions commit).
+    public var gracePeriod: Double = 10
     /// Labels of the model's columns when it has no named signature.
     public var columnNaming: InputBinding.Naming = .ordinal
     /// `--model-config KEY=VALUE` overrides of the model's declared `config`.

@@ -90,29 +90,42 @@ struct JobPreparation {
         outputSchema = Schema(keptColumns.map { resolved.schema.fields[$0] }
             + [Field(name: options.outputColumn, type: resultType.dataType, nullable: true)])
         plan = JobPlan(rowGroups: dataset.files.map(\.rowGroupRowCounts), batchSize: options.batchSize,
-                       maxPartitionRows: options.maxPartitionRows)
+                       partitionRows: options.partitionRows)
+    }
+
+    /// What identifies this job for `--resume`, given the model's content hash.
+    func fingerprint(modelSHA256: String, options: JobOptions) -> JobFingerprint {
+        // Paths relative to the input, so that a moved dataset is still the same job.
+        let root = dataset.path.hasSuffix("/") ? dataset.path : dataset.path + "/"
+        let files = dataset.files.map { file in
+            JobFingerprint.InputFile(path: file.path.hasPrefix(root) ? String(file.path.dropFirst(root.count)) : URL(fileURLWithPath: file.path).lastPathComponent, bytes: (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? -1,
+                                     rows: file.rowCount)
+        }
+        let settings: [String: String?] = [
+            "result type": resultType.rawValue,
+            "output schema": outputSchema.fields.map { "\($0.name): \($0.type)" }.joined(separator: ", "),
+            "model columns": zip(binding.columns, binding.labels).map { "\($0) as \($1)" }.joined(separator: ", "),
+            "--output-field": options.outputField,
+            "--strict-types": String(options.strictTypes),
+            "--compression": options.compression.rawValue,
+            "partition rows": String(options.partitionRows),
+            "--model-config": modelConfigJSON,
+            "--params": paramsJSON,
+        ]
+        return JobFingerprint(inputFiles: files, modelSHA256: modelSHA256, settings: settings.compactMapValues { $0 })
     }
 
     /// Where a task's rows come from, for messages.
     func describe(task: TaskID) -> String {
         let p = plan.partition(of: task)
-        let rows = plan.rows(of: task, in: p)
-        let file = dataset.files[p.file].path
-        return "partition \(p.id) (\(file), row group \(p.rowGroup), rows \(p.rows.lowerBound + rows.lowerBound)..<\(p.rows.lowerBound + rows.upperBound) of the row group)"
+        let rows = fileRows(of: task)
+        return "partition \(p.id) (\(dataset.files[p.file].path), rows \(rows.lowerBound)..<\(rows.upperBound) of the file)"
     }
 
-    /// One output file per input file, named like it (made unique if two inputs share a name).
-    var outputFileNames: [String] {
-        var seen: [String: Int] = [:]
-        return dataset.files.map { file in
-            var name = URL(fileURLWithPath: file.path).lastPathComponent
-            if let n = seen[name] {
-                seen[name] = n + 1
-                name = "\(n)-" + name
-            } else {
-                seen[name] = 1
-            }
-            return name
-        }
+    /// The rows of the input file that `task` covers.
+    func fileRows(of task: TaskID) -> Range<Int> {
+        let p = plan.partition(of: task)
+        let rows = plan.rows(of: task, in: p)
+        return (p.rows.lowerBound + rows.lowerBound)..<(p.rows.lowerBound + rows.upperBound)
     }
 }

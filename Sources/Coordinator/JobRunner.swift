@@ -24,24 +24,42 @@ public final class JobRunner: @unchecked Sendable {
         public var seconds: Double
         public var outputDirectory: String
         public var outputFiles: [String]
+        /// Everything the job did, for `--report`.
+        public var report: JobReport
     }
 
     public let options: JobOptions
     private let log: @Sendable (String) -> Void
+    private let progress: (@Sendable (JobProgress) -> Void)?
+    /// The report of the last run, also when it failed.
+    public private(set) var report: JobReport?
 
-    public init(options: JobOptions, log: @escaping @Sendable (String) -> Void) {
+    /// `progress` is called about once a second while batches are scored.
+    public init(options: JobOptions, log: @escaping @Sendable (String) -> Void,
+                progress: (@Sendable (JobProgress) -> Void)? = nil) {
         self.options = options
         self.log = log
+        self.progress = progress
     }
 
     /// Runs the job to completion; throws a `JobError` naming what failed. On failure no
-    /// `_SUCCESS` is written and the job's partial output is removed.
+    /// `_SUCCESS` is written; a job wrong in its model or input removes its output, an
+    /// interrupted one keeps its committed partitions for `--resume`.
     public func run() throws(JobError) -> Summary {
         let started = Date()
         let job = try JobPreparation(options: options, log: log)
         let jobID = UUID().uuidString.lowercased().prefix(12).description
-        let committer = try OutputCommitter(directory: options.outputPath, overwrite: options.overwrite,
-                                            jobID: jobID, inputPath: job.dataset.path)
+        let fingerprint = job.fingerprint(modelSHA256: try JobFingerprint.digest(ofModel: job.model.directory), options: options)
+        let committer = try OutputCommitter(directory: options.outputPath,
+                                            mode: options.resume ? .resume : .create(overwrite: options.overwrite),
+                                            jobID: jobID, inputPath: job.dataset.path, fingerprint: fingerprint,
+                                            partitions: job.plan.partitions.count)
+        let done = committer.previouslyCommitted
+        let todo = job.plan.partitions.map(\.id).filter { done[$0] == nil }
+        let resumedRows = done.values.reduce(0) { $0 + $1.rows }
+        if options.resume {
+            log("resuming the job in \(committer.directory): \(done.count) of \(job.plan.partitions.count) partitions (\(resumedRows) rows) are committed")
+        }
         let listener: Listener
         do {
             switch options.workerSource {
@@ -70,7 +88,8 @@ public final class JobRunner: @unchecked Sendable {
             signal(SIGINT, SIG_DFL)
             signal(SIGTERM, SIG_DFL)
         }
-        let control = JobControl(job: job, options: options, jobID: jobID, started: started, events: events, log: log)
+        let control = JobControl(job: job, options: options, todo: todo, resumedRows: resumedRows, jobID: jobID,
+                                 started: started, events: events, log: log, progress: progress)
 
         // Workers: local ones are this binary, started as `score-cluster worker`; remote ones connect
         // by themselves and get the model sent to them.
@@ -101,13 +120,12 @@ public final class JobRunner: @unchecked Sendable {
         acceptor.start()
 
         // Input and output pipelines.
-        let fileNames = job.outputFileNames
-        let reader = PartitionReader(dataset: job.dataset, plan: job.plan, columnIndices: job.decodeIndices,
+        let reader = PartitionReader(dataset: job.dataset, plan: job.plan, partitions: todo, columnIndices: job.decodeIndices,
                                      schema: job.decodeSchema, maxBuffered: options.maxBufferedPartitions ?? (options.workers + 2)) {
             events.push(.reader($0))
         }
-        let writer = OutputWriter(plan: job.plan, fileNames: fileNames, schema: job.outputSchema, committer: committer,
-                                  compression: options.compression) { events.push(.writer($0)) }
+        let writer = OutputWriter(plan: job.plan, inputPaths: job.dataset.files.map(\.path), schema: job.outputSchema,
+                                  committer: committer, compression: options.compression) { events.push(.writer($0)) }
         control.reader = reader
         control.writer = writer
         control.launcher = launcher
@@ -115,6 +133,7 @@ public final class JobRunner: @unchecked Sendable {
         writer.start()
 
         let outcome = control.runUntilDone()
+        report = control.report
 
         // Wind down: workers first, then the pipelines.
         control.shutdownWorkers()
@@ -130,19 +149,35 @@ public final class JobRunner: @unchecked Sendable {
             launcher?.signalAll(SIGTERM)
             launcher?.waitForExit(seconds: 5, expected: localWorkers)
             control.closeConnections()
-            committer.abort()
+            if failure.resumable {
+                committer.suspend()
+                let committed = Self.committedCount(in: committer.directory)
+                failure.message += ". \(committed) of \(job.plan.partitions.count) partitions are committed in \(committer.directory); "
+                    + "run the same command with --resume to finish the job (--overwrite to start over)"
+            } else {
+                committer.abort()
+            }
             throw failure
         }
-        do { try committer.markSuccess() } catch {
+        let complete = control.report.partitionsQuarantined == 0
+        do { try committer.finish(complete: complete) } catch {
             launcher?.waitForExit(seconds: 10, expected: localWorkers)
             committer.abort()
             throw error
         }
         launcher?.waitForExit(seconds: 10, expected: localWorkers)
         control.closeConnections()
-        return Summary(rows: control.rowsWritten, files: fileNames.count, partitions: job.plan.partitions.count,
+        let files = job.plan.partitions.isEmpty ? [job.plan.outputFileName(of: 0)] : job.plan.partitions.map { job.plan.outputFileName(of: $0.id) }
+        return Summary(rows: control.report.rows, files: job.dataset.files.count, partitions: job.plan.partitions.count,
                        workers: control.workersJoined, seconds: Date().timeIntervalSince(started),
-                       outputDirectory: committer.directory, outputFiles: fileNames)
+                       outputDirectory: committer.directory,
+                       outputFiles: files.filter { FileManager.default.fileExists(atPath: committer.directory + "/" + $0) },
+                       report: control.report)
+    }
+
+    /// Partitions recorded in the manifest of `directory`.
+    static func committedCount(in directory: String) -> Int {
+        (try? JobManifest.load(from: directory).committed.count) ?? 0
     }
 
     /// This process's executable, to start workers with.

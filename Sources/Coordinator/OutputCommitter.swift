@@ -3,21 +3,35 @@ import Glibc
 #endif
 import Foundation
 
-/// Makes a job's output appear all at once, or not at all.
+/// Makes a job's output appear partition by partition, each one whole or not at all, and the
+/// job complete only when `_SUCCESS` is written.
 ///
-/// Part files are written under `OUTPUT/_temporary/JOB/`, fsynced, and renamed into
-/// `OUTPUT/` when complete; `_SUCCESS` is written last. A failed job removes what it wrote
-/// (and the output directory, if the job created it), so no partial output looks complete.
+/// A partition's file is written under `OUTPUT/_temporary/JOB/`, fsynced, renamed into
+/// `OUTPUT/` and then recorded in the job manifest (`_manifest.jsonl`); `_SUCCESS` is written
+/// last. A job that fails because of its model or input removes what it wrote (and the output
+/// directory, if the job created it). A job that is interrupted (a signal, lost workers, a
+/// full disk) keeps its committed partitions and manifest, and `--resume` finishes it.
 public final class OutputCommitter: @unchecked Sendable {
+    /// How the output directory is opened.
+    public enum Mode: Sendable {
+        /// A new job: the directory must not exist, unless `overwrite`.
+        case create(overwrite: Bool)
+        /// Continue the job recorded in the directory's manifest, which must be this job.
+        case resume
+    }
+
     public let directory: String
     public let temporaryDirectory: String
+    /// Partitions already committed by an earlier run of the job (resume), by id.
+    let previouslyCommitted: [Int: JobManifest.Entry]
     private let createdDirectory: Bool
+    private let manifest: JobManifest
     private var committed: [String] = []
     private let lock = NSLock()
 
-    /// Prepares `directory` for a job. An existing directory is refused unless `overwrite`,
-    /// in which case its contents are removed now (the job has already been validated).
-    public init(directory: String, overwrite: Bool, jobID: String, inputPath: String) throws(JobError) {
+    /// Prepares `directory` for a job whose identity is `fingerprint`.
+    init(directory: String, mode: Mode, jobID: String, inputPath: String, fingerprint: JobFingerprint,
+         partitions: Int) throws(JobError) {
         let dir = URL(fileURLWithPath: directory).standardizedFileURL.path
         let input = URL(fileURLWithPath: inputPath).standardizedFileURL.path
         if dir == input || input.hasPrefix(dir + "/") || dir.hasPrefix(input + "/") {
@@ -26,28 +40,62 @@ public final class OutputCommitter: @unchecked Sendable {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         var created = false
-        if fm.fileExists(atPath: dir, isDirectory: &isDirectory) {
-            guard overwrite else {
-                throw JobError("the output '\(dir)' already exists; pass --overwrite to replace it, or choose another --output")
-            }
-            do {
-                if isDirectory.boolValue {
-                    for name in try fm.contentsOfDirectory(atPath: dir) { try fm.removeItem(atPath: dir + "/" + name) }
-                } else {
-                    try fm.removeItem(atPath: dir)
+        let exists = fm.fileExists(atPath: dir, isDirectory: &isDirectory)
+        switch mode {
+        case .create(let overwrite):
+            if exists {
+                guard overwrite else {
+                    let resumable = fm.fileExists(atPath: dir + "/" + JobManifest.fileName) && !fm.fileExists(atPath: dir + "/_SUCCESS")
+                    throw JobError("the output '\(dir)' already exists; "
+                        + (resumable ? "it holds an unfinished job: pass --resume to finish it, --overwrite to start over, or choose another --output"
+                                     : "pass --overwrite to replace it, or choose another --output"))
                 }
-            } catch {
-                throw JobError("cannot clear the output '\(dir)' for --overwrite: \(error.localizedDescription)")
+                do {
+                    if isDirectory.boolValue {
+                        for name in try fm.contentsOfDirectory(atPath: dir) { try fm.removeItem(atPath: dir + "/" + name) }
+                    } else {
+                        try fm.removeItem(atPath: dir)
+                    }
+                } catch {
+                    throw JobError("cannot clear the output '\(dir)' for --overwrite: \(error.localizedDescription)")
+                }
             }
-        }
-        if !fm.fileExists(atPath: dir) {
-            created = true
+            created = !fm.fileExists(atPath: dir)
+        case .resume:
+            guard exists, isDirectory.boolValue else {
+                throw JobError("nothing to resume: the output '\(dir)' does not exist (run without --resume to start the job)")
+            }
         }
         let temporary = dir + "/_temporary/" + jobID
         do {
+            if case .resume = mode {
+                try? fm.removeItem(atPath: dir + "/_temporary")
+                try? fm.removeItem(atPath: dir + "/_failed")
+            }
             try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         } catch {
             throw JobError("cannot create the output directory '\(dir)': \(error.localizedDescription)")
+        }
+        switch mode {
+        case .create:
+            previouslyCommitted = [:]
+            manifest = try JobManifest.create(in: dir, fingerprint: fingerprint, partitions: partitions)
+        case .resume:
+            let recorded = try JobManifest.load(from: dir)
+            let differences = fingerprint.differences(from: recorded.fingerprint)
+            guard differences.isEmpty && recorded.partitions == partitions else {
+                let list = differences.isEmpty ? ["the job plans \(partitions) partitions, the recorded one \(recorded.partitions)"] : differences
+                throw JobError("cannot resume the job in '\(dir)': it is not the same job. \(list.joined(separator: "; ")). Resume with the same input, model and options, or pass --overwrite to start over")
+            }
+            // Trust a recorded partition only if its file is still there, whole.
+            var kept: [Int: JobManifest.Entry] = [:]
+            for (id, entry) in recorded.committed {
+                let size = (try? fm.attributesOfItem(atPath: dir + "/" + entry.file)[.size] as? Int) ?? nil
+                if size == entry.bytes { kept[id] = entry }
+            }
+            previouslyCommitted = kept
+            try? fm.removeItem(atPath: dir + "/_SUCCESS")
+            manifest = try JobManifest.reopen(in: dir)
         }
         self.directory = dir
         self.temporaryDirectory = temporary
@@ -57,19 +105,35 @@ public final class OutputCommitter: @unchecked Sendable {
     /// Where the part file `name` is written before it is committed.
     public func temporaryPath(for name: String) -> String { temporaryDirectory + "/" + name }
 
-    /// Moves the finished (already fsynced) part file `name` into the output directory.
-    public func commit(_ name: String) throws(JobError) {
-        let from = temporaryPath(for: name), to = directory + "/" + name
+    /// Moves the finished (already fsynced) part file of a partition into the output directory
+    /// and records it in the manifest.
+    func commit(_ entry: JobManifest.Entry) throws(JobError) {
+        let from = temporaryPath(for: entry.file), to = directory + "/" + entry.file
         guard rename(from, to) == 0 else {
             throw JobError("cannot move \(from) to \(to): \(String(cString: strerror(errno)))")
         }
         lock.withLock { committed.append(to) }
         fsyncDirectory(directory)
+        try manifest.record(entry)
     }
 
-    /// Writes `_SUCCESS` (after every part file is committed) and removes `_temporary`.
-    public func markSuccess() throws(JobError) {
+    /// Writes a quarantined partition's description under `_failed/`.
+    func recordFailure(named name: String, contents: Data) throws(JobError) {
+        let failed = directory + "/_failed"
+        let path = failed + "/" + name
+        do {
+            try FileManager.default.createDirectory(atPath: failed, withIntermediateDirectories: true)
+            try contents.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw JobError("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Removes the temporary files; then `_SUCCESS` unless partitions were quarantined.
+    func finish(complete: Bool) throws(JobError) {
         try? FileManager.default.removeItem(atPath: directory + "/_temporary")
+        fsyncDirectory(directory)
+        guard complete else { return }
         let marker = directory + "/_SUCCESS"
         guard FileManager.default.createFile(atPath: marker, contents: Data()) else {
             throw JobError("cannot write \(marker)")
@@ -77,11 +141,18 @@ public final class OutputCommitter: @unchecked Sendable {
         fsyncDirectory(directory)
     }
 
+    /// Leaves the committed partitions and the manifest for `--resume`; removes the rest.
+    func suspend() {
+        try? FileManager.default.removeItem(atPath: directory + "/_temporary")
+    }
+
     /// Removes everything this job wrote; the output directory too if the job created it.
-    public func abort() {
+    func abort() {
         let fm = FileManager.default
         try? fm.removeItem(atPath: directory + "/_temporary")
+        try? fm.removeItem(atPath: directory + "/_failed")
         for file in lock.withLock({ committed }) { try? fm.removeItem(atPath: file) }
+        if previouslyCommitted.isEmpty { try? fm.removeItem(atPath: manifest.path) }
         if createdDirectory, let rest = try? fm.contentsOfDirectory(atPath: directory), rest.isEmpty {
             try? fm.removeItem(atPath: directory)
         }
@@ -101,10 +172,14 @@ public final class OutputCommitter: @unchecked Sendable {
 public struct JobError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var traceback: String?
+    /// The job was interrupted rather than wrong: its committed partitions are kept and
+    /// `--resume` finishes it.
+    public var resumable: Bool = false
 
-    public init(_ message: String, traceback: String? = nil) {
+    public init(_ message: String, traceback: String? = nil, resumable: Bool = false) {
         self.message = message
         self.traceback = traceback
+        self.resumable = resumable
     }
 
     public var description: String { message }

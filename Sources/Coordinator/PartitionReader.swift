@@ -5,13 +5,15 @@ import Foundation
 /// output writer, so that coordinator memory does not grow with the dataset.
 final class PartitionReader: @unchecked Sendable {
     enum Output: Sendable {
-        case decoded(partition: Int, batch: RecordBatch)
+        case decoded(partition: Int, batch: RecordBatch, seconds: Double)
         case finished
         case failed(String)
     }
 
     private let dataset: ParquetDataset
     private let plan: JobPlan
+    /// The partitions to decode, in order (a resumed job skips committed ones).
+    private let partitions: [Int]
     private let columnIndices: [[Int]]
     private let schema: Schema
     /// Partitions that may still be decoded before the writer catches up.
@@ -20,10 +22,11 @@ final class PartitionReader: @unchecked Sendable {
     private let condition = NSCondition()
     private let deliver: @Sendable (Output) -> Void
 
-    init(dataset: ParquetDataset, plan: JobPlan, columnIndices: [[Int]], schema: Schema, maxBuffered: Int,
+    init(dataset: ParquetDataset, plan: JobPlan, partitions: [Int], columnIndices: [[Int]], schema: Schema, maxBuffered: Int,
          deliver: @escaping @Sendable (Output) -> Void) {
         self.dataset = dataset
         self.plan = plan
+        self.partitions = partitions
         self.columnIndices = columnIndices
         self.schema = schema
         self.credits = maxBuffered
@@ -61,29 +64,39 @@ final class PartitionReader: @unchecked Sendable {
     }
 
     private func run() {
+        // The last row group decoded: a row group larger than a partition serves several.
         var cached: (file: Int, rowGroup: Int, batch: RecordBatch)?
-        for partition in plan.partitions {
+        for id in partitions {
             guard acquire() else { return }
-            let batch: RecordBatch
-            if let c = cached, c.file == partition.file, c.rowGroup == partition.rowGroup {
-                batch = c.batch
-            } else {
-                let reader = dataset.files[partition.file]
-                do {
-                    let decoded = try reader.readRowGroup(partition.rowGroup, columns: columnIndices[partition.file])
-                    guard decoded.rowCount == reader.rowGroupRowCounts[partition.rowGroup] else {
-                        deliver(.failed("\(reader.path), row group \(partition.rowGroup): decoded \(decoded.rowCount) rows, the footer says \(reader.rowGroupRowCounts[partition.rowGroup])"))
+            let started = Date()
+            let partition = plan.partitions[id]
+            let reader = dataset.files[partition.file]
+            var pieces: [RecordBatch] = []
+            for segment in partition.segments {
+                let whole: RecordBatch
+                if let c = cached, c.file == partition.file, c.rowGroup == segment.rowGroup {
+                    whole = c.batch
+                } else {
+                    cached = nil
+                    do {
+                        let decoded = try reader.readRowGroup(segment.rowGroup, columns: columnIndices[partition.file])
+                        guard decoded.rowCount == reader.rowGroupRowCounts[segment.rowGroup] else {
+                            deliver(.failed("\(reader.path), row group \(segment.rowGroup): decoded \(decoded.rowCount) rows, the footer says \(reader.rowGroupRowCounts[segment.rowGroup])"))
+                            return
+                        }
+                        // Same names and types as the job's schema (nullability may differ per file).
+                        whole = RecordBatch(schema: schema, columns: decoded.columns)
+                    } catch {
+                        deliver(.failed("\(error)"))
                         return
                     }
-                    // Same names and types as the job's schema (nullability may differ per file).
-                    batch = RecordBatch(schema: schema, columns: decoded.columns)
-                } catch {
-                    deliver(.failed("\(error)"))
-                    return
+                    if segment.rows.count < whole.rowCount { cached = (partition.file, segment.rowGroup, whole) }
                 }
-                cached = (partition.file, partition.rowGroup, batch)
+                pieces.append(segment.rows.count == whole.rowCount ? whole : whole.slice(segment.rows))
             }
-            deliver(.decoded(partition: partition.id, batch: batch.slice(partition.rows)))
+            let batch = pieces.count == 1 ? pieces[0]
+                : RecordBatch(schema: schema, columns: schema.fields.indices.map { c in Column.concatenate(pieces.map { $0.columns[c] }) })
+            deliver(.decoded(partition: id, batch: batch, seconds: Date().timeIntervalSince(started)))
         }
         deliver(.finished)
     }

@@ -9,17 +9,26 @@ public typealias TaskID = UInt64
 /// Workers pull: each advertises a capacity (batches it can hold), and is given at most that
 /// many batches at once. A batch lost with its worker goes back to the front of the queue and
 /// is attempted at most `maxAttempts` times. A result is accepted once; a late or duplicate one
-/// is dropped.
+/// is dropped. A batch the model fails on fails the job, unless model errors are retried
+/// (`retryModelErrors`) or its partition may be quarantined (`maxFailedPartitions`). While
+/// draining (the job was interrupted) nothing new is handed out.
 public struct Scheduler: Sendable {
     public struct Configuration: Sendable {
         /// Attempts per batch before the job fails (Spark's spark.task.maxFailures is 4).
         public var maxAttempts: Int
         /// Fail when no worker is left alive (local runs, where nobody else will come).
         public var failWhenNoWorkers: Bool
+        /// Give a batch the model failed on to a worker again (up to `maxAttempts`).
+        public var retryModelErrors: Bool
+        /// Partitions whose failed batches are set aside instead of failing the job.
+        public var maxFailedPartitions: Int
 
-        public init(maxAttempts: Int = 4, failWhenNoWorkers: Bool = true) {
+        public init(maxAttempts: Int = 4, failWhenNoWorkers: Bool = true, retryModelErrors: Bool = false,
+                    maxFailedPartitions: Int = 0) {
             self.maxAttempts = maxAttempts
             self.failWhenNoWorkers = failWhenNoWorkers
+            self.retryModelErrors = retryModelErrors
+            self.maxFailedPartitions = maxFailedPartitions
         }
     }
 
@@ -36,8 +45,10 @@ public struct Scheduler: Sendable {
         case inputFinished
         /// A worker returned the result of a batch.
         case resultReceived(WorkerID, TaskID)
-        /// The model failed on a batch (it raised, or its result could not be converted).
-        case taskFailed(WorkerID, TaskID, reason: String)
+        /// The model failed on a batch of `partition` (it raised, or its result could not be converted).
+        case taskFailed(WorkerID, TaskID, partition: Int, reason: String)
+        /// Stop handing out batches; those in flight may still finish.
+        case drain
         /// The model could not be loaded on a worker.
         case modelLoadFailed(WorkerID, reason: String)
         /// A worker died, disconnected or broke the protocol (or a launched one never joined).
@@ -49,6 +60,8 @@ public struct Scheduler: Sendable {
         case assign(TaskID, to: WorkerID)
         /// The result of `task` is accepted (exactly once per task).
         case accept(TaskID)
+        /// `task` failed for good and its partition is set aside (counts as answered).
+        case quarantine(TaskID, reason: String)
         /// The job cannot succeed.
         case fail(reason: String, task: TaskID?)
         /// Every batch has an accepted result.
@@ -71,6 +84,8 @@ public struct Scheduler: Sendable {
     private var attempts: [TaskID: Int] = [:]
     private var outstanding = 0
     private var inputFinished = false
+    private var failedPartitions: Set<Int> = []
+    public private(set) var isDraining = false
     public private(set) var isDone = false
 
     public init(configuration: Configuration = Configuration()) {
@@ -102,10 +117,25 @@ public struct Scheduler: Sendable {
                 outstanding -= 1
                 actions.append(.accept(task))
             }
-        case .taskFailed(let id, let task, let reason):
-            if workers[id]?.inFlight.contains(task) == true {
-                return finish(with: [.fail(reason: reason, task: task)])
+        case .taskFailed(let id, let task, let partition, let reason):
+            guard workers[id]?.inFlight.remove(task) != nil else { break }
+            if configuration.retryModelErrors {
+                attempts[task, default: 1] += 1
+                if attempts[task]! <= configuration.maxAttempts {
+                    requeue([task])
+                    break
+                }
             }
+            if failedPartitions.contains(partition) || failedPartitions.count < configuration.maxFailedPartitions {
+                failedPartitions.insert(partition)
+                outstanding -= 1
+                actions.append(.quarantine(task, reason: reason))
+            } else {
+                let limit = configuration.maxFailedPartitions
+                return finish(with: [.fail(reason: limit == 0 ? reason : "\(reason) (\(limit) partition(s) already failed: --max-failed-partitions \(limit))", task: task)])
+            }
+        case .drain:
+            isDraining = true
         case .modelLoadFailed(_, let reason):
             return finish(with: [.fail(reason: reason, task: nil)])
         case .workerLost(let id, let reason):
@@ -150,7 +180,7 @@ public struct Scheduler: Sendable {
     /// Gives pending batches to ready workers with free capacity, the emptiest worker first.
     private mutating func dispatch() -> [Action] {
         var actions: [Action] = []
-        while pendingHead < pending.count {
+        while !isDraining && pendingHead < pending.count {
             let candidates = workers.filter { $0.value.state == .ready && $0.value.inFlight.count < $0.value.capacity }
             guard let (id, _) = candidates.min(by: { ($0.value.inFlight.count, $0.key) < ($1.value.inFlight.count, $1.key) }) else { break }
             let task = pending[pendingHead]

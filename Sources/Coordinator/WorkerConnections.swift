@@ -10,6 +10,7 @@ enum JobEvent: Sendable {
     case failure(WorkerID, WorkerFailure)
     case modelRequested(WorkerID)
     case heartbeat(WorkerID)
+    case timings(WorkerID, BatchTimings)
     /// The coordinator was asked to stop (SIGINT, SIGTERM).
     case interrupted(String)
     case disconnected(WorkerID, String)
@@ -85,6 +86,7 @@ enum WorkerConnections {
                     case .failure: events.push(.failure(id, try frame.decode(WorkerFailure.self)))
                     case .modelRequest: events.push(.modelRequested(id))
                     case .heartbeat: events.push(.heartbeat(id))
+                    case .batchTimings: events.push(.timings(id, try frame.decode(BatchTimings.self)))
                     default: throw WireError.unexpected("\(frame.header.type) from a worker")
                     }
                 } catch {

@@ -87,8 +87,36 @@ struct JobArguments: ParsableArguments {
     @Flag(name: .long, help: "Replace the output directory if it exists.")
     var overwrite = false
 
+    @Flag(name: .long, help: "Finish the unfinished job recorded in --output (same input, model and options): committed partitions are kept.")
+    var resume = false
+
+    @Flag(name: .customLong("retry-model-errors"), help: "Give a batch the model raised on to a worker again (up to --max-attempts) instead of failing at once.")
+    var retryModelErrors = false
+
+    @Option(name: .customLong("max-failed-partitions"),
+            help: ArgumentHelp("Partitions the model may fail on before the job fails: they are left out of the output and described under _failed/ (exit status 3).", valueName: "n"))
+    var maxFailedPartitions: Int = 0
+
+    @Option(name: .customLong("partition-rows"),
+            help: ArgumentHelp("Rows per partition, the unit of output file and commit: small row groups are gathered up to this, larger ones split.", valueName: "rows"))
+    var partitionRows: Int = 1 << 20
+
+    @Option(name: .customLong("grace-period"),
+            help: ArgumentHelp("After SIGINT/SIGTERM, seconds to let batches in flight finish and commit.", valueName: "seconds"))
+    var gracePeriod: Double = 10
+
+    @Option(name: .long, help: ArgumentHelp("Write a JSON report (per-worker rows, batches, time in decode, predict, encode and network, retries, failures) to this file.", valueName: "file"))
+    var report: String?
+
+    @Flag(name: .long, help: "No progress line or periodic progress messages.")
+    var quiet = false
+
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard partitionRows >= 1 else { throw ValidationError("--partition-rows must be at least 1") }
+        guard maxFailedPartitions >= 0 else { throw ValidationError("--max-failed-partitions cannot be negative") }
+        guard gracePeriod >= 0 else { throw ValidationError("--grace-period cannot be negative") }
+        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         if let taskTimeout, taskTimeout <= 0 { throw ValidationError("--task-timeout must be positive") }
         guard heartbeatTimeout > Double(2 * 2) else { throw ValidationError("--heartbeat-timeout must be more than 4 seconds (workers beat every 2)") }
@@ -127,27 +155,49 @@ struct JobArguments: ParsableArguments {
         options.columnNaming = InputBinding.Naming(rawValue: columnNames)!
         options.modelConfig = modelConfig.compactMap(Self.keyValue)
         options.params = params.compactMap(Self.keyValue)
+        options.resume = resume
+        options.retryModelErrors = retryModelErrors
+        options.maxFailedPartitions = maxFailedPartitions
+        options.partitionRows = partitionRows
+        options.gracePeriod = gracePeriod
         return options
     }
 
-    /// Runs `options`, prints the summary and preview, or the error and exit status 1.
+    /// Runs `options`, prints the summary and preview, or the error. Exit status: 0 done, 1 failed,
+    /// 3 done except partitions set aside under `_failed/` (--max-failed-partitions).
     func execute(_ options: JobOptions) throws {
-        let runner = JobRunner(options: options) { Console.error($0) }
+        let display = ProgressDisplay(quiet: quiet)
+        let runner = JobRunner(options: options, log: { display.log($0) }, progress: { display.show($0) })
         let summary: JobRunner.Summary
         do {
             summary = try runner.run()
         } catch {
+            display.end()
+            writeReport(runner.report)
             Console.error("error: \(error.message)")
             if let traceback = error.traceback { Console.error(traceback) }
             throw ExitCode(1)
         }
-        let rate = summary.seconds > 0 ? Double(summary.rows) / summary.seconds : 0
-        print("""
-            scored \(summary.rows) rows from \(summary.files) file(s) in \(String(format: "%.2f", summary.seconds)) s \
-            (\(String(format: "%.0f", rate)) rows/s) with \(summary.workers) worker(s)
-            output: \(summary.outputDirectory)
-            """)
+        display.end()
+        writeReport(summary.report)
+        let r = summary.report
+        let rate = summary.seconds > 0 ? Double(r.rowsScored) / summary.seconds : 0
+        var lines = ["scored \(r.rowsScored) rows from \(summary.files) file(s) in \(String(format: "%.2f", summary.seconds)) s "
+            + "(\(String(format: "%.0f", rate)) rows/s) with \(summary.workers) worker(s)"]
+        if r.partitionsResumed > 0 { lines.append("resumed: \(r.partitionsResumed) of \(r.partitions) partitions (\(r.rows - r.rowsScored) rows) were already committed") }
+        if r.retries > 0 || r.workersLost > 0 { lines.append("retries: \(r.retries) batch(es) sent again; \(r.workersLost) worker(s) lost") }
+        lines.append("output: \(summary.outputDirectory)")
+        print(lines.joined(separator: "\n"))
+        if r.partitionsQuarantined > 0 {
+            Console.error("warning: \(r.partitionsQuarantined) partition(s) failed and are not in the output; their rows and errors are in \(summary.outputDirectory)/_failed/ (no _SUCCESS written)")
+            throw ExitCode(3)
+        }
         if preview > 0 { OutputPreview.print(summary: summary, rows: preview) }
+    }
+
+    private func writeReport(_ report: JobReport?) {
+        guard let path = self.report, let report else { return }
+        do { try report.write(to: path) } catch { Console.error("warning: cannot write the report \(path): \(error.localizedDescription)") }
     }
 
     static func keyValue(_ text: String) -> (key: String, value: String)? {

@@ -12,9 +12,11 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Each batch reaches the model's predict as a pandas DataFrame whose columns are named "0", "1", ... \
             in the order of --columns, as spark_udf names them. Predictions are converted to --result-type \
-            exactly as spark_udf converts them. The output directory receives one Parquet file per input \
-            file (the kept input columns, then the prediction column, rows in input order) and _SUCCESS last; \
-            a failed run leaves no output behind.
+            exactly as spark_udf converts them. The output directory receives one Parquet file per partition \
+            (part-00000.parquet, ... in input order; the kept input columns, then the prediction column), each \
+            committed atomically and recorded in _manifest.jsonl, and _SUCCESS last. A run that fails because of \
+            its model or input leaves no output behind; an interrupted one (a signal, lost workers) keeps its \
+            committed partitions, and --resume finishes it.
             """
     )
 

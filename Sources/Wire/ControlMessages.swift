@@ -66,6 +66,24 @@ public struct WorkerReady: Codable, Sendable, Equatable {
     public init(loadSeconds: Double) { self.loadSeconds = loadSeconds }
 }
 
+/// worker → coordinator: where one batch's time went on the worker, for `--report`.
+public struct BatchTimings: Codable, Sendable, Equatable {
+    public var taskID: UInt64
+    /// Reading the batch frame into column buffers.
+    public var decodeSeconds: Double
+    /// Building the DataFrame, predict, and converting the result (the Python side).
+    public var predictSeconds: Double
+    /// Encoding and sending the result.
+    public var encodeSeconds: Double
+
+    public init(taskID: UInt64, decodeSeconds: Double, predictSeconds: Double, encodeSeconds: Double) {
+        self.taskID = taskID
+        self.decodeSeconds = decodeSeconds
+        self.predictSeconds = predictSeconds
+        self.encodeSeconds = encodeSeconds
+    }
+}
+
 /// worker → coordinator: the job cannot go on on this worker.
 public struct WorkerFailure: Codable, Sendable, Equatable, Error {
     public enum Kind: String, Codable, Sendable {

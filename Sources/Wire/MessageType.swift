@@ -26,4 +26,6 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case modelArchive = 12
     /// worker → coordinator: still alive (sent every few seconds, whatever the model is doing; no payload).
     case heartbeat = 13
+    /// worker → coordinator, after each result: where the batch's time went (`BatchTimings`).
+    case batchTimings = 14
 }

@@ -126,7 +126,7 @@ public struct WorkerProcess {
     }
 
     private enum Inbound: Sendable {
-        case batch(ColumnBatchCodec.Decoded)
+        case batch(ColumnBatchCodec.Decoded, decodeSeconds: Double)
         case shutdown
         case broken(String)
     }
@@ -162,7 +162,10 @@ public struct WorkerProcess {
                 do {
                     let frame = try connection.receive()
                     switch frame.header.type {
-                    case .batch: inbox.push(.batch(try ColumnBatchCodec.decode(frame.payload)))
+                    case .batch:
+                        let started = DispatchTime.now().uptimeNanoseconds
+                        let batch = try ColumnBatchCodec.decode(frame.payload)
+                        inbox.push(.batch(batch, decodeSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
                     case .shutdown: inbox.push(.shutdown); return
                     default: inbox.push(.broken("unexpected \(frame.header.type) frame")); return
                     }
@@ -185,11 +188,17 @@ public struct WorkerProcess {
             case .broken(let why):
                 try? connection.send(.failure, WorkerFailure(kind: .protocolError, message: why))
                 return 1
-            case .batch(let batch):
+            case .batch(let batch, let decodeSeconds):
                 do {
+                    let started = DispatchTime.now().uptimeNanoseconds
                     let prediction = try model.predict(batch.columns, rowCount: batch.rowCount)
+                    let predicted = DispatchTime.now().uptimeNanoseconds
                     let encoded = ColumnBatchCodec.encode(taskID: batch.taskID, rowCount: batch.rowCount, columns: [prediction])
                     try connection.send(.result, batch: encoded)
+                    let sent = DispatchTime.now().uptimeNanoseconds
+                    try connection.send(.batchTimings, BatchTimings(taskID: batch.taskID, decodeSeconds: decodeSeconds,
+                                                                   predictSeconds: Double(predicted - started) / 1e9,
+                                                                   encodeSeconds: Double(sent - predicted) / 1e9))
                 } catch let error as PyFuncModel.PredictError {
                     let kind: WorkerFailure.Kind = .predict
                     do {

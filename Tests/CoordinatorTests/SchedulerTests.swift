@@ -1,4 +1,5 @@
 import Testing
+import Columnar
 @testable import Coordinator
 
 @Suite("Scheduler state machine")
@@ -99,7 +100,7 @@ struct SchedulerTests {
     func modelErrorFails() {
         var (s, actions) = started(workers: 1, capacity: 2, tasks: 5)
         #expect(assignments(actions).map(\.0) == [0, 1])
-        actions = s.handle(.taskFailed(0, 1, reason: "ValueError"))
+        actions = s.handle(.taskFailed(0, 1, partition: 0, reason: "ValueError"))
         #expect(actions == [.fail(reason: "ValueError", task: 1)])
         #expect(s.handle(.resultReceived(0, 0)).isEmpty)
     }
@@ -124,24 +125,28 @@ struct SchedulerTests {
 struct JobPlanTests {
     @Test("row groups become partitions, large ones are split, tasks are numbered in input order")
     func planning() {
-        let plan = JobPlan(rowGroups: [[25, 5], [], [12]], batchSize: 10, maxPartitionRows: 20)
-        #expect(plan.partitions.map(\.rows) == [0..<20, 20..<25, 0..<5, 0..<12])
-        #expect(plan.partitions.map(\.file) == [0, 0, 0, 2])
-        #expect(plan.partitions.map(\.taskCount) == [2, 1, 1, 2])
-        #expect(plan.partitions.map(\.firstTask) == [0, 2, 3, 4])
-        #expect(plan.partitionsByFile == [[0, 1, 2], [], [3]])
-        #expect(plan.taskCount == 6)
-        #expect(plan.partition(of: 5).id == 3)
-        #expect(plan.rows(of: 5, in: plan.partitions[3]) == 10..<12)
-        #expect(plan.rows(of: 2, in: plan.partitions[1]) == 0..<5)
+        let plan = JobPlan(rowGroups: [[25, 5], [], [12]], batchSize: 10, partitionRows: 20)
+        #expect(plan.partitions.map(\.rows) == [0..<20, 20..<30, 0..<12])
+        #expect(plan.partitions.map(\.file) == [0, 0, 2])
+        #expect(plan.partitions.map(\.taskCount) == [2, 1, 2])
+        #expect(plan.partitions.map(\.firstTask) == [0, 2, 3])
+        #expect(plan.partitionsByFile == [[0, 1], [], [2]])
+        #expect(plan.taskCount == 5)
+        #expect(plan.partition(of: 4).id == 2)
+        #expect(plan.rows(of: 4, in: plan.partitions[2]) == 10..<12)
+        #expect(plan.rows(of: 2, in: plan.partitions[1]) == 0..<10)
     }
+}
+
+extension ResultMerger.Completed {
+    var prediction: Column? { if case .scored(_, let p) = self { p } else { nil } }
 }
 
 @Suite("Result merger")
 struct ResultMergerTests {
     @Test("partitions are released whole and in input order, whatever order batches finish in")
     func ordering() {
-        let plan = JobPlan(rowGroups: [[3, 2], [4]], batchSize: 2)  // tasks: p0 {0,1}, p1 {2}, p2 {3,4}
+        let plan = JobPlan(rowGroups: [[3], [2], [4]], batchSize: 2)  // tasks: p0 {0,1}, p1 {2}, p2 {3,4}
         var merger = ResultMerger(plan: plan)
         for p in 0..<3 { merger.expect(partition: p) }
         #expect(merger.add(.fixed(.float64, [20.0]), for: 2).isEmpty)          // p1 done, waits for p0
@@ -149,11 +154,139 @@ struct ResultMergerTests {
         #expect(merger.add(.fixed(.float64, [2.0]), for: 1).isEmpty)           // half of p0
         let ready = merger.add(.fixed(.float64, [0.0, 1.0]), for: 0)           // p0 done: p0, p1 go
         #expect(ready.map(\.partition) == [0, 1])
-        #expect(ready[0].prediction.array(of: Double.self) == [0, 1, 2])
-        #expect(ready[1].prediction.array(of: Double.self) == [20])
+        #expect(ready[0].prediction!.array(of: Double.self) == [0, 1, 2])
+        #expect(ready[1].prediction!.array(of: Double.self) == [20])
         let last = merger.add(.fixed(.float64, [32.0, 33.0]), for: 4)
         #expect(last.map(\.partition) == [2])
-        #expect(last[0].prediction.array(of: Double.self) == [30, 31, 32, 33])
-        #expect(merger.nextPartition == 3)
+        #expect(last[0].prediction!.array(of: Double.self) == [30, 31, 32, 33])
+        #expect(merger.nextPartition == nil)
+    }
+}
+
+@Suite("Job plan: gathering and splitting")
+struct JobPlanGatheringTests {
+    @Test("small row groups of a file are gathered into one partition; files never share one")
+    func gathers() {
+        let plan = JobPlan(rowGroups: [[4, 4, 4, 9], [3]], batchSize: 5, partitionRows: 10)
+        #expect(plan.partitions.map(\.rows) == [0..<10, 10..<20, 20..<21, 0..<3])
+        #expect(plan.partitions[0].segments == [.init(rowGroup: 0, rows: 0..<4), .init(rowGroup: 1, rows: 0..<4), .init(rowGroup: 2, rows: 0..<2)])
+        #expect(plan.partitions[1].segments == [.init(rowGroup: 2, rows: 2..<4), .init(rowGroup: 3, rows: 0..<8)])
+        #expect(plan.partitions[2].segments == [.init(rowGroup: 3, rows: 8..<9)])
+        #expect(plan.partitions.map(\.file) == [0, 0, 0, 1])
+        #expect(plan.partitions.map(\.taskCount) == [2, 2, 1, 1])
+        #expect(plan.taskCount == 6)
+    }
+
+    @Test("output files are numbered in input order, wide enough for every partition")
+    func names() {
+        let small = JobPlan(rowGroups: [[3]], batchSize: 1, partitionRows: 1)
+        #expect(small.outputFileName(of: 2) == "part-00002.parquet")
+        let large = JobPlan(rowGroups: [[123_456]], batchSize: 1000, partitionRows: 1)
+        #expect(large.outputFileName(of: 7) == "part-000007.parquet")
+        #expect(large.outputFileName(of: 123_455) == "part-123455.parquet")
+    }
+}
+
+@Suite("Scheduler: model errors, quarantine, drain")
+struct SchedulerFailurePolicyTests {
+    func started(_ configuration: Scheduler.Configuration, tasks: Int) -> (Scheduler, [Scheduler.Action]) {
+        var s = Scheduler(configuration: configuration)
+        var actions = s.handle(.workerLaunched)
+        actions += s.handle(.workerJoined(0, capacity: 1))
+        actions += s.handle(.workerReady(0))
+        actions += s.handle(.tasksAvailable((0..<tasks).map(TaskID.init)))
+        actions += s.handle(.inputFinished)
+        return (s, actions)
+    }
+
+    @Test("by default a model error fails the job")
+    func failsByDefault() {
+        var (s, _) = started(.init(), tasks: 2)
+        let actions = s.handle(.taskFailed(0, 0, partition: 0, reason: "ValueError"))
+        #expect(actions == [.fail(reason: "ValueError", task: 0)])
+    }
+
+    @Test("--retry-model-errors gives the batch out again, then fails after max attempts")
+    func retries() {
+        var (s, _) = started(.init(maxAttempts: 2, retryModelErrors: true), tasks: 1)
+        #expect(s.handle(.taskFailed(0, 0, partition: 0, reason: "flaky")) == [.assign(0, to: 0)])
+        let second = s.handle(.taskFailed(0, 0, partition: 0, reason: "flaky"))
+        #expect(second == [.fail(reason: "flaky", task: 0)])
+    }
+
+    @Test("quarantine up to N partitions; more batches of a quarantined partition do not count again")
+    func quarantine() {
+        var (s, _) = started(.init(maxFailedPartitions: 1), tasks: 4)
+        // Tasks 0 and 1 are partition 0; task 2 is partition 1.
+        #expect(s.handle(.taskFailed(0, 0, partition: 0, reason: "bad row")) == [.quarantine(0, reason: "bad row"), .assign(1, to: 0)])
+        #expect(s.handle(.taskFailed(0, 1, partition: 0, reason: "bad row")) == [.quarantine(1, reason: "bad row"), .assign(2, to: 0)])
+        let over = s.handle(.taskFailed(0, 2, partition: 1, reason: "bad row"))
+        #expect(over.count == 1)
+        if case .fail(let reason, let task) = over[0] {
+            #expect(task == 2 && reason.contains("--max-failed-partitions 1"))
+        } else {
+            Issue.record("expected the job to fail, got \(over)")
+        }
+    }
+
+    @Test("quarantined batches count as answered: the job finishes")
+    func quarantineFinishes() {
+        var (s, _) = started(.init(maxFailedPartitions: 1), tasks: 2)
+        _ = s.handle(.taskFailed(0, 0, partition: 0, reason: "x"))
+        #expect(s.handle(.resultReceived(0, 1)) == [.accept(1), .finish])
+    }
+
+    @Test("draining hands out nothing more; results in flight are still accepted")
+    func drain() {
+        var (s, actions) = started(.init(), tasks: 3)
+        #expect(actions.contains(.assign(0, to: 0)))
+        #expect(s.handle(.drain).isEmpty)
+        #expect(s.handle(.resultReceived(0, 0)) == [.accept(0)])
+        #expect(s.inFlightCount == 0 && !s.isDone)
+    }
+}
+
+@Suite("Result merger: subsets and failed partitions")
+struct ResultMergerPolicyTests {
+    @Test("only the named partitions are expected; a failed batch quarantines its whole partition, in order")
+    func subsetAndFailures() {
+        let plan = JobPlan(rowGroups: [[2], [2], [2]], batchSize: 1)  // p0 {0,1}, p1 {2,3}, p2 {4,5}
+        var merger = ResultMerger(plan: plan, partitions: [1, 2])
+        merger.expect(partition: 1)
+        merger.expect(partition: 2)
+        #expect(merger.nextPartition == 1)
+        #expect(merger.add(.fixed(.float64, [4.0]), for: 4).isEmpty)
+        #expect(merger.add(.fixed(.float64, [5.0]), for: 5).isEmpty)  // p2 done, waits for p1
+        #expect(merger.fail(3, reason: "boom", traceback: "tb").isEmpty)
+        let ready = merger.add(.fixed(.float64, [2.0]), for: 2)
+        #expect(ready.map(\.partition) == [1, 2])
+        if case .failed(_, let batches) = ready[0] {
+            #expect(batches == [.init(task: 3, reason: "boom", traceback: "tb")])
+        } else {
+            Issue.record("partition 1 should have failed")
+        }
+        if case .scored(_, let prediction) = ready[1] { #expect(prediction.array(of: Double.self) == [4, 5]) }
+        #expect(merger.nextPartition == nil)
+    }
+}
+
+@Suite("Job fingerprint")
+struct JobFingerprintTests {
+    @Test("differences name the input file, the model and the option that changed")
+    func differences() {
+        let a = JobFingerprint(inputFiles: [.init(path: "a.parquet", bytes: 10, rows: 5), .init(path: "b.parquet", bytes: 20, rows: 7)],
+                               modelSHA256: String(repeating: "a", count: 64), settings: ["result type": "double"])
+        var b = a
+        #expect(a.differences(from: b).isEmpty)
+        b.inputFiles[1].bytes = 21
+        b.inputFiles.append(.init(path: "c.parquet", bytes: 1, rows: 1))
+        b.modelSHA256 = String(repeating: "b", count: 64)
+        b.settings["result type"] = "float"
+        let found = b.differences(from: a)
+        #expect(found.contains { $0.contains("b.parquet changed") && $0.contains("20 bytes") && $0.contains("21 bytes") })
+        #expect(found.contains { $0.contains("c.parquet is new") })
+        #expect(found.contains { $0.contains("model changed") })
+        #expect(found.contains("result type was double, is float"))
+        #expect(a.differences(from: b).contains { $0.contains("c.parquet was part of the job and is gone") })
     }
 }

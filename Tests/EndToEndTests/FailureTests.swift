@@ -64,7 +64,7 @@ struct FailureTests {
         let stderr = try failingRun(model: model.path)
         #expect(stderr.contains("cannot score rows with missing f0"))
         // Whichever worker fails first names its partition, file and row group.
-        #expect(stderr.contains(#/partition \d+ \(\S+/part-0000\d\.parquet, row group \d+, rows \d+\.\.<\d+/#))
+        #expect(stderr.contains(#/partition \d+ \(\S+/part-0000\d\.parquet, rows \d+\.\.<\d+ of the file\)/#))
         #expect(stderr.contains("in predict"))
     }
 

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Coordinator
+import Foundation
+
+/// Shows a running job's progress: a line redrawn in place when standard error is a terminal,
+/// otherwise a plain line every 10 seconds; nothing with `--quiet`. Log messages are printed
+/// above the progress line.
+final class ProgressDisplay: @unchecked Sendable {
+    private let quiet: Bool
+    private let isTerminal = isatty(STDERR_FILENO) == 1
+    private let lock = NSLock()
+    private var lineShown = false
+    private var lastPlain = Date()
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func log(_ message: String) {
+        lock.withLock {
+            clearLine()
+            Console.error(message)
+        }
+    }
+
+    func show(_ progress: JobProgress) {
+        guard !quiet else { return }
+        lock.withLock {
+            if isTerminal {
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + Self.describe(progress)).utf8))
+                lineShown = true
+            } else if Date().timeIntervalSince(lastPlain) >= 10 {
+                lastPlain = Date()
+                Console.error("progress: " + Self.describe(progress))
+            }
+        }
+    }
+
+    /// Removes the progress line before the summary.
+    func end() { lock.withLock { clearLine() } }
+
+    private func clearLine() {
+        if lineShown {
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            lineShown = false
+        }
+    }
+
+    static func describe(_ p: JobProgress) -> String {
+        let percent = p.rowsTotal > 0 ? 100 * Double(p.rowsDone) / Double(p.rowsTotal) : 100
+        var text = "\(p.rowsDone)/\(p.rowsTotal) rows (\(String(format: "%.1f", percent))%)"
+            + ", \(String(format: "%.0f", p.rowsPerSecond)) rows/s"
+        if let left = p.secondsLeft { text += ", ETA \(duration(left))" }
+        text += ", \(p.workersAlive) worker(s)"
+        if p.retries > 0 { text += ", \(p.retries) retried" }
+        if p.quarantined > 0 { text += ", \(p.quarantined) partition(s) failed" }
+        if p.stopping { text += ", stopping" }
+        return text
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+}
