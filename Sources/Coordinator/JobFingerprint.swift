@@ -46,14 +46,15 @@ public struct JobFingerprint: Codable, Sendable, Equatable {
 
 extension JobFingerprint {
     /// SHA-256 over a model directory: every file's relative path and content hash, in path
-    /// order (files are streamed, never read whole into memory).
+    /// order (files are streamed, never read whole into memory). Python's bytecode caches are
+    /// left out: importing the model's code writes them.
     static func digest(ofModel directory: String) throws(JobError) -> String {
         let fm = FileManager.default
         guard let paths = try? fm.subpathsOfDirectory(atPath: directory) else {
             throw JobError("cannot list the model directory \(directory)")
         }
         var hasher = SHA256()
-        for relative in paths.sorted() {
+        for relative in paths.sorted() where !relative.split(separator: "/").contains("__pycache__") && !relative.hasSuffix(".pyc") {
             let path = directory + "/" + relative
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }

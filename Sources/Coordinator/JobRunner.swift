@@ -96,6 +96,8 @@ public final class JobRunner: @unchecked Sendable {
         var launcher: LocalWorkerLauncher?
         var localWorkers = 0
         switch options.workerSource {
+        case .local where todo.isEmpty:
+            log("every partition is committed already; no worker is needed")
         case .local:
             let local = LocalWorkerLauncher()
             let arguments = ["worker", "--connect", "127.0.0.1:\(listener.port)", "--python-env", job.pythonEnvironment.root,
@@ -149,9 +151,9 @@ public final class JobRunner: @unchecked Sendable {
             launcher?.signalAll(SIGTERM)
             launcher?.waitForExit(seconds: 5, expected: localWorkers)
             control.closeConnections()
-            if failure.resumable {
+            let committed = Self.committedCount(in: committer.directory)
+            if failure.resumable && committed > 0 {
                 committer.suspend()
-                let committed = Self.committedCount(in: committer.directory)
                 failure.message += ". \(committed) of \(job.plan.partitions.count) partitions are committed in \(committer.directory); "
                     + "run the same command with --resume to finish the job (--overwrite to start over)"
             } else {

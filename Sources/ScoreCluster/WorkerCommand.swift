@@ -31,6 +31,10 @@ struct WorkerCommand: ParsableCommand {
             help: ArgumentHelp("Where models received from coordinators are kept (default: ~/.cache/score-cluster/models).", valueName: "dir"))
     var modelCache: String?
 
+    @Option(name: .customLong("connect-timeout"),
+            help: ArgumentHelp("Seconds to keep retrying while the coordinator is not reachable yet.", valueName: "seconds"))
+    var connectTimeout: Double = 60
+
     func validate() throws {
         guard HostPort(connect) != nil else { throw ValidationError("--connect must be HOST:PORT, got '\(connect)'") }
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
@@ -40,9 +44,10 @@ struct WorkerCommand: ParsableCommand {
         let address = HostPort(connect)!
         let token: ClusterToken?
         do { token = try ClusterToken.load(tokenFile: tokenFile) } catch { throw ValidationError("\(error)") }
-        let status = WorkerProcess(options: .init(host: address.host, port: address.port, pythonEnvironment: pythonEnv,
-                                                  capacity: capacity, token: token,
-                                                  modelCache: modelCache ?? ModelCache.defaultDirectory())).run()
+        var options = WorkerProcess.Options(host: address.host, port: address.port, pythonEnvironment: pythonEnv,
+                                            capacity: capacity, token: token, modelCache: modelCache ?? ModelCache.defaultDirectory())
+        options.connectTimeout = connectTimeout
+        let status = WorkerProcess(options: options).run()
         if status != 0 { throw ExitCode(status) }
     }
 }

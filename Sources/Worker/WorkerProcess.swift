@@ -24,6 +24,9 @@ public struct WorkerProcess {
         public var token: ClusterToken?
         /// Where models received from coordinators are kept, by content hash.
         public var modelCache: String
+        /// Seconds to keep trying to reach a coordinator that is not listening yet (workers
+        /// started by a cluster manager often come up before it).
+        public var connectTimeout: Double = 60
 
         public init(host: String, port: Int, pythonEnvironment: String?, capacity: Int = 3, token: ClusterToken? = nil,
                     modelCache: String = ModelCache.defaultDirectory()) {
@@ -47,9 +50,20 @@ public struct WorkerProcess {
         // A closed socket must be an error on write, not a fatal signal.
         signal(SIGPIPE, SIG_IGN)
         let connection: Connection
-        do { connection = try Connection.connect(host: options.host, port: options.port) } catch {
-            log("cannot reach the coordinator: \(error)")
-            return 1
+        let deadline = Date().addingTimeInterval(options.connectTimeout)
+        var pause = 0.2
+        while true {
+            do {
+                connection = try Connection.connect(host: options.host, port: options.port)
+                break
+            } catch {
+                guard Date() < deadline else {
+                    log("cannot reach the coordinator at \(options.host):\(options.port) (tried for \(Int(options.connectTimeout)) s, --connect-timeout): \(error)")
+                    return 1
+                }
+                usleep(UInt32(pause * 1_000_000))
+                pause = min(2, pause * 1.5)
+            }
         }
         defer { connection.close() }
         do {
