@@ -334,3 +334,83 @@ extension ParquetReaderTests {
         #expect(sequential[3][2].first == "7500")
     }
 }
+
+@Suite("Parquet reader: row ranges")
+struct ParquetRowRangeTests {
+    /// Reading rows `r` of a row group gives the rows a whole read gives at `r`, column by column.
+    static func expectRangesMatch(_ reader: ParquetFileReader, file: String, seed: UInt64 = 1) throws {
+        var rng = SplitMix(seed: seed)
+        for (g, n) in reader.rowGroupRowCounts.enumerated() where n > 1 {
+            let columns = reader.columns.indices.filter { reader.columns[$0].dataType != nil }
+            guard let whole = try? reader.readRowGroup(g, columns: columns) else { continue }
+            var ranges = [0..<1, (n - 1)..<n, 0..<(n / 2), (n / 3)..<n, 0..<0]
+            for _ in 0..<6 {
+                let a = Int(rng.next() % UInt64(n)), b = Int(rng.next() % UInt64(n))
+                ranges.append(min(a, b)..<(max(a, b) + 1))
+            }
+            for r in ranges {
+                let part = try reader.readRowGroup(g, columns: columns, rows: r)
+                #expect(part.rowCount == r.count, "\(file) row group \(g) rows \(r)")
+                for (c, column) in part.columns.enumerated() {
+                    #expect(ParquetTestSupport.canonicalValues(column) == ParquetTestSupport.canonicalValues(whole.columns[c].slice(r)),
+                            "\(file) row group \(g), column \(reader.columns[columns[c]].name), rows \(r)")
+                }
+            }
+        }
+    }
+
+    @Test("rows of small pages: dictionary and plain, nulls, strings, v1 and v2 pages, every codec")
+    func smallPages() throws {
+        let dir = try TestEnvironment.makeTemporaryDirectory("parquet-ranges")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try TestEnvironment.runPython("""
+            import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq
+            n = 20000
+            rng = np.random.default_rng(3)
+            t = pa.table({
+                'd': pa.array(rng.normal(size=n), mask=rng.random(n) < 0.2),
+                'i': pa.array(rng.integers(0, 50, n)),
+                's': pa.array([f's{j % 977}' if j % 5 else None for j in range(n)]),
+                'b': pa.array(rng.random(n) < 0.5),
+            })
+            for codec in ['snappy', 'zstd', 'none']:
+                for version in ['1.0', '2.0']:
+                    pq.write_table(t, f'{sys.argv[1]}/{codec}-{version}.parquet', compression=codec, data_page_size=2048,
+                                   data_page_version=version, row_group_size=12000, use_dictionary=['i', 's'])
+            """, [dir.path])
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(files.count == 6)
+        for name in files {
+            let reader = try ParquetFileReader(path: dir.appendingPathComponent(name).path, verifyChecksums: true)
+            try Self.expectRangesMatch(reader, file: name)
+        }
+    }
+
+    @Test("rows of every parquet-testing file that can be read")
+    func parquetTesting() throws {
+        for path in ParquetReaderTests.parquetTestingFiles() {
+            guard let reader = try? ParquetFileReader(path: path) else { continue }
+            try Self.expectRangesMatch(reader, file: (path as NSString).lastPathComponent)
+        }
+    }
+
+    @Test("rows outside the row group are refused")
+    func outside() throws {
+        let path = ParquetReaderTests.parquetTestingFiles().first { $0.hasSuffix("alltypes_plain.parquet") }!
+        let reader = try ParquetFileReader(path: path)
+        #expect(throws: ParquetError.self) { try reader.readRowGroup(0, columns: [0], rows: 5..<100) }
+    }
+}
+
+/// A small deterministic generator for test ranges.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

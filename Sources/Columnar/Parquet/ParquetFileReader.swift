@@ -213,12 +213,24 @@ public final class ParquetFileReader: @unchecked Sendable {
     /// - Throws: `ParquetError` naming the column and row group if a column cannot be read or
     ///   its data is corrupt.
     public func readRowGroup(_ index: Int, columns wanted: [Int]) throws -> RecordBatch {
+        try readRowGroup(index, columns: wanted, rows: nil)
+    }
+
+    /// Decodes rows `rows` of columns `columns` of row group `index`, reading and decoding only
+    /// the pages that hold them (and the dictionary page): memory and work follow the rows
+    /// asked for, not the row group's size.
+    /// - Throws: `ParquetError` as `readRowGroup(_:columns:)`, and for rows outside the row group.
+    public func readRowGroup(_ index: Int, columns wanted: [Int], rows: Range<Int>?) throws -> RecordBatch {
         guard index >= 0 && index < metadata.rowGroups.count else {
             throw ParquetError(path: path, message: "row group \(index) does not exist (the file has \(metadata.rowGroups.count))")
         }
         let group = metadata.rowGroups[index]
         let numRows = Int(group.numRows)
-        if wanted.isEmpty { return RecordBatch(rowCount: numRows) }
+        if let rows, rows.lowerBound < 0 || rows.upperBound > numRows {
+            throw ParquetError(path: path, rowGroup: index, message: "rows \(rows) are outside the row group's \(numRows) rows")
+        }
+        let partial = rows.flatMap { $0 == 0..<numRows || $0.isEmpty ? nil : $0 }
+        if wanted.isEmpty { return RecordBatch(rowCount: rows?.count ?? numRows) }
         var fields: [Field] = []
         var decoded: [Column] = []
         let scratch = scratchLock.withLock { scratchPool.popLast() } ?? DecodeScratch()
@@ -232,7 +244,13 @@ public final class ParquetFileReader: @unchecked Sendable {
                 guard let type = descriptor.dataType else {
                     throw ParquetFormatError("cannot be read: \(descriptor.unsupportedReason ?? "unsupported type")")
                 }
-                let column = try readColumnChunk(group.columns[c], leaf: leaves[c], type: type, numRows: numRows, scratch: scratch)
+                var column: Column
+                if let partial {
+                    column = try readColumnRows(group.columns[c], leaf: leaves[c], type: type, numRows: numRows, rows: partial, scratch: scratch)
+                } else {
+                    column = try readColumnChunk(group.columns[c], leaf: leaves[c], type: type, numRows: numRows, scratch: scratch)
+                    if let rows, rows.isEmpty { column = column.slice(0..<0) }
+                }
                 fields.append(Field(name: descriptor.name, type: type, nullable: descriptor.nullable))
                 decoded.append(column)
             } catch let e as ParquetFormatError {
@@ -272,6 +290,96 @@ public final class ParquetFileReader: @unchecked Sendable {
         let buffer = scratch.chunkBuffer(length)
         try Self.preadInto(fd: fd, path: path, offset: start, buffer: buffer)
         return try decoder.decode(UnsafeRawBufferPointer(buffer))
+    }
+
+    /// Rows `rows` of a column chunk: walks the page headers with small reads, then reads and
+    /// decodes only the dictionary page and the data pages that overlap `rows`, and slices.
+    /// (Flat columns only, as every column this reader decodes: a data page's value count is its
+    /// row count.)
+    private func readColumnRows(_ chunk: ParquetColumnChunk, leaf: Leaf, type: DataType, numRows: Int, rows: Range<Int>,
+                                scratch: DecodeScratch) throws -> Column {
+        guard chunk.filePath == nil else { throw ParquetFormatError("column data in another file (\(chunk.filePath!)) is not supported") }
+        let meta = chunk.metaData!
+        var start = Int(meta.dataPageOffset)
+        if let d = meta.dictionaryPageOffset, d > 0, d < meta.dataPageOffset { start = Int(d) }
+        guard start >= 4, start < footerStart, meta.totalCompressedSize >= 0 else {
+            throw ParquetFormatError("column chunk offset \(start) lies outside the file's data (footer at \(footerStart))")
+        }
+        let end = start + Int(min(meta.totalCompressedSize, Int64(footerStart - start)))
+        var position = start
+        var rowAt = 0
+        var keep: [Range<Int>] = []
+        var covered: Range<Int>?
+        while rowAt < rows.upperBound {
+            guard position < end else { throw ParquetFormatError("column chunk ends after \(rowAt) of \(numRows) values") }
+            let (header, headerLength) = try readPageHeader(at: position, end: end)
+            let size = Int(header.compressedPageSize)
+            guard size >= 0, size <= end - position - headerLength else {
+                throw ParquetFormatError("page at file offset \(position) needs \(size) bytes, column chunk has \(end - position - headerLength) left")
+            }
+            let page = position..<(position + headerLength + size)
+            switch ParquetPageType(rawValue: header.type) {
+            case .dictionaryPage:
+                keep.append(page)
+            case .dataPage, .dataPageV2:
+                guard let n = header.dataPageHeader?.numValues ?? header.dataPageHeaderV2?.numValues, n >= 0 else {
+                    throw ParquetFormatError("data page at file offset \(position) has no valid value count")
+                }
+                let pageRows = rowAt..<(rowAt + Int(n))
+                guard pageRows.upperBound <= numRows else {
+                    throw ParquetFormatError("data pages hold more values (at least \(pageRows.upperBound)) than the row group's \(numRows) rows")
+                }
+                if pageRows.overlaps(rows) {
+                    keep.append(page)
+                    covered = (covered?.lowerBound ?? pageRows.lowerBound)..<pageRows.upperBound
+                }
+                rowAt = pageRows.upperBound
+            default:
+                break
+            }
+            position = page.upperBound
+        }
+        guard let covered else { throw ParquetFormatError("no data page holds rows \(rows)") }
+        // Read the kept pages (adjacent ones in one read) into one buffer: to the decoder, a
+        // column chunk of `covered.count` rows.
+        let total = keep.reduce(0) { $0 + $1.count }
+        let buffer = scratch.chunkBuffer(total)
+        var at = 0, i = 0
+        while i < keep.count {
+            var run = keep[i]
+            while i + 1 < keep.count && keep[i + 1].lowerBound == run.upperBound {
+                i += 1
+                run = run.lowerBound..<keep[i].upperBound
+            }
+            try Self.preadInto(fd: fd, path: path, offset: run.lowerBound,
+                               buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[at..<(at + run.count)]))
+            at += run.count
+            i += 1
+        }
+        let decoder = try ColumnChunkDecoder(physical: leaf.physical, typeLength: leaf.typeLength,
+                                             maxDefinitionLevel: leaf.maxDefinitionLevel, outputType: type, codec: meta.codec,
+                                             numRows: covered.count, verifyChecksums: verifyChecksums, scratch: scratch)
+        let column = try decoder.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<total]))
+        return column.slice((rows.lowerBound - covered.lowerBound)..<(rows.upperBound - covered.lowerBound))
+    }
+
+    /// The page header at `offset`, read with a small window that grows for headers that carry
+    /// large statistics; and its length in bytes.
+    private func readPageHeader(at offset: Int, end: Int) throws -> (ParquetPageHeader, Int) {
+        var window = min(1024, end - offset)
+        while true {
+            let bytes = try Self.preadAll(fd: fd, path: path, offset: offset, count: window)
+            let parsed: (ParquetPageHeader, Int)? = bytes.withUnsafeBytes { raw in
+                var reader = ThriftCompactReader(raw)
+                guard let header = try? ParquetPageHeader.decode(&reader) else { return nil }
+                return (header, reader.position)
+            }
+            if let parsed { return parsed }
+            guard window < end - offset, window < 16 << 20 else {
+                throw ParquetFormatError("corrupt page header at file offset \(offset)")
+            }
+            window = min(window * 4, end - offset)
+        }
     }
 
     // MARK: I/O
