@@ -39,14 +39,15 @@ final class JobControl {
     private var merger: ResultMerger
     private var links: [WorkerID: Link] = [:]
     private var nextWorkerID = 0
-    /// Decoded partitions whose rows are not written yet (the model's inputs and kept columns).
-    private var partitions: [Int: RecordBatch] = [:]
+    /// Decoded blocks whose rows are not written yet (the model's inputs and kept columns).
+    private var blocks: [Int: RecordBatch] = [:]
     private var readyWorkers = 0
     private var failure: JobError?
     private var schedulingDone = false
     private var writerDone = false
-    /// Partitions handed to the writer and not yet written.
-    private var writerBacklog = 0
+    /// Blocks decoded and not yet written.
+    private var blocksHeld = 0
+    private var readerPaused = false
     /// After SIGINT/SIGTERM: when to stop waiting for batches in flight.
     private var drainDeadline: Date?
     private var interruption = ""
@@ -57,6 +58,7 @@ final class JobControl {
     private var lastProgress: [(time: Date, rows: Int)] = []
     /// Batches handed out at least once, and how many hand-outs were second or later attempts.
     private var assigned: Set<TaskID> = []
+    private var quarantined: Set<Int> = []
     private var retries = 0
     private var answered = 0
     private var lastTraceback: String?
@@ -88,7 +90,7 @@ final class JobControl {
                                                         failWhenNoWorkers: options.workerSource == .local,
                                                         retryModelErrors: options.retryModelErrors,
                                                         maxFailedPartitions: options.maxFailedPartitions))
-        self.merger = ResultMerger(plan: job.plan, partitions: todo)
+        self.merger = ResultMerger(plan: job.plan, blocks: todo.flatMap { Array(job.plan.partitions[$0].blocks) })
         report.partitions = job.plan.partitions.count
         report.partitionsResumed = job.plan.partitions.count - todo.count
         report.rows = resumedRows
@@ -101,7 +103,7 @@ final class JobControl {
         mark("prepared")
         for warning in job.warnings { log("warning: \(warning)") }
         if job.plan.partitions.isEmpty && report.partitionsResumed == 0 { submit(.empty) }
-        if merger.nextPartition == nil { submit(.finish) }
+        if merger.nextBlock == nil { submit(.finish) }
         let startupDeadline = Date().addingTimeInterval(options.startupTimeout)
         while failure == nil && !(schedulingDone && writerDone) {
             guard let event = events.pop(timeout: 1.0) else {
@@ -133,7 +135,8 @@ final class JobControl {
     private func watch() {
         let now = Date()
         if let deadline = drainDeadline, failure == nil {
-            if (scheduler.inFlightCount == 0 && writerBacklog == 0) || now > deadline {
+            // Done draining when the partitions under way are written, or at the deadline.
+            if (readerPaused && blocksHeld == 0) || now > deadline {
                 let abandoned = scheduler.inFlightCount
                 failure = JobError("stopped by \(interruption)"
                     + (abandoned > 0 ? " (\(abandoned) batch(es) in flight abandoned after the \(Int(options.gracePeriod)) s grace period)" : ""),
@@ -195,13 +198,14 @@ final class JobControl {
             workerReports[id]?.encodeSeconds += timings.encodeSeconds
             workerReports[id]?.networkSeconds -= timings.decodeSeconds + timings.predictSeconds + timings.encodeSeconds
         case .interrupted(let why):
-            if drainDeadline != nil || scheduler.inFlightCount == 0 && writerBacklog == 0 {
+            if drainDeadline != nil || options.gracePeriod == 0 {
                 failure = JobError("stopped by \(why)", resumable: true)
             } else {
+                // Finish the partitions under way (so that they are committed) and start no other.
                 interruption = why
                 drainDeadline = Date().addingTimeInterval(options.gracePeriod)
-                perform(scheduler.handle(.drain))
-                log("\(why): no more batches are handed out; waiting up to \(Int(options.gracePeriod)) s for the \(scheduler.inFlightCount) in flight (interrupt again to stop now)")
+                reader?.pauseAtPartitionBoundary()
+                log("\(why): finishing the partitions under way for up to \(Int(options.gracePeriod)) s, starting no other (interrupt again to stop now)")
             }
         case .accepted(let connection):
             WorkerConnections.handshake(connection, token: options.token, events: events, log: log)
@@ -256,23 +260,27 @@ final class JobControl {
             } else if !schedulingDone {
                 log(label)
             }
-        case .reader(.decoded(let partition, let batch, let seconds)):
+        case .reader(.decoded(let block, let batch, let seconds)):
             report.readSeconds += seconds
-            partitions[partition] = batch
-            merger.expect(partition: partition)
-            perform(scheduler.handle(.tasksAvailable(job.plan.tasks(of: job.plan.partitions[partition]))))
+            blocks[block] = batch
+            blocksHeld += 1
+            merger.expect(block: block)
+            perform(scheduler.handle(.tasksAvailable(job.plan.tasks(of: job.plan.blocks[block]))))
+        case .reader(.paused):
+            readerPaused = true
         case .reader(.finished):
             mark("input decoded")
             perform(scheduler.handle(.inputFinished))
         case .reader(.failed(let message)):
             failure = JobError("cannot read the input: \(message)")
-        case .writer(.wrote(_, _, let seconds)):
+        case .writer(.wroteBlock(_, let seconds)):
             report.writeSeconds += seconds
-            writerBacklog -= 1
+            blocksHeld -= 1
             reader?.release()
+        case .writer(.committed):
+            break
         case .writer(.quarantined):
-            writerBacklog -= 1
-            reader?.release()
+            break
         case .writer(.finished):
             mark("output written")
             writerDone = true
@@ -290,9 +298,9 @@ final class JobControl {
         let actions = scheduler.handle(.resultReceived(id, decoded.taskID))
         if actions.contains(.accept(decoded.taskID)) {
             answered += 1
-            let p = job.plan.partition(of: decoded.taskID)
+            let b = job.plan.block(of: decoded.taskID)
             let expected = job.resultType.dataType
-            guard decoded.columns.count == 1, decoded.rowCount == job.plan.rows(of: decoded.taskID, in: p).count,
+            guard decoded.columns.count == 1, decoded.rowCount == job.plan.rows(of: decoded.taskID, in: b).count,
                   decoded.columns[0].type.hasSameShape(as: expected) else {
                 failure = JobError("\(name(of: id)) returned a malformed result for \(job.describe(task: decoded.taskID))")
                 return
@@ -305,33 +313,33 @@ final class JobControl {
         perform(actions)
     }
 
-    /// Hands partitions whose batches are all answered to the writer, in order.
+    /// Hands blocks whose batches are all answered to the writer, in order.
     private func completed(_ done: [ResultMerger.Completed]) {
         for item in done {
-            let batch = partitions.removeValue(forKey: item.partition)!
+            let batch = blocks.removeValue(forKey: item.block)!
             switch item {
-            case .scored(let partition, let prediction):
+            case .scored(let block, let prediction):
                 let kept = job.keptColumns.map { batch.columns[$0] }
-                submit(.scored(partition: partition, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction])))
-            case .failed(let partition, let batches):
-                report.partitionsQuarantined += 1
-                submit(.quarantined(partition: partition, description: quarantineRecord(partition, batches)))
+                submit(.scored(block: block, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction])))
+            case .failed(let block, let batches):
+                let partition = job.plan.blocks[block].partition
+                if !quarantined.contains(partition) {
+                    quarantined.insert(partition)
+                    report.partitionsQuarantined += 1
+                }
+                submit(.failed(block: block, batches: batches))
             }
         }
-        if !done.isEmpty && merger.nextPartition == nil { submit(.finish) }
+        if !done.isEmpty && merger.nextBlock == nil { submit(.finish) }
     }
 
     private func submit(_ item: OutputWriter.Item) {
-        switch item {
-        case .scored, .quarantined: writerBacklog += 1
-        case .empty, .finish: break
-        }
         writer?.submit(item)
     }
 
     /// The JSON written to `_failed/` for a quarantined partition: its input rows, and each
     /// failed batch's rows, error and traceback.
-    private func quarantineRecord(_ partition: Int, _ batches: [ResultMerger.FailedBatch]) -> Data {
+    static func quarantineRecord(job: JobPreparation, _ partition: Int, _ batches: [ResultMerger.FailedBatch]) -> Data {
         struct Record: Encodable {
             struct Batch: Encodable {
                 var rows: [Int]
@@ -346,7 +354,7 @@ final class JobControl {
         let p = job.plan.partitions[partition]
         let record = Record(partition: partition, input: job.dataset.files[p.file].path, rows: [p.rows.lowerBound, p.rows.upperBound],
                             failedBatches: batches.map { batch in
-                                let rows = job.fileRows(of: batch.task)
+                                let rows = job.plan.fileRows(of: batch.task)
                                 return .init(rows: [rows.lowerBound, rows.upperBound], error: batch.reason, traceback: batch.traceback)
                             })
         let encoder = JSONEncoder()
@@ -397,9 +405,9 @@ final class JobControl {
 
     private func send(_ task: TaskID, to worker: WorkerID) {
         held[task] = (worker, Date())
-        let p = job.plan.partition(of: task)
+        let p = job.plan.block(of: task)
         let rows = job.plan.rows(of: task, in: p)
-        let batch = partitions[p.id]!
+        let batch = blocks[p.id]!
         let columns = job.modelColumns.map { batch.columns[$0].slice(rows) }
         do {
             try links[worker]?.connection.send(.batch, batch: ColumnBatchCodec.encode(taskID: task, rowCount: rows.count, columns: columns))

@@ -50,11 +50,15 @@ public struct JobOptions: Sendable {
     public var maxAttempts: Int = 4
     /// Batches a worker holds at once.
     public var workerCapacity: Int = 3
-    /// Partitions decoded and not yet written, at most (bounds coordinator memory).
-    public var maxBufferedPartitions: Int? = nil
+    /// Blocks decoded and not yet written, at most (bounds coordinator memory); nil: enough to
+    /// keep every worker's queue full.
+    public var maxBufferedBlocks: Int? = nil
     /// Rows per partition (the unit of output and commit): smaller row groups of a file are
     /// gathered up to this, larger ones are split.
     public var partitionRows: Int = 1 << 20
+    /// Rows per block: the unit the coordinator decodes, holds and writes (a row group of the
+    /// output), rounded down to a multiple of the batch size.
+    public var blockRows: Int = 65_536
     /// Continue the unfinished job recorded in the output directory.
     public var resume: Bool = false
     /// Give a batch the model failed on to a worker again (up to `maxAttempts`).

@@ -90,7 +90,7 @@ struct JobPreparation {
         outputSchema = Schema(keptColumns.map { resolved.schema.fields[$0] }
             + [Field(name: options.outputColumn, type: resultType.dataType, nullable: true)])
         plan = JobPlan(rowGroups: dataset.files.map(\.rowGroupRowCounts), batchSize: options.batchSize,
-                       partitionRows: options.partitionRows)
+                       partitionRows: options.partitionRows, blockRows: options.blockRows)
     }
 
     /// What identifies this job for `--resume`, given the model's content hash.
@@ -109,6 +109,7 @@ struct JobPreparation {
             "--strict-types": String(options.strictTypes),
             "--compression": options.compression.rawValue,
             "partition rows": String(options.partitionRows),
+            "block rows": String(max(options.batchSize, options.blockRows / options.batchSize * options.batchSize)),
             "--model-config": modelConfigJSON,
             "--params": paramsJSON,
         ]
@@ -117,15 +118,8 @@ struct JobPreparation {
 
     /// Where a task's rows come from, for messages.
     func describe(task: TaskID) -> String {
+        let rows = plan.fileRows(of: task)
         let p = plan.partition(of: task)
-        let rows = fileRows(of: task)
         return "partition \(p.id) (\(dataset.files[p.file].path), rows \(rows.lowerBound)..<\(rows.upperBound) of the file)"
-    }
-
-    /// The rows of the input file that `task` covers.
-    func fileRows(of task: TaskID) -> Range<Int> {
-        let p = plan.partition(of: task)
-        let rows = plan.rows(of: task, in: p)
-        return (p.rows.lowerBound + rows.lowerBound)..<(p.rows.lowerBound + rows.upperBound)
     }
 }

@@ -122,12 +122,23 @@ public final class JobRunner: @unchecked Sendable {
         acceptor.start()
 
         // Input and output pipelines.
-        let reader = PartitionReader(dataset: job.dataset, plan: job.plan, partitions: todo, columnIndices: job.decodeIndices,
-                                     schema: job.decodeSchema, maxBuffered: options.maxBufferedPartitions ?? (options.workers + 2)) {
+        // Enough decoded rows to keep every worker's queue full twice over, in blocks; at least 3.
+        let workerCount: Int
+        switch options.workerSource {
+        case .local: workerCount = options.workers
+        case .listen(_, _, let minWorkers): workerCount = max(1, minWorkers)
+        }
+        let blockRows = max(options.batchSize, options.blockRows / options.batchSize * options.batchSize)
+        let wanted = 2 * workerCount * options.workerCapacity * options.batchSize
+        let maxBuffered = options.maxBufferedBlocks ?? max(3, (wanted + blockRows - 1) / blockRows)
+        let reader = PartitionReader(dataset: job.dataset, plan: job.plan, blocks: todo.flatMap { Array(job.plan.partitions[$0].blocks) },
+                                     columnIndices: job.decodeIndices, schema: job.decodeSchema, maxBuffered: maxBuffered) {
             events.push(.reader($0))
         }
+        let preparedJob = job
         let writer = OutputWriter(plan: job.plan, inputPaths: job.dataset.files.map(\.path), schema: job.outputSchema,
-                                  committer: committer, compression: options.compression) { events.push(.writer($0)) }
+                                  committer: committer, compression: options.compression,
+                                  describeFailure: { JobControl.quarantineRecord(job: preparedJob, $0, $1) }) { events.push(.writer($0)) }
         control.reader = reader
         control.writer = writer
         control.launcher = launcher

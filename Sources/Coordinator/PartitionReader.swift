@@ -1,32 +1,36 @@
 import Columnar
 import Foundation
 
-/// Decodes partitions in input order on its own thread, at most `maxBuffered` ahead of the
-/// output writer, so that coordinator memory does not grow with the dataset.
+/// Decodes blocks in input order on its own thread, at most `maxBuffered` ahead of the output
+/// writer, reading only the pages that hold each block's rows: coordinator memory is a few
+/// blocks, whatever the sizes of the dataset, its files and their row groups.
 final class PartitionReader: @unchecked Sendable {
     enum Output: Sendable {
-        case decoded(partition: Int, batch: RecordBatch, seconds: Double)
+        case decoded(block: Int, batch: RecordBatch, seconds: Double)
         case finished
+        /// Stopped at a partition boundary, as asked (the job is being interrupted).
+        case paused
         case failed(String)
     }
 
     private let dataset: ParquetDataset
     private let plan: JobPlan
-    /// The partitions to decode, in order (a resumed job skips committed ones).
-    private let partitions: [Int]
+    /// The blocks to decode, in order (a resumed job skips committed partitions).
+    private let blocks: [Int]
     private let columnIndices: [[Int]]
     private let schema: Schema
-    /// Partitions that may still be decoded before the writer catches up.
+    /// Blocks that may still be decoded before the writer catches up.
     private var credits: Int
     private var isStopped = false
+    private var pauseAtPartitionEnd = false
     private let condition = NSCondition()
     private let deliver: @Sendable (Output) -> Void
 
-    init(dataset: ParquetDataset, plan: JobPlan, partitions: [Int], columnIndices: [[Int]], schema: Schema, maxBuffered: Int,
+    init(dataset: ParquetDataset, plan: JobPlan, blocks: [Int], columnIndices: [[Int]], schema: Schema, maxBuffered: Int,
          deliver: @escaping @Sendable (Output) -> Void) {
         self.dataset = dataset
         self.plan = plan
-        self.partitions = partitions
+        self.blocks = blocks
         self.columnIndices = columnIndices
         self.schema = schema
         self.credits = maxBuffered
@@ -39,7 +43,7 @@ final class PartitionReader: @unchecked Sendable {
         thread.start()
     }
 
-    /// A buffered partition was written: one more may be decoded.
+    /// A buffered block was written: one more may be decoded.
     func release() {
         condition.withLock {
             credits += 1
@@ -54,6 +58,11 @@ final class PartitionReader: @unchecked Sendable {
         }
     }
 
+    /// Decode the rest of the partition under way (so that it can be committed), then stop.
+    func pauseAtPartitionBoundary() {
+        condition.withLock { pauseAtPartitionEnd = true }
+    }
+
     /// Waits for a credit; false when stopped.
     private func acquire() -> Bool {
         condition.withLock {
@@ -64,39 +73,35 @@ final class PartitionReader: @unchecked Sendable {
     }
 
     private func run() {
-        // The last row group decoded: a row group larger than a partition serves several.
-        var cached: (file: Int, rowGroup: Int, batch: RecordBatch)?
-        for id in partitions {
+        var previousPartition: Int?
+        for id in blocks {
+            let block = plan.blocks[id]
             guard acquire() else { return }
+            if block.partition != previousPartition && condition.withLock({ pauseAtPartitionEnd }) {
+                deliver(.paused)
+                return
+            }
+            previousPartition = block.partition
             let started = Date()
-            let partition = plan.partitions[id]
-            let reader = dataset.files[partition.file]
+            let reader = dataset.files[block.file]
             var pieces: [RecordBatch] = []
-            for segment in partition.segments {
-                let whole: RecordBatch
-                if let c = cached, c.file == partition.file, c.rowGroup == segment.rowGroup {
-                    whole = c.batch
-                } else {
-                    cached = nil
-                    do {
-                        let decoded = try reader.readRowGroup(segment.rowGroup, columns: columnIndices[partition.file])
-                        guard decoded.rowCount == reader.rowGroupRowCounts[segment.rowGroup] else {
-                            deliver(.failed("\(reader.path), row group \(segment.rowGroup): decoded \(decoded.rowCount) rows, the footer says \(reader.rowGroupRowCounts[segment.rowGroup])"))
-                            return
-                        }
-                        // Same names and types as the job's schema (nullability may differ per file).
-                        whole = RecordBatch(schema: schema, columns: decoded.columns)
-                    } catch {
-                        deliver(.failed("\(error)"))
+            for segment in block.segments {
+                do {
+                    let decoded = try reader.readRowGroup(segment.rowGroup, columns: columnIndices[block.file], rows: segment.rows)
+                    guard decoded.rowCount == segment.rows.count else {
+                        deliver(.failed("\(reader.path), row group \(segment.rowGroup): decoded \(decoded.rowCount) rows, expected \(segment.rows.count)"))
                         return
                     }
-                    if segment.rows.count < whole.rowCount { cached = (partition.file, segment.rowGroup, whole) }
+                    // Same names and types as the job's schema (nullability may differ per file).
+                    pieces.append(RecordBatch(schema: schema, columns: decoded.columns))
+                } catch {
+                    deliver(.failed("\(error)"))
+                    return
                 }
-                pieces.append(segment.rows.count == whole.rowCount ? whole : whole.slice(segment.rows))
             }
             let batch = pieces.count == 1 ? pieces[0]
                 : RecordBatch(schema: schema, columns: schema.fields.indices.map { c in Column.concatenate(pieces.map { $0.columns[c] }) })
-            deliver(.decoded(partition: id, batch: batch, seconds: Date().timeIntervalSince(started)))
+            deliver(.decoded(block: id, batch: batch, seconds: Date().timeIntervalSince(started)))
         }
         deliver(.finished)
     }

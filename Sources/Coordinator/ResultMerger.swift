@@ -1,10 +1,10 @@
 import Columnar
 
-/// Collects batch results per partition and releases whole partitions in input order.
+/// Collects batch results per block and releases whole blocks in input order.
 ///
 /// A plain value: the control thread feeds it accepted results (and batches given up on); it
-/// answers with the partitions that are now complete, never one before its predecessors. Only
-/// the partitions named at creation are expected (a resumed job skips committed ones).
+/// answers with the blocks that are now complete, never one before its predecessors. Only the
+/// blocks named at creation are expected (a resumed job skips committed partitions).
 struct ResultMerger {
     /// A batch the model failed on, kept out of the output (`--max-failed-partitions`).
     struct FailedBatch: Sendable, Equatable {
@@ -13,22 +13,22 @@ struct ResultMerger {
         var traceback: String?
     }
 
-    /// A partition whose batches are all answered.
+    /// A block whose batches are all answered.
     enum Completed {
-        /// Every batch was scored: the partition's whole prediction column.
-        case scored(partition: Int, prediction: Column)
-        /// At least one batch failed: the partition is quarantined, not written.
-        case failed(partition: Int, batches: [FailedBatch])
+        /// Every batch was scored: the block's whole prediction column.
+        case scored(block: Int, prediction: Column)
+        /// At least one batch failed: the block's partition is quarantined.
+        case failed(block: Int, batches: [FailedBatch])
 
-        var partition: Int {
+        var block: Int {
             switch self {
-            case .scored(let p, _), .failed(let p, _): p
+            case .scored(let b, _), .failed(let b, _): b
             }
         }
     }
 
     private let plan: JobPlan
-    /// The partitions to produce, in order, and the position of the next one to release.
+    /// The blocks to produce, in order, and the position of the next one to release.
     private let order: [Int]
     private var nextIndex = 0
     private var pending: [Int: [Column?]] = [:]
@@ -36,32 +36,32 @@ struct ResultMerger {
     private var failures: [Int: [FailedBatch]] = [:]
     private var completed: [Int: Completed] = [:]
 
-    init(plan: JobPlan, partitions: [Int]? = nil) {
+    init(plan: JobPlan, blocks: [Int]? = nil) {
         self.plan = plan
-        self.order = partitions ?? plan.partitions.map(\.id)
+        self.order = blocks ?? plan.blocks.map(\.id)
     }
 
-    /// The next partition to hand to the writer, if any is left.
-    var nextPartition: Int? { nextIndex < order.count ? order[nextIndex] : nil }
+    /// The next block to hand to the writer, if any is left.
+    var nextBlock: Int? { nextIndex < order.count ? order[nextIndex] : nil }
 
-    /// Starts collecting `partition`'s batches.
-    mutating func expect(partition: Int) {
-        let count = plan.partitions[partition].taskCount
-        pending[partition] = Array(repeating: nil, count: count)
-        missing[partition] = count
+    /// Starts collecting `block`'s batches.
+    mutating func expect(block: Int) {
+        let count = plan.blocks[block].taskCount
+        pending[block] = Array(repeating: nil, count: count)
+        missing[block] = count
     }
 
-    /// Records the (accepted) result of `task`; returns the partitions that are now complete.
+    /// Records the (accepted) result of `task`; returns the blocks that are now complete.
     mutating func add(_ result: Column, for task: TaskID) -> [Completed] {
-        let partition = plan.partition(of: task)
-        guard pending[partition.id] != nil else { return [] }
-        pending[partition.id]![Int(task - partition.firstTask)] = result
-        return answered(partition.id)
+        let block = plan.block(of: task)
+        guard pending[block.id] != nil else { return [] }
+        pending[block.id]![Int(task - block.firstTask)] = result
+        return answered(block.id)
     }
 
-    /// Records that `task` failed for good; its partition will be quarantined.
+    /// Records that `task` failed for good; its block (and partition) will be quarantined.
     mutating func fail(_ task: TaskID, reason: String, traceback: String?) -> [Completed] {
-        let id = plan.partition(of: task).id
+        let id = plan.block(of: task).id
         guard pending[id] != nil else { return [] }
         failures[id, default: []].append(FailedBatch(task: task, reason: reason, traceback: traceback))
         return answered(id)
@@ -73,12 +73,12 @@ struct ResultMerger {
         let columns = pending.removeValue(forKey: id)!
         missing[id] = nil
         if let failed = failures.removeValue(forKey: id) {
-            completed[id] = .failed(partition: id, batches: failed.sorted { $0.task < $1.task })
+            completed[id] = .failed(block: id, batches: failed.sorted { $0.task < $1.task })
         } else {
-            completed[id] = .scored(partition: id, prediction: Column.concatenate(columns.map { $0! }))
+            completed[id] = .scored(block: id, prediction: Column.concatenate(columns.map { $0! }))
         }
         var ready: [Completed] = []
-        while let next = nextPartition, let done = completed.removeValue(forKey: next) {
+        while let next = nextBlock, let done = completed.removeValue(forKey: next) {
             ready.append(done)
             nextIndex += 1
         }

@@ -10,8 +10,7 @@ public typealias TaskID = UInt64
 /// many batches at once. A batch lost with its worker goes back to the front of the queue and
 /// is attempted at most `maxAttempts` times. A result is accepted once; a late or duplicate one
 /// is dropped. A batch the model fails on fails the job, unless model errors are retried
-/// (`retryModelErrors`) or its partition may be quarantined (`maxFailedPartitions`). While
-/// draining (the job was interrupted) nothing new is handed out.
+/// (`retryModelErrors`) or its partition may be quarantined (`maxFailedPartitions`).
 public struct Scheduler: Sendable {
     public struct Configuration: Sendable {
         /// Attempts per batch before the job fails (Spark's spark.task.maxFailures is 4).
@@ -47,8 +46,6 @@ public struct Scheduler: Sendable {
         case resultReceived(WorkerID, TaskID)
         /// The model failed on a batch of `partition` (it raised, or its result could not be converted).
         case taskFailed(WorkerID, TaskID, partition: Int, reason: String)
-        /// Stop handing out batches; those in flight may still finish.
-        case drain
         /// The model could not be loaded on a worker.
         case modelLoadFailed(WorkerID, reason: String)
         /// A worker died, disconnected or broke the protocol (or a launched one never joined).
@@ -85,7 +82,6 @@ public struct Scheduler: Sendable {
     private var outstanding = 0
     private var inputFinished = false
     private var failedPartitions: Set<Int> = []
-    public private(set) var isDraining = false
     public private(set) var isDone = false
 
     public init(configuration: Configuration = Configuration()) {
@@ -134,8 +130,6 @@ public struct Scheduler: Sendable {
                 let limit = configuration.maxFailedPartitions
                 return finish(with: [.fail(reason: limit == 0 ? reason : "\(reason) (\(limit) partition(s) already failed: --max-failed-partitions \(limit))", task: task)])
             }
-        case .drain:
-            isDraining = true
         case .modelLoadFailed(_, let reason):
             return finish(with: [.fail(reason: reason, task: nil)])
         case .workerLost(let id, let reason):
@@ -180,7 +174,7 @@ public struct Scheduler: Sendable {
     /// Gives pending batches to ready workers with free capacity, the emptiest worker first.
     private mutating func dispatch() -> [Action] {
         var actions: [Action] = []
-        while !isDraining && pendingHead < pending.count {
+        while pendingHead < pending.count {
             let candidates = workers.filter { $0.value.state == .ready && $0.value.inFlight.count < $0.value.capacity }
             guard let (id, _) = candidates.min(by: { ($0.value.inFlight.count, $0.key) < ($1.value.inFlight.count, $1.key) }) else { break }
             let task = pending[pendingHead]

@@ -123,58 +123,41 @@ struct SchedulerTests {
 
 @Suite("Job plan")
 struct JobPlanTests {
-    @Test("row groups become partitions, large ones are split, tasks are numbered in input order")
+    @Test("files become partitions (large ones split), partitions become blocks, tasks are numbered in input order")
     func planning() {
-        let plan = JobPlan(rowGroups: [[25, 5], [], [12]], batchSize: 10, partitionRows: 20)
+        let plan = JobPlan(rowGroups: [[25, 5], [], [12]], batchSize: 10, partitionRows: 20, blockRows: 10)
         #expect(plan.partitions.map(\.rows) == [0..<20, 20..<30, 0..<12])
         #expect(plan.partitions.map(\.file) == [0, 0, 2])
-        #expect(plan.partitions.map(\.taskCount) == [2, 1, 2])
-        #expect(plan.partitions.map(\.firstTask) == [0, 2, 3])
+        #expect(plan.partitions.map(\.blocks) == [0..<2, 2..<3, 3..<5])
+        #expect(plan.blocks.map(\.rows) == [0..<10, 10..<20, 20..<30, 0..<10, 10..<12])
+        #expect(plan.blocks.map(\.partition) == [0, 0, 1, 2, 2])
+        #expect(plan.blocks.map(\.firstTask) == [0, 1, 2, 3, 4])
         #expect(plan.partitionsByFile == [[0, 1], [], [2]])
         #expect(plan.taskCount == 5)
         #expect(plan.partition(of: 4).id == 2)
-        #expect(plan.rows(of: 4, in: plan.partitions[2]) == 10..<12)
-        #expect(plan.rows(of: 2, in: plan.partitions[1]) == 0..<10)
+        #expect(plan.rows(of: 4, in: plan.blocks[4]) == 0..<2)
+        #expect(plan.fileRows(of: 4) == 10..<12)
+        // Block 2 (rows 20..<30 of file 0) straddles row groups 0 and 1.
+        #expect(plan.blocks[2].segments == [.init(rowGroup: 0, rows: 20..<25), .init(rowGroup: 1, rows: 0..<5)])
     }
-}
 
-extension ResultMerger.Completed {
-    var prediction: Column? { if case .scored(_, let p) = self { p } else { nil } }
-}
-
-@Suite("Result merger")
-struct ResultMergerTests {
-    @Test("partitions are released whole and in input order, whatever order batches finish in")
-    func ordering() {
-        let plan = JobPlan(rowGroups: [[3], [2], [4]], batchSize: 2)  // tasks: p0 {0,1}, p1 {2}, p2 {3,4}
-        var merger = ResultMerger(plan: plan)
-        for p in 0..<3 { merger.expect(partition: p) }
-        #expect(merger.add(.fixed(.float64, [20.0]), for: 2).isEmpty)          // p1 done, waits for p0
-        #expect(merger.add(.fixed(.float64, [30.0, 31.0]), for: 3).isEmpty)    // half of p2
-        #expect(merger.add(.fixed(.float64, [2.0]), for: 1).isEmpty)           // half of p0
-        let ready = merger.add(.fixed(.float64, [0.0, 1.0]), for: 0)           // p0 done: p0, p1 go
-        #expect(ready.map(\.partition) == [0, 1])
-        #expect(ready[0].prediction!.array(of: Double.self) == [0, 1, 2])
-        #expect(ready[1].prediction!.array(of: Double.self) == [20])
-        let last = merger.add(.fixed(.float64, [32.0, 33.0]), for: 4)
-        #expect(last.map(\.partition) == [2])
-        #expect(last[0].prediction!.array(of: Double.self) == [30, 31, 32, 33])
-        #expect(merger.nextPartition == nil)
-    }
-}
-
-@Suite("Job plan: gathering and splitting")
-struct JobPlanGatheringTests {
     @Test("small row groups of a file are gathered into one partition; files never share one")
     func gathers() {
         let plan = JobPlan(rowGroups: [[4, 4, 4, 9], [3]], batchSize: 5, partitionRows: 10)
         #expect(plan.partitions.map(\.rows) == [0..<10, 10..<20, 20..<21, 0..<3])
-        #expect(plan.partitions[0].segments == [.init(rowGroup: 0, rows: 0..<4), .init(rowGroup: 1, rows: 0..<4), .init(rowGroup: 2, rows: 0..<2)])
-        #expect(plan.partitions[1].segments == [.init(rowGroup: 2, rows: 2..<4), .init(rowGroup: 3, rows: 0..<8)])
-        #expect(plan.partitions[2].segments == [.init(rowGroup: 3, rows: 8..<9)])
+        #expect(plan.blocks[0].segments == [.init(rowGroup: 0, rows: 0..<4), .init(rowGroup: 1, rows: 0..<4), .init(rowGroup: 2, rows: 0..<2)])
+        #expect(plan.blocks[1].segments == [.init(rowGroup: 2, rows: 2..<4), .init(rowGroup: 3, rows: 0..<8)])
+        #expect(plan.blocks[2].segments == [.init(rowGroup: 3, rows: 8..<9)])
         #expect(plan.partitions.map(\.file) == [0, 0, 0, 1])
-        #expect(plan.partitions.map(\.taskCount) == [2, 2, 1, 1])
+        #expect(plan.blocks.map(\.taskCount) == [2, 2, 1, 1])
         #expect(plan.taskCount == 6)
+    }
+
+    @Test("block rows are rounded down to whole batches")
+    func blockRounding() {
+        let plan = JobPlan(rowGroups: [[100]], batchSize: 30, partitionRows: 100, blockRows: 65)
+        #expect(plan.blocks.map(\.rows) == [0..<60, 60..<100])
+        #expect(plan.blocks.map(\.taskCount) == [2, 2])
     }
 
     @Test("output files are numbered in input order, wide enough for every partition")
@@ -187,7 +170,53 @@ struct JobPlanGatheringTests {
     }
 }
 
-@Suite("Scheduler: model errors, quarantine, drain")
+extension ResultMerger.Completed {
+    var prediction: Column? { if case .scored(_, let p) = self { p } else { nil } }
+}
+
+@Suite("Result merger")
+struct ResultMergerTests {
+    @Test("blocks are released whole and in input order, whatever order batches finish in")
+    func ordering() {
+        let plan = JobPlan(rowGroups: [[3], [2], [4]], batchSize: 2)  // tasks: b0 {0,1}, b1 {2}, b2 {3,4}
+        var merger = ResultMerger(plan: plan)
+        for b in 0..<3 { merger.expect(block: b) }
+        #expect(merger.add(.fixed(.float64, [20.0]), for: 2).isEmpty)          // b1 done, waits for b0
+        #expect(merger.add(.fixed(.float64, [30.0, 31.0]), for: 3).isEmpty)    // half of b2
+        #expect(merger.add(.fixed(.float64, [2.0]), for: 1).isEmpty)           // half of b0
+        let ready = merger.add(.fixed(.float64, [0.0, 1.0]), for: 0)           // b0 done: b0, b1 go
+        #expect(ready.map(\.block) == [0, 1])
+        #expect(ready[0].prediction!.array(of: Double.self) == [0, 1, 2])
+        #expect(ready[1].prediction!.array(of: Double.self) == [20])
+        let last = merger.add(.fixed(.float64, [32.0, 33.0]), for: 4)
+        #expect(last.map(\.block) == [2])
+        #expect(last[0].prediction!.array(of: Double.self) == [30, 31, 32, 33])
+        #expect(merger.nextBlock == nil)
+    }
+
+    @Test("only the named blocks are expected; a failed batch fails its block, released in order")
+    func subsetAndFailures() {
+        let plan = JobPlan(rowGroups: [[2], [2], [2]], batchSize: 1)  // b0 {0,1}, b1 {2,3}, b2 {4,5}
+        var merger = ResultMerger(plan: plan, blocks: [1, 2])
+        merger.expect(block: 1)
+        merger.expect(block: 2)
+        #expect(merger.nextBlock == 1)
+        #expect(merger.add(.fixed(.float64, [4.0]), for: 4).isEmpty)
+        #expect(merger.add(.fixed(.float64, [5.0]), for: 5).isEmpty)  // b2 done, waits for b1
+        #expect(merger.fail(3, reason: "boom", traceback: "tb").isEmpty)
+        let ready = merger.add(.fixed(.float64, [2.0]), for: 2)
+        #expect(ready.map(\.block) == [1, 2])
+        if case .failed(_, let batches) = ready[0] {
+            #expect(batches == [.init(task: 3, reason: "boom", traceback: "tb")])
+        } else {
+            Issue.record("block 1 should have failed")
+        }
+        #expect(ready[1].prediction?.array(of: Double.self) == [4, 5])
+        #expect(merger.nextBlock == nil)
+    }
+}
+
+@Suite("Scheduler: model errors and quarantine")
 struct SchedulerFailurePolicyTests {
     func started(_ configuration: Scheduler.Configuration, tasks: Int) -> (Scheduler, [Scheduler.Action]) {
         var s = Scheduler(configuration: configuration)
@@ -234,39 +263,6 @@ struct SchedulerFailurePolicyTests {
         var (s, _) = started(.init(maxFailedPartitions: 1), tasks: 2)
         _ = s.handle(.taskFailed(0, 0, partition: 0, reason: "x"))
         #expect(s.handle(.resultReceived(0, 1)) == [.accept(1), .finish])
-    }
-
-    @Test("draining hands out nothing more; results in flight are still accepted")
-    func drain() {
-        var (s, actions) = started(.init(), tasks: 3)
-        #expect(actions.contains(.assign(0, to: 0)))
-        #expect(s.handle(.drain).isEmpty)
-        #expect(s.handle(.resultReceived(0, 0)) == [.accept(0)])
-        #expect(s.inFlightCount == 0 && !s.isDone)
-    }
-}
-
-@Suite("Result merger: subsets and failed partitions")
-struct ResultMergerPolicyTests {
-    @Test("only the named partitions are expected; a failed batch quarantines its whole partition, in order")
-    func subsetAndFailures() {
-        let plan = JobPlan(rowGroups: [[2], [2], [2]], batchSize: 1)  // p0 {0,1}, p1 {2,3}, p2 {4,5}
-        var merger = ResultMerger(plan: plan, partitions: [1, 2])
-        merger.expect(partition: 1)
-        merger.expect(partition: 2)
-        #expect(merger.nextPartition == 1)
-        #expect(merger.add(.fixed(.float64, [4.0]), for: 4).isEmpty)
-        #expect(merger.add(.fixed(.float64, [5.0]), for: 5).isEmpty)  // p2 done, waits for p1
-        #expect(merger.fail(3, reason: "boom", traceback: "tb").isEmpty)
-        let ready = merger.add(.fixed(.float64, [2.0]), for: 2)
-        #expect(ready.map(\.partition) == [1, 2])
-        if case .failed(_, let batches) = ready[0] {
-            #expect(batches == [.init(task: 3, reason: "boom", traceback: "tb")])
-        } else {
-            Issue.record("partition 1 should have failed")
-        }
-        if case .scored(_, let prediction) = ready[1] { #expect(prediction.array(of: Double.self) == [4, 5]) }
-        #expect(merger.nextPartition == nil)
     }
 }
 
