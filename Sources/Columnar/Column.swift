@@ -82,6 +82,17 @@ public struct Column: Sendable {
 }
 
 extension Column {
+    /// This column in buffers of its own, sized to its rows: a slice of a larger decoded buffer
+    /// stops holding the rest of it. (Variable-width slices are copies already.)
+    public func compacted() -> Column {
+        guard let width = type.byteWidth, !type.isNested else { return self }
+        let copy = ColumnBuffer(copying: UnsafeRawBufferPointer(start: values.base, count: count * width))
+        let valid = validity.map { ColumnBuffer(copying: UnsafeRawBufferPointer(start: $0.base, count: count)) }
+        return Column(type: type, count: count, values: copy, validity: valid, nullCount: valid == nil ? 0 : nil)
+    }
+}
+
+extension Column {
     /// A column of fixed-width values copied from `array` (for tests and small results).
     public static func fixed<T: BitwiseCopyable>(_ type: DataType, _ array: [T], validity: [Bool]? = nil) -> Column {
         precondition(type.byteWidth == MemoryLayout<T>.stride, "\(T.self) does not match \(type)")

@@ -12,6 +12,8 @@ public final class ColumnBuffer: @unchecked Sendable {
     /// Number of bytes.
     public let count: Int
     private let owner: AnyObject?
+    /// Bytes of the block taken from `BlockRecycler` (0: allocated directly).
+    private let recycledCapacity: Int
 
     /// Allocates `count` bytes, zero-filled, aligned to 64 bytes.
     public init(zeroedCount count: Int) {
@@ -19,13 +21,20 @@ public final class ColumnBuffer: @unchecked Sendable {
         self.mutableBase = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
         self.mutableBase.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
         self.owner = nil
+        self.recycledCapacity = 0
     }
 
     /// Allocates `count` bytes, aligned to 64 bytes, uninitialised: the caller writes every byte.
     public init(uninitializedCount count: Int) {
         self.count = count
-        self.mutableBase = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
         self.owner = nil
+        // Large buffers come and go block after block: reuse them rather than churn the heap.
+        if count >= BlockRecycler.minimum {
+            (mutableBase, recycledCapacity) = BlockRecycler.shared.take(count)
+        } else {
+            mutableBase = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+            recycledCapacity = 0
+        }
     }
 
     /// A copy of `bytes`.
@@ -41,10 +50,15 @@ public final class ColumnBuffer: @unchecked Sendable {
         self.mutableBase = base
         self.count = count
         self.owner = owner
+        self.recycledCapacity = 0
     }
 
     deinit {
-        if owner == nil { mutableBase.deallocate() }
+        if recycledCapacity > 0 {
+            BlockRecycler.shared.give(mutableBase, recycledCapacity)
+        } else if owner == nil {
+            mutableBase.deallocate()
+        }
     }
 
     /// Read-only start of the bytes.

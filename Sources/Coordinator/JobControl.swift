@@ -277,6 +277,7 @@ final class JobControl {
             report.writeSeconds += seconds
             blocksHeld -= 1
             reader?.release()
+            HeapTrim.trim()
         case .writer(.committed):
             break
         case .writer(.quarantined):

@@ -122,15 +122,15 @@ public final class JobRunner: @unchecked Sendable {
         acceptor.start()
 
         // Input and output pipelines.
-        // Enough decoded rows to keep every worker's queue full twice over, in blocks; at least 3.
+        // Enough decoded rows to fill every worker's queue, and one block more; at least 2 blocks.
         let workerCount: Int
         switch options.workerSource {
         case .local: workerCount = options.workers
         case .listen(_, _, let minWorkers): workerCount = max(1, minWorkers)
         }
         let blockRows = max(options.batchSize, options.blockRows / options.batchSize * options.batchSize)
-        let wanted = 2 * workerCount * options.workerCapacity * options.batchSize
-        let maxBuffered = options.maxBufferedBlocks ?? max(3, (wanted + blockRows - 1) / blockRows)
+        let wanted = workerCount * options.workerCapacity * options.batchSize + blockRows
+        let maxBuffered = options.maxBufferedBlocks ?? max(2, (wanted + blockRows - 1) / blockRows)
         let reader = PartitionReader(dataset: job.dataset, plan: job.plan, blocks: todo.flatMap { Array(job.plan.partitions[$0].blocks) },
                                      columnIndices: job.decodeIndices, schema: job.decodeSchema, maxBuffered: maxBuffered) {
             events.push(.reader($0))

@@ -74,6 +74,8 @@ final class PartitionReader: @unchecked Sendable {
 
     private func run() {
         var previousPartition: Int?
+        // One range reader for the file being read: consecutive blocks decode each page about once.
+        var rangeReader: ParquetRangeReader?
         for id in blocks {
             let block = plan.blocks[id]
             guard acquire() else { return }
@@ -84,10 +86,11 @@ final class PartitionReader: @unchecked Sendable {
             previousPartition = block.partition
             let started = Date()
             let reader = dataset.files[block.file]
+            if rangeReader?.file !== reader { rangeReader = ParquetRangeReader(file: reader, columns: columnIndices[block.file]) }
             var pieces: [RecordBatch] = []
             for segment in block.segments {
                 do {
-                    let decoded = try reader.readRowGroup(segment.rowGroup, columns: columnIndices[block.file], rows: segment.rows)
+                    let decoded = try rangeReader!.read(rowGroup: segment.rowGroup, rows: segment.rows)
                     guard decoded.rowCount == segment.rows.count else {
                         deliver(.failed("\(reader.path), row group \(segment.rowGroup): decoded \(decoded.rowCount) rows, expected \(segment.rows.count)"))
                         return

@@ -101,6 +101,10 @@ struct JobArguments: ParsableArguments {
             help: ArgumentHelp("Rows per partition, the unit of output file and commit: small row groups are gathered up to this, larger ones split.", valueName: "rows"))
     var partitionRows: Int = 1 << 20
 
+    @Option(name: .customLong("block-rows"),
+            help: ArgumentHelp("Rows the coordinator decodes, holds and writes at a time (a row group of the output; whole batches).", valueName: "rows"))
+    var blockRows: Int = 65_536
+
     @Option(name: .customLong("grace-period"),
             help: ArgumentHelp("After SIGINT/SIGTERM, seconds to let batches in flight finish and commit.", valueName: "seconds"))
     var gracePeriod: Double = 10
@@ -114,6 +118,7 @@ struct JobArguments: ParsableArguments {
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard partitionRows >= 1 else { throw ValidationError("--partition-rows must be at least 1") }
+        guard blockRows >= 1 else { throw ValidationError("--block-rows must be at least 1") }
         guard maxFailedPartitions >= 0 else { throw ValidationError("--max-failed-partitions cannot be negative") }
         guard gracePeriod >= 0 else { throw ValidationError("--grace-period cannot be negative") }
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
@@ -159,6 +164,7 @@ struct JobArguments: ParsableArguments {
         options.retryModelErrors = retryModelErrors
         options.maxFailedPartitions = maxFailedPartitions
         options.partitionRows = partitionRows
+        options.blockRows = blockRows
         options.gracePeriod = gracePeriod
         return options
     }

@@ -4,7 +4,9 @@ import Foundation
 /// thread and the thread that acts on its messages.
 public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var items: [Element] = []
+    /// Popped slots are cleared at once: an element must not outlive its pop (elements may hold
+    /// whole decoded blocks).
+    private var items: [Element?] = []
     private var head = 0
 
     public init() {}
@@ -29,7 +31,8 @@ public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
                 condition.wait()
             }
         }
-        let element = items[head]
+        let element = items[head]!
+        items[head] = nil
         head += 1
         if head > 1024 && head * 2 > items.count {
             items.removeFirst(head)

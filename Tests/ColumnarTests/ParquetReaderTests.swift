@@ -394,6 +394,42 @@ struct ParquetRowRangeTests {
         }
     }
 
+    @Test("consecutive ranges through a range reader equal whole row groups, for every file")
+    func rangeReader() throws {
+        let dir = try TestEnvironment.makeTemporaryDirectory("parquet-range-reader")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try TestEnvironment.runPython("""
+            import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq
+            n = 30000
+            rng = np.random.default_rng(5)
+            t = pa.table({'d': pa.array(rng.normal(size=n), mask=rng.random(n) < 0.1),
+                          's': pa.array([f'v{j % 313}' if j % 4 else None for j in range(n)]),
+                          'i': pa.array(rng.integers(0, 9, n), pa.int32())})
+            pq.write_table(t, sys.argv[1] + '/pages.parquet', data_page_size=4096, row_group_size=11000)
+            """, [dir.path])
+        var paths = [dir.appendingPathComponent("pages.parquet").path]
+        paths += ParquetReaderTests.parquetTestingFiles()
+        var rng = SplitMix(seed: 9)
+        for path in paths {
+            guard let file = try? ParquetFileReader(path: path) else { continue }
+            let columns = file.columns.indices.filter { file.columns[$0].dataType != nil }
+            let ranges = ParquetRangeReader(file: file, columns: columns)
+            for (g, n) in file.rowGroupRowCounts.enumerated() where n > 0 {
+                guard let whole = try? file.readRowGroup(g, columns: columns) else { continue }
+                var start = 0
+                while start < n {
+                    let end = min(n, start + 1 + Int(rng.next() % UInt64(max(1, n / 3))))
+                    let part = try ranges.read(rowGroup: g, rows: start..<end)
+                    for (c, column) in part.columns.enumerated() {
+                        #expect(ParquetTestSupport.canonicalValues(column) == ParquetTestSupport.canonicalValues(whole.columns[c].slice(start..<end)),
+                                "\((path as NSString).lastPathComponent) row group \(g) column \(c) rows \(start)..<\(end)")
+                    }
+                    start = end
+                }
+            }
+        }
+    }
+
     @Test("rows outside the row group are refused")
     func outside() throws {
         let path = ParquetReaderTests.parquetTestingFiles().first { $0.hasSuffix("alltypes_plain.parquet") }!

@@ -691,13 +691,13 @@ final class RawAllocation: @unchecked Sendable {
     deinit { BlockRecycler.shared.give(base, capacity) }
 }
 
-/// Keeps freed blocks of 1 MiB or more, up to `limit` bytes in all, for reuse by later
+/// Keeps freed blocks of 64 KiB or more, up to `limit` bytes in all, for reuse by later
 /// allocations of a similar size (at least the size asked, at most twice it).
 final class BlockRecycler: @unchecked Sendable {
     static let shared = BlockRecycler()
     /// Most bytes kept while unused.
-    static let limit = 256 << 20
-    static let minimum = 1 << 20
+    static let limit = 32 << 20
+    static let minimum = 64 << 10
 
     private let lock = NSLock()
     private var blocks: [(base: UnsafeMutableRawPointer, capacity: Int)] = []

@@ -246,7 +246,7 @@ public final class ParquetFileReader: @unchecked Sendable {
                 }
                 var column: Column
                 if let partial {
-                    column = try readColumnRows(group.columns[c], leaf: leaves[c], type: type, numRows: numRows, rows: partial, scratch: scratch)
+                    column = try readColumnRows(rowGroup: index, column: c, type: type, rows: partial, scratch: scratch)
                 } else {
                     column = try readColumnChunk(group.columns[c], leaf: leaves[c], type: type, numRows: numRows, scratch: scratch)
                     if let rows, rows.isEmpty { column = column.slice(0..<0) }
@@ -292,12 +292,20 @@ public final class ParquetFileReader: @unchecked Sendable {
         return try decoder.decode(UnsafeRawBufferPointer(buffer))
     }
 
-    /// Rows `rows` of a column chunk: walks the page headers with small reads, then reads and
-    /// decodes only the dictionary page and the data pages that overlap `rows`, and slices.
-    /// (Flat columns only, as every column this reader decodes: a data page's value count is its
-    /// row count.)
-    private func readColumnRows(_ chunk: ParquetColumnChunk, leaf: Leaf, type: DataType, numRows: Int, rows: Range<Int>,
-                                scratch: DecodeScratch) throws -> Column {
+    /// Where a column chunk's pages are, from its page headers (read with small reads): what a
+    /// reader of row ranges needs to read only the pages that hold them.
+    struct PageLayout {
+        /// Dictionary pages' bytes (header included).
+        var dictionary: [Range<Int>] = []
+        /// Data pages' bytes (header included) and the rows they hold.
+        var pages: [(bytes: Range<Int>, rows: Range<Int>)] = []
+    }
+
+    /// Walks the page headers of column `column` of row group `rowGroup`. (Flat columns only,
+    /// as every column this reader decodes: a data page's value count is its row count.)
+    func pageLayout(rowGroup: Int, column: Int) throws -> PageLayout {
+        let chunk = metadata.rowGroups[rowGroup].columns[column]
+        let numRows = Int(metadata.rowGroups[rowGroup].numRows)
         guard chunk.filePath == nil else { throw ParquetFormatError("column data in another file (\(chunk.filePath!)) is not supported") }
         let meta = chunk.metaData!
         var start = Int(meta.dataPageOffset)
@@ -306,11 +314,10 @@ public final class ParquetFileReader: @unchecked Sendable {
             throw ParquetFormatError("column chunk offset \(start) lies outside the file's data (footer at \(footerStart))")
         }
         let end = start + Int(min(meta.totalCompressedSize, Int64(footerStart - start)))
+        var layout = PageLayout()
         var position = start
         var rowAt = 0
-        var keep: [Range<Int>] = []
-        var covered: Range<Int>?
-        while rowAt < rows.upperBound {
+        while rowAt < numRows {
             guard position < end else { throw ParquetFormatError("column chunk ends after \(rowAt) of \(numRows) values") }
             let (header, headerLength) = try readPageHeader(at: position, end: end)
             let size = Int(header.compressedPageSize)
@@ -320,28 +327,35 @@ public final class ParquetFileReader: @unchecked Sendable {
             let page = position..<(position + headerLength + size)
             switch ParquetPageType(rawValue: header.type) {
             case .dictionaryPage:
-                keep.append(page)
+                layout.dictionary.append(page)
             case .dataPage, .dataPageV2:
                 guard let n = header.dataPageHeader?.numValues ?? header.dataPageHeaderV2?.numValues, n >= 0 else {
                     throw ParquetFormatError("data page at file offset \(position) has no valid value count")
                 }
-                let pageRows = rowAt..<(rowAt + Int(n))
-                guard pageRows.upperBound <= numRows else {
-                    throw ParquetFormatError("data pages hold more values (at least \(pageRows.upperBound)) than the row group's \(numRows) rows")
+                let rows = rowAt..<(rowAt + Int(n))
+                guard rows.upperBound <= numRows else {
+                    throw ParquetFormatError("data pages hold more values (at least \(rows.upperBound)) than the row group's \(numRows) rows")
                 }
-                if pageRows.overlaps(rows) {
-                    keep.append(page)
-                    covered = (covered?.lowerBound ?? pageRows.lowerBound)..<pageRows.upperBound
-                }
-                rowAt = pageRows.upperBound
+                if n > 0 { layout.pages.append((page, rows)) }
+                rowAt = rows.upperBound
             default:
                 break
             }
             position = page.upperBound
         }
-        guard let covered else { throw ParquetFormatError("no data page holds rows \(rows)") }
+        return layout
+    }
+
+    /// Decodes the data pages of `layout` that overlap `rows` (with the dictionary): returns the
+    /// rows they cover and their column (all of those rows).
+    func decodePages(_ layout: PageLayout, rowGroup: Int, column: Int, type: DataType, rows: Range<Int>,
+                     scratch: DecodeScratch) throws -> (covered: Range<Int>, column: Column) {
+        let selected = layout.pages.filter { $0.rows.overlaps(rows) }
+        guard let first = selected.first, let last = selected.last else { throw ParquetFormatError("no data page holds rows \(rows)") }
+        let covered = first.rows.lowerBound..<last.rows.upperBound
         // Read the kept pages (adjacent ones in one read) into one buffer: to the decoder, a
         // column chunk of `covered.count` rows.
+        let keep = layout.dictionary + selected.map(\.bytes)
         let total = keep.reduce(0) { $0 + $1.count }
         let buffer = scratch.chunkBuffer(total)
         var at = 0, i = 0
@@ -356,11 +370,41 @@ public final class ParquetFileReader: @unchecked Sendable {
             at += run.count
             i += 1
         }
+        let leaf = leaves[column]
         let decoder = try ColumnChunkDecoder(physical: leaf.physical, typeLength: leaf.typeLength,
-                                             maxDefinitionLevel: leaf.maxDefinitionLevel, outputType: type, codec: meta.codec,
+                                             maxDefinitionLevel: leaf.maxDefinitionLevel, outputType: type,
+                                             codec: metadata.rowGroups[rowGroup].columns[column].metaData!.codec,
                                              numRows: covered.count, verifyChecksums: verifyChecksums, scratch: scratch)
-        let column = try decoder.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<total]))
-        return column.slice((rows.lowerBound - covered.lowerBound)..<(rows.upperBound - covered.lowerBound))
+        return (covered, try decoder.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<total])))
+    }
+
+    /// Rows `rows` of a column chunk, decoding only the pages that hold them.
+    private func readColumnRows(rowGroup: Int, column: Int, type: DataType, rows: Range<Int>, scratch: DecodeScratch) throws -> Column {
+        let layout = try pageLayout(rowGroup: rowGroup, column: column)
+        let decoded = try decodePages(layout, rowGroup: rowGroup, column: column, type: type, rows: rows, scratch: scratch)
+        let slice = decoded.column.slice((rows.lowerBound - decoded.covered.lowerBound)..<(rows.upperBound - decoded.covered.lowerBound))
+        // A few rows of large pages: copy them out rather than hold the pages' rows in memory.
+        return decoded.covered.count > rows.count + rows.count / 4 ? slice.compacted() : slice
+    }
+
+    /// The scratch buffers for one reading thread, from a small pool.
+    func withScratch<R>(_ body: (DecodeScratch) throws -> R) rethrows -> R {
+        let scratch = scratchLock.withLock { scratchPool.popLast() } ?? DecodeScratch()
+        defer { scratchLock.withLock { if scratchPool.count < 4 { scratchPool.append(scratch) } } }
+        return try body(scratch)
+    }
+
+    /// Adds the file, column and row group to errors raised while reading a column.
+    func attributing<R>(column c: Int, rowGroup: Int, _ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let e as ParquetFormatError {
+            throw ParquetError(path: path, column: columns[c].name, rowGroup: rowGroup, message: e.message)
+        } catch var e as ParquetError {
+            e.column = columns[c].name
+            e.rowGroup = rowGroup
+            throw e
+        }
     }
 
     /// The page header at `offset`, read with a small window that grows for headers that carry
