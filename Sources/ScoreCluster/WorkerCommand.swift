@@ -35,6 +35,10 @@ struct WorkerCommand: ParsableCommand {
             help: ArgumentHelp("Seconds to keep retrying while the coordinator is not reachable yet.", valueName: "seconds"))
     var connectTimeout: Double = 60
 
+    @Flag(name: .customLong("keep-alive"),
+          help: "After a job, wait for the next coordinator on the same address, keeping the interpreter and the model loaded (reused when the next job has the same model).")
+    var keepAlive = false
+
     func validate() throws {
         guard HostPort(connect) != nil else { throw ValidationError("--connect must be HOST:PORT, got '\(connect)'") }
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
@@ -47,6 +51,7 @@ struct WorkerCommand: ParsableCommand {
         var options = WorkerProcess.Options(host: address.host, port: address.port, pythonEnvironment: pythonEnv,
                                             capacity: capacity, token: token, modelCache: modelCache ?? ModelCache.defaultDirectory())
         options.connectTimeout = connectTimeout
+        options.keepAlive = keepAlive
         let status = WorkerProcess(options: options).run()
         if status != 0 { throw ExitCode(status) }
     }

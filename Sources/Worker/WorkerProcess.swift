@@ -27,6 +27,9 @@ public struct WorkerProcess {
         /// Seconds to keep trying to reach a coordinator that is not listening yet (workers
         /// started by a cluster manager often come up before it).
         public var connectTimeout: Double = 60
+        /// After a job, connect again for the next one, keeping the interpreter and the loaded
+        /// model (reused when the next job has the same model and invocation).
+        public var keepAlive: Bool = false
 
         public init(host: String, port: Int, pythonEnvironment: String?, capacity: Int = 3, token: ClusterToken? = nil,
                     modelCache: String = ModelCache.defaultDirectory()) {
@@ -45,12 +48,32 @@ public struct WorkerProcess {
 
     public init(options: Options) { self.options = options }
 
-    /// Runs until the coordinator says shutdown or goes away; returns the process exit status.
+    /// The interpreter and the model of the last job, kept between jobs with `keepAlive`.
+    private final class State {
+        var runtime: PythonRuntime?
+        var model: (key: JobSpec, model: PyFuncModel)?
+    }
+
+    /// Runs until the coordinator says shutdown or goes away (with `keepAlive`, job after job);
+    /// returns the process exit status.
     public func run() -> Int32 {
         // A closed socket must be an error on write, not a fatal signal.
         signal(SIGPIPE, SIG_IGN)
+        let state = State()
+        var status = session(state)
+        // A kept-alive worker outlives a failed job too, as long as its interpreter started.
+        while options.keepAlive && state.runtime != nil {
+            log("job ended (\(status == 0 ? "done" : "failed")); waiting for the next one at \(options.host):\(options.port) (--keep-alive)")
+            status = session(state)
+        }
+        return status
+    }
+
+    /// One job: connect, authenticate, load (or reuse) the model, score until shutdown.
+    private func session(_ state: State) -> Int32 {
         let connection: Connection
-        let deadline = Date().addingTimeInterval(options.connectTimeout)
+        // Between jobs a kept-alive worker waits as long as it takes for the next coordinator.
+        let deadline = state.runtime == nil ? Date().addingTimeInterval(options.connectTimeout) : .distantFuture
         var pause = 0.2
         while true {
             do {
@@ -74,13 +97,18 @@ public struct WorkerProcess {
         }
 
         let runtime: PythonRuntime
-        do {
-            let environment = try PythonEnvironment.resolve(explicit: options.pythonEnvironment)
-            runtime = try PythonRuntime.start(environment: environment)
-        } catch {
-            try? connection.send(.failure, WorkerFailure(kind: .environment, message: "\(error)", traceback: error.traceback))
-            log("\(error)")
-            return 1
+        if let started = state.runtime {
+            runtime = started
+        } else {
+            do {
+                let environment = try PythonEnvironment.resolve(explicit: options.pythonEnvironment)
+                runtime = try PythonRuntime.start(environment: environment)
+                state.runtime = runtime
+            } catch {
+                try? connection.send(.failure, WorkerFailure(kind: .environment, message: "\(error)", traceback: error.traceback))
+                log("\(error)")
+                return 1
+            }
         }
 
         do {
@@ -92,11 +120,20 @@ public struct WorkerProcess {
             guard frame.header.type == .job else { throw WireError.unexpected("expected a job, got \(frame.header.type)") }
             var job = try frame.decode(JobSpec.self)
             if let hash = job.modelSHA256 { job.modelPath = try fetchModel(hash, connection: connection) }
-            return serve(job: job, runtime: runtime, connection: connection)
+            return serve(job: job, runtime: runtime, state: state, connection: connection)
         } catch {
             log("\(error)")
             return 1
         }
+    }
+
+    /// What makes two jobs' models interchangeable: everything but the job's id (and the path,
+    /// when the model is known by its content hash).
+    private static func modelKey(_ job: JobSpec) -> JobSpec {
+        var key = job
+        key.jobID = ""
+        if key.modelSHA256 != nil { key.modelPath = "" }
+        return key
     }
 
     /// Answers the coordinator's challenge; throws when either side refuses the other.
@@ -145,7 +182,7 @@ public struct WorkerProcess {
         case broken(String)
     }
 
-    private func serve(job: JobSpec, runtime: PythonRuntime, connection: Connection) -> Int32 {
+    private func serve(job: JobSpec, runtime: PythonRuntime, state: State, connection: Connection) -> Int32 {
         // Heartbeats come from their own thread, so a long model load or predict (which hold the Python thread)
         // still shows the coordinator that this process is alive.
         let heartbeat = Thread {
@@ -156,19 +193,28 @@ public struct WorkerProcess {
         }
         heartbeat.start()
         let model: PyFuncModel
-        do {
-            let resultType = try ResultType(parsing: job.resultType)
-            let mlmodel = try MLModel(directory: job.modelPath)
-            let invocation = PyFuncModel.Invocation(labels: job.columnNames, integerLabels: job.integerLabels,
-                                                    enforcedTypes: job.enforcedTypes, modelConfigJSON: job.modelConfigJSON,
-                                                    paramsJSON: job.paramsJSON, resultType: resultType,
-                                                    outputField: job.outputField, strictTypes: job.strictTypes)
-            model = try PyFuncModel(runtime: runtime, model: mlmodel, invocation: invocation)
-        } catch {
-            try? connection.send(.failure, WorkerFailure(kind: .modelLoad, message: error.message, traceback: error.traceback))
-            return 1
+        let key = Self.modelKey(job)
+        if let kept = state.model, kept.key == key {
+            model = kept.model
+            log("reusing the loaded model for job \(job.jobID)")
+            do { try connection.send(.ready, WorkerReady(loadSeconds: 0)) } catch { return 1 }
+        } else {
+            state.model = nil
+            do {
+                let resultType = try ResultType(parsing: job.resultType)
+                let mlmodel = try MLModel(directory: job.modelPath)
+                let invocation = PyFuncModel.Invocation(labels: job.columnNames, integerLabels: job.integerLabels,
+                                                        enforcedTypes: job.enforcedTypes, modelConfigJSON: job.modelConfigJSON,
+                                                        paramsJSON: job.paramsJSON, resultType: resultType,
+                                                        outputField: job.outputField, strictTypes: job.strictTypes)
+                model = try PyFuncModel(runtime: runtime, model: mlmodel, invocation: invocation)
+            } catch {
+                try? connection.send(.failure, WorkerFailure(kind: .modelLoad, message: error.message, traceback: error.traceback))
+                return 1
+            }
+            state.model = (key, model)
+            do { try connection.send(.ready, WorkerReady(loadSeconds: model.loadSeconds)) } catch { return 1 }
         }
-        do { try connection.send(.ready, WorkerReady(loadSeconds: model.loadSeconds)) } catch { return 1 }
 
         let inbox = BlockingQueue<Inbound>()
         let receiver = Thread {

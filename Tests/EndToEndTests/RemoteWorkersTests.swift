@@ -68,3 +68,47 @@ struct RemoteWorkersTests {
         #expect(check.status == 0 && check.stdout.contains("OK"), "\(check.stderr)")
     }
 }
+
+@Suite("Workers kept alive between jobs", .serialized)
+struct KeepAliveTests {
+    @Test("a --keep-alive worker serves two coordinators in turn and loads the model once")
+    func twoJobs() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let dir = try TestEnvironment.makeTemporaryDirectory("keep-alive")
+        let token = dir.appendingPathComponent("token").path
+        try "keep-alive-secret-0123456789".write(toFile: token, atomically: true, encoding: .utf8)
+        chmod(token, 0o600)
+        // Loading takes 2 s, so that a second load would show in the report.
+        let model = try fixture.makeSeedModel("""
+            import time
+            class M:
+                def predict(self, df):
+                    return df['0'] * 2
+            def load_pyfunc(path):
+                time.sleep(2)
+                return M()
+            """)
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+        let worker = try BackgroundProcess(EndToEndFixture.binary,
+            ["worker", "--connect", "127.0.0.1:\(port)", "--token-file", token, "--keep-alive",
+             "--model-cache", dir.appendingPathComponent("cache").path, "--python-env", venv])
+        defer { worker.signal(SIGKILL); worker.wait(seconds: 5) }
+        var loads: [Double] = []
+        for job in 0..<2 {
+            let output = fixture.outputPath("keep-alive-\(job)")
+            let run = try EndToEndFixture.scoreCluster([
+                "coordinator", "--listen", "127.0.0.1:\(port)", "--token-file", token, "--wait-for-workers", "60",
+                "--model", model.path, "--input", fixture.dataset.path, "--output", output, "--columns", "f1",
+                "--preview", "0", "--report", output + "-report.json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(FileManager.default.fileExists(atPath: output + "/_SUCCESS"))
+            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "-report.json"))) as? [String: Any]
+            let workers = report?["workers"] as? [[String: Any]] ?? []
+            #expect(workers.count == 1 && workers[0]["rows"] as? Int == 7301)
+            loads.append(workers.first?["loadSeconds"] as? Double ?? -1)
+        }
+        #expect(loads[0] >= 2 && loads[1] == 0, "load times \(loads)")
+        #expect(worker.stderr.contains("reusing the loaded model"))
+    }
+}
