@@ -262,3 +262,38 @@ struct ParquetWriterTests {
         for column in off { #expect(column[0] as? Bool == false, "\(column)") }
     }
 }
+
+@Suite("Parquet statistics")
+struct ParquetStatisticsTests {
+    func doubles(_ values: [Double]) -> (Double, Double)? {
+        guard let (lo, hi) = ParquetStatisticsBuilder.minMax(.fixed(.float64, values)) else { return nil }
+        return (lo.withUnsafeBytes { $0.loadUnaligned(as: Double.self) }, hi.withUnsafeBytes { $0.loadUnaligned(as: Double.self) })
+    }
+
+    @Test("float min/max skip NaN at any position, keep infinities, sign their zeros; all-NaN has none")
+    func floats() throws {
+        let mixed = try #require(doubles([.nan, 1, -2, .nan, 5, 0.5, .nan]))
+        #expect(mixed == (-2, 5))
+        #expect(doubles([.nan, .nan, .nan, .nan, .nan]) == nil)
+        let infinite = try #require(doubles([.infinity, .nan, -.infinity, 3, 1, 2, 4, 9, 8]))
+        #expect(infinite == (-.infinity, .infinity))
+        let zeros = try #require(doubles([0.0, 0.0, 0.0, 0.0, 0.0]))
+        #expect(zeros.0.sign == .minus && zeros.1.sign == .plus)
+        var rng = SplitMix(seed: 4)
+        let many = (0..<1001).map { _ in Double(rng.next() % 10_000) - 5000 }
+        let found = try #require(doubles(many))
+        #expect(found == (many.min()!, many.max()!))
+    }
+
+    @Test("integer min/max with and without nulls")
+    func integers() throws {
+        let column = Column.fixed(.int64, [Int64(5), -7, 3, Int64.max, 0])
+        let (lo, hi) = try #require(ParquetStatisticsBuilder.minMax(column))
+        #expect(lo.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) } == -7)
+        #expect(hi.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) } == Int64.max)
+        let withNulls = Column.fixed(.int32, [Int32(5), -100, 3], validity: [true, false, true])
+        let (lo2, hi2) = try #require(ParquetStatisticsBuilder.minMax(withNulls))
+        #expect(lo2.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } == 3)
+        #expect(hi2.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } == 5)
+    }
+}

@@ -51,7 +51,9 @@ final class ColumnChunkDecoder {
     }
 
     init(physical: ParquetPhysicalType, typeLength: Int = 0, maxDefinitionLevel: Int, outputType: DataType, codec: Int32,
-         numRows: Int, verifyChecksums: Bool = false, scratch: DecodeScratch = DecodeScratch()) throws {
+         numRows: Int, verifyChecksums: Bool = false, scratch: DecodeScratch = DecodeScratch(),
+         dictionary: ParquetDictionary? = nil) throws {
+        self.dictionary = dictionary
         guard maxDefinitionLevel <= 1 else {
             throw ParquetFormatError("columns with definition level \(maxDefinitionLevel) (nested) are not supported")
         }
@@ -84,6 +86,10 @@ final class ColumnChunkDecoder {
             throw ParquetFormatError("\(numRows) rows of \(outputType) exceed the reader's cap of \(Self.maxOutputBytes >> 30) GiB per column chunk")
         }
     }
+
+    /// The chunk's dictionary, once decoded (or as given): a reader of several row ranges of one
+    /// chunk decodes it once.
+    var decodedDictionary: ParquetDictionary? { dictionary }
 
     /// Decodes the chunk whose bytes (from its first page header to its end) are `chunk`.
     func decode(_ chunk: UnsafeRawBufferPointer) throws -> Column {

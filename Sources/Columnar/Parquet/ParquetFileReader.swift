@@ -349,13 +349,15 @@ public final class ParquetFileReader: @unchecked Sendable {
     /// Decodes the data pages of `layout` that overlap `rows` (with the dictionary): returns the
     /// rows they cover and their column (all of those rows).
     func decodePages(_ layout: PageLayout, rowGroup: Int, column: Int, type: DataType, rows: Range<Int>,
-                     scratch: DecodeScratch) throws -> (covered: Range<Int>, column: Column) {
+                     scratch: DecodeScratch, dictionary: ParquetDictionary? = nil)
+        throws -> (covered: Range<Int>, column: Column, dictionary: ParquetDictionary?) {
         let selected = layout.pages.filter { $0.rows.overlaps(rows) }
         guard let first = selected.first, let last = selected.last else { throw ParquetFormatError("no data page holds rows \(rows)") }
         let covered = first.rows.lowerBound..<last.rows.upperBound
         // Read the kept pages (adjacent ones in one read) into one buffer: to the decoder, a
         // column chunk of `covered.count` rows.
-        let keep = layout.dictionary + selected.map(\.bytes)
+        // A dictionary decoded for an earlier range of the chunk is not read again.
+        let keep = (dictionary == nil ? layout.dictionary : []) + selected.map(\.bytes)
         let total = keep.reduce(0) { $0 + $1.count }
         let buffer = scratch.chunkBuffer(total)
         var at = 0, i = 0
@@ -374,8 +376,10 @@ public final class ParquetFileReader: @unchecked Sendable {
         let decoder = try ColumnChunkDecoder(physical: leaf.physical, typeLength: leaf.typeLength,
                                              maxDefinitionLevel: leaf.maxDefinitionLevel, outputType: type,
                                              codec: metadata.rowGroups[rowGroup].columns[column].metaData!.codec,
-                                             numRows: covered.count, verifyChecksums: verifyChecksums, scratch: scratch)
-        return (covered, try decoder.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<total])))
+                                             numRows: covered.count, verifyChecksums: verifyChecksums, scratch: scratch,
+                                             dictionary: dictionary)
+        let column = try decoder.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<total]))
+        return (covered, column, decoder.decodedDictionary)
     }
 
     /// Rows `rows` of a column chunk, decoding only the pages that hold them.

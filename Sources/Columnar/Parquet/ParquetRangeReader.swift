@@ -10,6 +10,7 @@ public final class ParquetRangeReader {
     private var rowGroup = -1
     private var layouts: [Int: ParquetFileReader.PageLayout] = [:]
     private var decoded: [Int: (covered: Range<Int>, column: Column)] = [:]
+    private var dictionaries: [Int: ParquetDictionary] = [:]
 
     /// Reads `columns` (indices into `file.columns`, in the order wanted).
     public init(file: ParquetFileReader, columns: [Int]) {
@@ -31,6 +32,7 @@ public final class ParquetRangeReader {
             rowGroup = index
             layouts = [:]
             decoded = [:]
+            dictionaries = [:]
         }
         var fields: [Field] = []
         var out: [Column] = []
@@ -65,8 +67,9 @@ public final class ParquetRangeReader {
             let layout = try layouts[c] ?? file.pageLayout(rowGroup: rowGroup, column: c)
             layouts[c] = layout
             let fresh = try file.decodePages(layout, rowGroup: rowGroup, column: c, type: type, rows: from..<rows.upperBound,
-                                             scratch: scratch)
-            decoded[c] = fresh
+                                             scratch: scratch, dictionary: dictionaries[c])
+            decoded[c] = (fresh.covered, fresh.column)
+            dictionaries[c] = fresh.dictionary
             parts.append(fresh.column.slice((from - fresh.covered.lowerBound)..<(rows.upperBound - fresh.covered.lowerBound)))
         }
         // Buffers of its own: the decoded pages are dropped when the reader moves on.

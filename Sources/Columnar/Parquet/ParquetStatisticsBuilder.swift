@@ -108,19 +108,55 @@ enum ParquetStatisticsBuilder {
         return (lo, hi)
     }
 
-    private static func encode32<T: Comparable>(_ p: UnsafePointer<T>, _ n: Int, _ valid: UnsafePointer<UInt8>?,
+    /// Min and max of integers; without nulls a branch-free loop the compiler vectorizes.
+    private static func integerExtremes<T: FixedWidthInteger>(_ p: UnsafePointer<T>, _ n: Int, _ valid: UnsafePointer<UInt8>?) -> (T, T)? {
+        guard valid == nil else { return extremes(p, n, valid, <) }
+        guard n > 0 else { return nil }
+        var lo = T.max, hi = T.min
+        for i in 0..<n {
+            let x = p[i]
+            lo = x < lo ? x : lo
+            hi = x > hi ? x : hi
+        }
+        return (lo, hi)
+    }
+
+    private static func encode32<T: FixedWidthInteger>(_ p: UnsafePointer<T>, _ n: Int, _ valid: UnsafePointer<UInt8>?,
                                                 _ toPhysical: (T) -> Int32) -> ([UInt8], [UInt8])? {
-        guard let (lo, hi) = extremes(p, n, valid, <) else { return nil }
+        guard let (lo, hi) = integerExtremes(p, n, valid) else { return nil }
         return (bytes(of: toPhysical(lo)), bytes(of: toPhysical(hi)))
     }
 
-    private static func encode64<T: Comparable>(_ p: UnsafePointer<T>, _ n: Int, _ valid: UnsafePointer<UInt8>?,
+    private static func encode64<T: FixedWidthInteger>(_ p: UnsafePointer<T>, _ n: Int, _ valid: UnsafePointer<UInt8>?,
                                                 _ toPhysical: (T) -> Int64) -> ([UInt8], [UInt8])? {
-        guard let (lo, hi) = extremes(p, n, valid, <) else { return nil }
+        guard let (lo, hi) = integerExtremes(p, n, valid) else { return nil }
         return (bytes(of: toPhysical(lo)), bytes(of: toPhysical(hi)))
     }
 
     private static func floatExtremes<T: BinaryFloatingPoint>(_ p: UnsafePointer<T>, _ n: Int, _ valid: UnsafePointer<UInt8>?) -> (T, T)? {
+        if valid == nil {
+            // Four independent accumulators and selects, no branches (the compiler turns them into
+            // vector min/max): a comparison with NaN is false, so NaNs are skipped without a
+            // test; all-NaN (or no) values leave the accumulators at ±infinity.
+            var lo0 = T.infinity, lo1 = T.infinity, lo2 = T.infinity, lo3 = T.infinity
+            var hi0 = -T.infinity, hi1 = -T.infinity, hi2 = -T.infinity, hi3 = -T.infinity
+            var i = 0
+            while i + 4 <= n {
+                let a = p[i], b = p[i + 1], c = p[i + 2], d = p[i + 3]
+                lo0 = a < lo0 ? a : lo0; hi0 = a > hi0 ? a : hi0
+                lo1 = b < lo1 ? b : lo1; hi1 = b > hi1 ? b : hi1
+                lo2 = c < lo2 ? c : lo2; hi2 = c > hi2 ? c : hi2
+                lo3 = d < lo3 ? d : lo3; hi3 = d > hi3 ? d : hi3
+                i += 4
+            }
+            while i < n {
+                let x = p[i]
+                lo0 = x < lo0 ? x : lo0; hi0 = x > hi0 ? x : hi0
+                i += 1
+            }
+            let lo = Swift.min(Swift.min(lo0, lo1), Swift.min(lo2, lo3)), hi = Swift.max(Swift.max(hi0, hi1), Swift.max(hi2, hi3))
+            return lo == .infinity && hi == -.infinity ? nil : (lo, hi)
+        }
         var lo = T.infinity, hi = -T.infinity, any = false
         for i in 0..<n where valid == nil || valid![i] != 0 {
             let x = p[i]
