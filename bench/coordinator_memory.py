@@ -1,8 +1,8 @@
 """Peak memory of score-cluster's coordinator as the dataset grows.
 
-The README promises bounded coordinator memory: the partition reader decodes at most a few
-partitions ahead of the writer, so the coordinator's peak should not grow with the number of
-rows. This script checks that: for each dataset size (--rows) it runs one
+The README promises bounded coordinator memory: the partition reader decodes a few blocks ahead
+of the writer, reading only the pages that hold them, so the coordinator's peak should not grow
+with the number of rows. This script checks that: for each dataset size (--rows) it runs one
 `score-cluster run` job and reports
 
   coordinator peak   VmHWM of the `score-cluster run` process alone (the kernel's high-water

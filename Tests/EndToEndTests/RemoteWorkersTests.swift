@@ -112,3 +112,63 @@ struct KeepAliveTests {
         #expect(worker.stderr.contains("reusing the loaded model"))
     }
 }
+
+@Suite("Strangers on the coordinator's port", .serialized)
+struct StrangerTests {
+    @Test("random bytes, an oversized frame, another protocol version and a silent peer are refused and logged; the job is unaffected")
+    func strangers() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let dir = try TestEnvironment.makeTemporaryDirectory("strangers")
+        let token = dir.appendingPathComponent("token").path
+        try "stranger-test-secret-0123456789".write(toFile: token, atomically: true, encoding: .utf8)
+        chmod(token, 0o600)
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let output = fixture.outputPath("strangers")
+        let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+        let coordinator = try BackgroundProcess(EndToEndFixture.binary,
+            ["coordinator", "--listen", "127.0.0.1:\(port)", "--token-file", token, "--wait-for-workers", "120",
+             "--model", fixture.seedModel.path, "--input", fixture.dataset.path, "--output", output,
+             "--columns", "f0,f1,f2,f3", "--preview", "0", "--report", output + "-report.json"],
+            environment: ["VIRTUAL_ENV": venv])
+        #expect(BackgroundProcess.waitFor(seconds: 30) { coordinator.stderr.contains("listening for workers") }, "\(coordinator.stderr)")
+        // Each stranger reads the coordinator's challenge, then misbehaves.
+        let sent = try TestEnvironment.runPython("""
+            import os, socket, struct, sys, time
+            port = int(sys.argv[1])
+            def header(version, kind, length):
+                return b"SCF1" + struct.pack("<BBHQ", version, kind, 0, length)
+            attempts = {
+                "random": os.urandom(256),
+                "oversized": header(1, 9, 1 << 40),
+                "version": header(99, 9, 2) + b"{}",
+                "silent": b"",
+            }
+            for name, payload in attempts.items():
+                s = socket.create_connection(("127.0.0.1", port))
+                s.settimeout(5)
+                s.recv(4096)
+                if payload:
+                    s.sendall(payload)
+                    try:
+                        s.recv(4096)
+                    except OSError:
+                        pass
+                s.close()
+            print("sent", len(attempts))
+            """, [String(port)])
+        #expect(sent.contains("sent 4"))
+        let worker = try BackgroundProcess(EndToEndFixture.binary,
+            ["worker", "--connect", "127.0.0.1:\(port)", "--token-file", token,
+             "--model-cache", dir.appendingPathComponent("cache").path, "--python-env", venv])
+        let result = coordinator.wait(seconds: 180)
+        worker.wait(seconds: 30)
+        #expect(result.status == 0, "\(result.stderr)")
+        let refusals = result.stderr.split(separator: "\n").filter { $0.contains("refused") }
+        #expect(refusals.count >= 3, "\(result.stderr)")
+        #expect(result.stderr.contains("version") && result.stderr.contains("exceeds the limit"), "\(result.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "-report.json"))) as? [String: Any]
+        #expect(report?["rows"] as? Int == 7301)
+        #expect((report?["workers"] as? [Any])?.count == 1)
+        #expect(report?["workersLost"] as? Int == 0)
+    }
+}
