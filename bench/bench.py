@@ -392,6 +392,29 @@ def compare_same_files(reference_name, reference_dir, name, directory):
     return problems
 
 
+def compare_in_order(reference_name, reference_dir, name, directory):
+    """Problems comparing an output in its own file layout but in input order (score-cluster's
+    part-NNNNN files, one per partition, read in name order) with the reference's, row by row."""
+    if not (directory / "_SUCCESS").exists():
+        return [f"{name}: no _SUCCESS in {directory}"]
+    files = [Path(p) for p in dataset_files(directory)]
+    reference_files = [Path(p) for p in dataset_files(reference_dir)]
+    if not files:
+        return [f"{name}: no part files in {directory}"]
+    reference_schema = schema_of(reference_files[0])
+    for path in files:
+        if schema_of(path) != reference_schema:
+            return [f"{name}/{path.name}: columns {schema_of(path)} differ from {reference_name}'s {reference_schema}"]
+    problems = []
+    for column, _ in reference_schema:
+        values = np.concatenate([column_values(pq.read_table(p, columns=[column]), column) for p in files])
+        reference = np.concatenate([column_values(pq.read_table(p, columns=[column]), column) for p in reference_files])
+        if len(values) != len(reference):
+            return [f"{name}: {len(values)} rows, {reference_name} has {len(reference)}"]
+        problems += compare_columns(f"{name} (in order)", column, values, reference, reference_name)
+    return problems
+
+
 def compare_by_id(reference_name, reference_dir, name, directory):
     """Problems comparing an output in another layout (Spark's part files, in its own order)
     with the reference's: the same columns and types, and, rows matched by `id` after
@@ -456,7 +479,7 @@ def systems_for(args, model_spec, model, data, runs_dir):
         if sys.prefix != sys.base_prefix:
             command += ["--python-env", sys.prefix]
         systems.append(System("score-cluster", "score-cluster", command + shlex.split(args.score_cluster_args),
-                              base_env, output))
+                              base_env, output, layout="in-order"))
     baseline = [sys.executable, str(Path(__file__).resolve()), "baseline", "--model", str(model),
                 "--loader", model_spec.loader, "--input", str(data), "--columns", columns]
     systems.append(System("python x1", "baseline", baseline + ["--output", str(runs_dir / "python-x1")], base_env,
@@ -490,7 +513,7 @@ def check_outputs(systems):
     for system in systems:
         if system.output is None or system is reference:
             continue
-        compare = compare_by_id if system.layout == "by-id" else compare_same_files
+        compare = {"by-id": compare_by_id, "in-order": compare_in_order}.get(system.layout, compare_same_files)
         problems += compare(reference.name, reference.output, system.name, system.output)
     return problems
 

@@ -68,6 +68,9 @@ final class JobControl {
     private let resumedRows: Int
     /// Workers that connected and passed the handshake during the job.
     var workersJoined: Int { nextWorkerID }
+    /// Process ids of the workers that loaded the model (the others have no work to finish).
+    var readyPIDs: Set<Int32> { Set(readyIDs.compactMap { links[$0]?.hello.pid }) }
+    private var readyIDs: Set<WorkerID> = []
 
     /// Runs the partitions `todo` of `job` (all of them, unless resuming).
     init(job: JobPreparation, options: JobOptions, todo: [Int], resumedRows: Int, jobID: String, started: Date,
@@ -225,6 +228,7 @@ final class JobControl {
             WorkerConnections.startReceiving(id: id, connection: connection, events: events)
         case .ready(let id, let ready):
             readyWorkers += 1
+            readyIDs.insert(id)
             workerReports[id]?.loadSeconds = ready.loadSeconds
             mark("worker \(id) ready (model loaded in \(String(format: "%.2f", ready.loadSeconds)) s)")
             if readyWorkers < minWorkers {

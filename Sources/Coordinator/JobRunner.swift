@@ -100,8 +100,9 @@ public final class JobRunner: @unchecked Sendable {
             log("every partition is committed already; no worker is needed")
         case .local:
             let local = LocalWorkerLauncher()
+            // The port is open already: a local worker that cannot connect has nothing to wait for.
             let arguments = ["worker", "--connect", "127.0.0.1:\(listener.port)", "--python-env", job.pythonEnvironment.root,
-                             "--capacity", String(options.workerCapacity)]
+                             "--capacity", String(options.workerCapacity), "--connect-timeout", "0"]
             for index in 0..<options.workers {
                 control.workerLaunched()
                 local.launch(index: index, executable: Self.executablePath(), arguments: arguments) { index, how in
@@ -178,6 +179,8 @@ public final class JobRunner: @unchecked Sendable {
             committer.abort()
             throw error
         }
+        // Ready workers were told to shut down; one still starting up or loading was not needed.
+        launcher?.signalAll(SIGTERM, sparing: control.readyPIDs)
         launcher?.waitForExit(seconds: 10, expected: localWorkers)
         control.closeConnections()
         let files = job.plan.partitions.isEmpty ? [job.plan.outputFileName(of: 0)] : job.plan.partitions.map { job.plan.outputFileName(of: $0.id) }

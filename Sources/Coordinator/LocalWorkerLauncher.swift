@@ -50,13 +50,13 @@ final class LocalWorkerLauncher: @unchecked Sendable {
     /// The process id of worker `index`, once started.
     func pid(of index: Int) -> pid_t? { lock.withLock { pids[index] } }
 
-    /// Sends `signal` to every worker still running.
-    func signalAll(_ signal: Int32) {
+    /// Sends `signal` to every worker still running, but those in `sparing`.
+    func signalAll(_ signal: Int32, sparing: Set<pid_t> = []) {
         let running = lock.withLock {
             stopping = true
             return pids.filter { !exited.contains($0.key) }.map(\.value)
         }
-        for pid in running { kill(pid, signal) }
+        for pid in running where !sparing.contains(pid) { kill(pid, signal) }
     }
 
     /// Waits up to `seconds` for every worker to exit, killing none (lets dying workers be counted).
