@@ -55,6 +55,7 @@ final class JobControl {
     private var lastHeard: [WorkerID: Date] = [:]
     private var held: [TaskID: (worker: WorkerID, since: Date)] = [:]
     private var lastWatch = Date()
+    private var lastBeat = Date()
     private var lastProgress: [(time: Date, rows: Int)] = []
     /// Batches handed out at least once, and how many hand-outs were second or later attempts.
     private var assigned: Set<TaskID> = []
@@ -149,6 +150,12 @@ final class JobControl {
         }
         guard now.timeIntervalSince(lastWatch) >= 1 else { return }
         lastWatch = now
+        // Heartbeats the other way: a worker that hears nothing from the coordinator for long
+        // stops (and, kept alive, waits for the next job) instead of waiting for ever.
+        if now.timeIntervalSince(lastBeat) >= Double(Heartbeat.intervalSeconds) {
+            lastBeat = now
+            for id in lastHeard.keys { try? links[id]?.connection.send(.heartbeat) }
+        }
         for (id, heard) in lastHeard where now.timeIntervalSince(heard) > options.heartbeatTimeout {
             lose(id, "\(name(of: id)) sent nothing for \(Int(options.heartbeatTimeout)) s (no heartbeat): it is stuck or unreachable")
         }

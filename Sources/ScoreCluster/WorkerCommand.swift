@@ -39,7 +39,12 @@ struct WorkerCommand: ParsableCommand {
           help: "After a job, wait for the next coordinator on the same address, keeping the interpreter and the model loaded (reused when the next job has the same model).")
     var keepAlive = false
 
+    @Option(name: .customLong("coordinator-timeout"),
+            help: ArgumentHelp("Seconds without a word from the coordinator (it beats every 2) after which the worker takes it for gone.", valueName: "seconds"))
+    var coordinatorTimeout: Int = Heartbeat.coordinatorSilenceSeconds
+
     func validate() throws {
+        guard coordinatorTimeout > 2 else { throw ValidationError("--coordinator-timeout must be more than 2 seconds (the coordinator beats every 2)") }
         guard HostPort(connect) != nil else { throw ValidationError("--connect must be HOST:PORT, got '\(connect)'") }
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
     }
@@ -52,6 +57,7 @@ struct WorkerCommand: ParsableCommand {
                                             capacity: capacity, token: token, modelCache: modelCache ?? ModelCache.defaultDirectory())
         options.connectTimeout = connectTimeout
         options.keepAlive = keepAlive
+        options.coordinatorTimeout = coordinatorTimeout
         let status = WorkerProcess(options: options).run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -188,7 +188,7 @@ public final class Connection: @unchecked Sendable {
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == ECONNRESET || errno == EBADF || errno == ENOTCONN { throw WireError.closed }
-                if errno == EAGAIN || errno == EWOULDBLOCK { throw WireError.io("\(peer) sent nothing within the time allowed") }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw WireError.timedOut(peer) }
                 throw WireError.io("receive from \(peer): \(String(cString: strerror(errno)))")
             }
             done += n

@@ -25,3 +25,16 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension WireError {
+    private static let timeoutText = "sent nothing within the time allowed"
+
+    /// `receive()` waited past the connection's receive timeout.
+    static func timedOut(_ peer: String) -> WireError { .io("\(peer) \(timeoutText)") }
+
+    /// Whether this is a receive timeout (the peer is silent, not gone).
+    public var isTimeout: Bool {
+        if case .io(let message) = self { return message.hasSuffix(Self.timeoutText) }
+        return false
+    }
+}

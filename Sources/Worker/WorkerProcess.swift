@@ -30,6 +30,9 @@ public struct WorkerProcess {
         /// After a job, connect again for the next one, keeping the interpreter and the loaded
         /// model (reused when the next job has the same model and invocation).
         public var keepAlive: Bool = false
+        /// Seconds without a frame from the coordinator (it beats every 2 s) after which it is
+        /// taken for gone.
+        public var coordinatorTimeout: Int = Heartbeat.coordinatorSilenceSeconds
 
         public init(host: String, port: Int, pythonEnvironment: String?, capacity: Int = 3, token: ClusterToken? = nil,
                     modelCache: String = ModelCache.defaultDirectory()) {
@@ -44,7 +47,7 @@ public struct WorkerProcess {
 
     public let options: Options
     /// Seconds between heartbeats.
-    public static let heartbeatSeconds: UInt32 = 2
+    public static let heartbeatSeconds: UInt32 = Heartbeat.intervalSeconds
 
     public init(options: Options) { self.options = options }
 
@@ -217,11 +220,16 @@ public struct WorkerProcess {
         }
 
         let inbox = BlockingQueue<Inbound>()
+        // The coordinator beats every few seconds: silence this long means it is gone.
+        let silence = options.coordinatorTimeout
+        connection.setReceiveTimeout(seconds: silence)
         let receiver = Thread {
             while true {
                 do {
                     let frame = try connection.receive()
                     switch frame.header.type {
+                    case .heartbeat:
+                        continue
                     case .batch:
                         let started = DispatchTime.now().uptimeNanoseconds
                         let batch = try ColumnBatchCodec.decode(frame.payload)
@@ -231,6 +239,9 @@ public struct WorkerProcess {
                     }
                 } catch WireError.closed {
                     inbox.push(.shutdown)
+                    return
+                } catch let error as WireError where error.isTimeout {
+                    inbox.push(.broken("the coordinator sent nothing for \(silence) s (no heartbeat): it is gone or unreachable"))
                     return
                 } catch {
                     inbox.push(.broken("\(error)"))
@@ -246,6 +257,7 @@ public struct WorkerProcess {
             case .shutdown:
                 return 0
             case .broken(let why):
+                log(why)
                 try? connection.send(.failure, WorkerFailure(kind: .protocolError, message: why))
                 return 1
             case .batch(let batch, let decodeSeconds):

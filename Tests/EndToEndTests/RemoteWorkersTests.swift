@@ -172,3 +172,47 @@ struct StrangerTests {
         #expect(report?["workersLost"] as? Int == 0)
     }
 }
+
+@Suite("A coordinator that goes silent", .serialized)
+struct SilentCoordinatorTests {
+    @Test("a worker whose coordinator stops (SIGSTOP: the connection stays open) leaves after --coordinator-timeout")
+    func silentCoordinator() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let dir = try TestEnvironment.makeTemporaryDirectory("silent")
+        let token = dir.appendingPathComponent("token").path
+        try "silent-coordinator-secret-0123".write(toFile: token, atomically: true, encoding: .utf8)
+        chmod(token, 0o600)
+        let model = try fixture.makeSeedModel("""
+            import time
+            class M:
+                def predict(self, df):
+                    time.sleep(0.5)
+                    return df['0']
+            def load_pyfunc(path):
+                return M()
+            """)
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+        let output = fixture.outputPath("silent")
+        let coordinator = try BackgroundProcess(EndToEndFixture.binary,
+            ["coordinator", "--listen", "127.0.0.1:\(port)", "--token-file", token, "--model", model.path,
+             "--input", fixture.dataset.path, "--output", output, "--columns", "f1", "--batch-size", "500", "--preview", "0"],
+            environment: ["VIRTUAL_ENV": venv, "SCORE_CLUSTER_TRACE": "1"])
+        defer {
+            coordinator.signal(SIGKILL)
+            coordinator.signal(SIGCONT)
+            coordinator.wait(seconds: 10)
+        }
+        let worker = try BackgroundProcess(EndToEndFixture.binary,
+            ["worker", "--connect", "127.0.0.1:\(port)", "--token-file", token, "--coordinator-timeout", "4",
+             "--model-cache", dir.appendingPathComponent("cache").path, "--python-env", venv])
+        #expect(BackgroundProcess.waitFor(seconds: 60) { coordinator.stderr.contains("ready (model loaded") }, "\(coordinator.stderr)")
+        coordinator.signal(SIGSTOP)
+        let stopped = Date()
+        let result = worker.wait(seconds: 30)
+        let waited = Date().timeIntervalSince(stopped)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("sent nothing for 4 s (no heartbeat)"), "\(result.stderr)")
+        #expect(waited >= 3 && waited < 20, "the worker left after \(waited) s")
+    }
+}
