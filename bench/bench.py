@@ -392,23 +392,35 @@ def compare_same_files(reference_name, reference_dir, name, directory):
     return problems
 
 
-def compare_in_order(reference_name, reference_dir, name, directory):
-    """Problems comparing an output in its own file layout but in input order (score-cluster's
-    part-NNNNN files, one per partition, read in name order) with the reference's, row by row."""
+def read_column(paths, column):
+    """One column of part files, concatenated in the order given."""
+    return np.concatenate([column_values(pq.read_table(p, columns=[column]), column) for p in paths])
+
+
+def part_files(reference_name, reference_dir, name, directory):
+    """Both outputs' part files and the reference's schema, or the problems that stop a
+    comparison: no _SUCCESS, no part files, a file whose columns differ."""
     if not (directory / "_SUCCESS").exists():
-        return [f"{name}: no _SUCCESS in {directory}"]
+        return [], [], [], [f"{name}: no _SUCCESS in {directory}"]
     files = [Path(p) for p in dataset_files(directory)]
     reference_files = [Path(p) for p in dataset_files(reference_dir)]
     if not files:
-        return [f"{name}: no part files in {directory}"]
+        return [], [], [], [f"{name}: no part files in {directory}"]
     reference_schema = schema_of(reference_files[0])
     for path in files:
         if schema_of(path) != reference_schema:
-            return [f"{name}/{path.name}: columns {schema_of(path)} differ from {reference_name}'s {reference_schema}"]
-    problems = []
+            return [], [], [], [f"{name}/{path.name}: columns {schema_of(path)} differ from {reference_name}'s {reference_schema}"]
+    return files, reference_files, reference_schema, []
+
+
+def compare_in_order(reference_name, reference_dir, name, directory):
+    """Problems comparing an output in its own file layout but in input order (score-cluster's
+    part-NNNNN files, one per partition, read in name order) with the reference's, row by row."""
+    files, reference_files, reference_schema, problems = part_files(reference_name, reference_dir, name, directory)
+    if problems:
+        return problems
     for column, _ in reference_schema:
-        values = np.concatenate([column_values(pq.read_table(p, columns=[column]), column) for p in files])
-        reference = np.concatenate([column_values(pq.read_table(p, columns=[column]), column) for p in reference_files])
+        values, reference = read_column(files, column), read_column(reference_files, column)
         if len(values) != len(reference):
             return [f"{name}: {len(values)} rows, {reference_name} has {len(reference)}"]
         problems += compare_columns(f"{name} (in order)", column, values, reference, reference_name)
@@ -419,21 +431,11 @@ def compare_by_id(reference_name, reference_dir, name, directory):
     """Problems comparing an output in another layout (Spark's part files, in its own order)
     with the reference's: the same columns and types, and, rows matched by `id` after
     sorting, the same values."""
-    if not (directory / "_SUCCESS").exists():
-        return [f"{name}: no _SUCCESS in {directory}"]
-    files = [Path(p) for p in dataset_files(directory)]
-    reference_files = [Path(p) for p in dataset_files(reference_dir)]
-    if not files:
-        return [f"{name}: no part files in {directory}"]
-    reference_schema = schema_of(reference_files[0])
-    for path in files:
-        if schema_of(path) != reference_schema:
-            return [f"{name}/{path.name}: columns {schema_of(path)} differ from {reference_name}'s {reference_schema}"]
+    files, reference_files, reference_schema, problems = part_files(reference_name, reference_dir, name, directory)
+    if problems:
+        return problems
 
-    def read(paths, column):
-        return np.concatenate([column_values(pq.read_table(p, columns=[column]), column) for p in paths])
-
-    ids, reference_ids = read(files, "id"), read(reference_files, "id")
+    ids, reference_ids = read_column(files, "id"), read_column(reference_files, "id")
     if len(ids) != len(reference_ids):
         return [f"{name}: {len(ids)} rows, {reference_name} has {len(reference_ids)}"]
     order, reference_order = np.argsort(ids, kind="stable"), np.argsort(reference_ids, kind="stable")
@@ -443,8 +445,8 @@ def compare_by_id(reference_name, reference_dir, name, directory):
         return problems
     for column, _ in reference_schema:
         if column != "id":
-            problems += compare_columns(f"{name} (sorted by id)", column, read(files, column)[order],
-                                        read(reference_files, column)[reference_order], reference_name)
+            problems += compare_columns(f"{name} (sorted by id)", column, read_column(files, column)[order],
+                                        read_column(reference_files, column)[reference_order], reference_name)
     return problems
 
 

@@ -59,6 +59,7 @@ final class JobControl {
     private var lastProgress: [(time: Date, rows: Int)] = []
     /// Batches handed out at least once, and how many hand-outs were second or later attempts.
     private var assigned: Set<TaskID> = []
+    /// Partitions set aside (`--max-failed-partitions`).
     private var quarantined: Set<Int> = []
     private var retries = 0
     private var answered = 0
@@ -106,8 +107,8 @@ final class JobControl {
     func runUntilDone() -> JobError? {
         mark("prepared")
         for warning in job.warnings { log("warning: \(warning)") }
-        if job.plan.partitions.isEmpty && report.partitionsResumed == 0 { submit(.empty) }
-        if merger.nextBlock == nil { submit(.finish) }
+        if job.plan.partitions.isEmpty && report.partitionsResumed == 0 { writer?.submit(.empty) }
+        if merger.nextBlock == nil { writer?.submit(.finish) }
         let startupDeadline = Date().addingTimeInterval(options.startupTimeout)
         while failure == nil && !(schedulingDone && writerDone) {
             guard let event = events.pop(timeout: 1.0) else {
@@ -179,7 +180,7 @@ final class JobControl {
         progress(JobProgress(rowsDone: rows, rowsTotal: job.dataset.rowCount, seconds: now.timeIntervalSince(started),
                              rowsPerSecond: span > 0 ? Double(rows - first.rows) / span : 0,
                              workersAlive: lastHeard.count, retries: retries,
-                             quarantined: report.partitionsQuarantined, stopping: drainDeadline != nil))
+                             quarantined: quarantined.count, stopping: drainDeadline != nil))
     }
 
     /// Gives up on a worker: closes its connection and tells the scheduler.
@@ -288,11 +289,6 @@ final class JobControl {
             report.writeSeconds += seconds
             blocksHeld -= 1
             reader?.release()
-            HeapTrim.trim()
-        case .writer(.committed):
-            break
-        case .writer(.quarantined):
-            break
         case .writer(.finished):
             mark("output written")
             writerDone = true
@@ -332,21 +328,13 @@ final class JobControl {
             switch item {
             case .scored(let block, let prediction):
                 let kept = job.keptColumns.map { batch.columns[$0] }
-                submit(.scored(block: block, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction])))
+                writer?.submit(.scored(block: block, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction])))
             case .failed(let block, let batches):
-                let partition = job.plan.blocks[block].partition
-                if !quarantined.contains(partition) {
-                    quarantined.insert(partition)
-                    report.partitionsQuarantined += 1
-                }
-                submit(.failed(block: block, batches: batches))
+                quarantined.insert(job.plan.blocks[block].partition)
+                writer?.submit(.failed(block: block, batches: batches))
             }
         }
-        if !done.isEmpty && merger.nextBlock == nil { submit(.finish) }
-    }
-
-    private func submit(_ item: OutputWriter.Item) {
-        writer?.submit(item)
+        if !done.isEmpty && merger.nextBlock == nil { writer?.submit(.finish) }
     }
 
     /// The JSON written to `_failed/` for a quarantined partition: its input rows, and each
@@ -434,6 +422,7 @@ final class JobControl {
         report.rows = resumedRows + report.rowsScored
         report.batches = answered
         report.retries = retries
+        report.partitionsQuarantined = quarantined.count
         report.workers = workerReports.keys.sorted().map { workerReports[$0]! }
         if let failure {
             report.status = failure.resumable && drainDeadline != nil ? "interrupted" : "failed"

@@ -163,7 +163,7 @@ public final class JobRunner: @unchecked Sendable {
             launcher?.signalAll(SIGTERM)
             launcher?.waitForExit(seconds: 5, expected: localWorkers)
             control.closeConnections()
-            let committed = Self.committedCount(in: committer.directory)
+            let committed = committer.committedPartitions
             if failure.resumable && committed > 0 {
                 committer.suspend()
                 failure.message += ". \(committed) of \(job.plan.partitions.count) partitions are committed in \(committer.directory); "
@@ -189,11 +189,6 @@ public final class JobRunner: @unchecked Sendable {
                        outputDirectory: committer.directory,
                        outputFiles: files.filter { FileManager.default.fileExists(atPath: committer.directory + "/" + $0) },
                        report: control.report)
-    }
-
-    /// Partitions recorded in the manifest of `directory`.
-    static func committedCount(in directory: String) -> Int {
-        (try? JobManifest.load(from: directory).committed.count) ?? 0
     }
 
     /// This process's executable, to start workers with.

@@ -102,6 +102,9 @@ public final class OutputCommitter: @unchecked Sendable {
         self.createdDirectory = created
     }
 
+    /// Partitions committed, by this run and the one it resumes.
+    var committedPartitions: Int { previouslyCommitted.count + lock.withLock { committed.count } }
+
     /// Where the part file `name` is written before it is committed.
     public func temporaryPath(for name: String) -> String { temporaryDirectory + "/" + name }
 

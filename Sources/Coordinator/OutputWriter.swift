@@ -7,12 +7,9 @@ import Wire
 /// written. A partition with a failed batch is not written: it is described under `_failed/`.
 final class OutputWriter: @unchecked Sendable {
     enum Output: Sendable {
-        /// A block was written (its memory may be reused).
+        /// A block was written (its memory may be reused); its partition is committed (or
+        /// described under `_failed/`) when it was the last.
         case wroteBlock(block: Int, seconds: Double)
-        /// A partition's file was committed.
-        case committed(partition: Int, rows: Int)
-        /// A quarantined partition was described under `_failed/`.
-        case quarantined(partition: Int)
         /// Everything submitted is written.
         case finished
         case failed(String)
@@ -134,13 +131,11 @@ final class OutputWriter: @unchecked Sendable {
         if state.failed {
             try committer.recordFailure(named: name.replacingOccurrences(of: ".parquet", with: ".json"),
                                         contents: describeFailure(p.id, state.failures))
-            deliver(.quarantined(partition: p.id))
             return
         }
         try state.writer!.close()
         try committer.commit(JobManifest.Entry(partition: p.id, file: name, rows: state.rows, bytes: try size(of: name),
                                                input: inputPaths[p.file], inputRows: [p.rows.lowerBound, p.rows.upperBound]))
-        deliver(.committed(partition: p.id, rows: state.rows))
     }
 
     /// A file writer under the temporary directory (fsynced when closed).

@@ -46,9 +46,6 @@ public struct WorkerProcess {
     }
 
     public let options: Options
-    /// Seconds between heartbeats.
-    public static let heartbeatSeconds: UInt32 = Heartbeat.intervalSeconds
-
     public init(options: Options) { self.options = options }
 
     /// The interpreter and the model of the last job, kept between jobs with `keepAlive`.
@@ -190,7 +187,7 @@ public struct WorkerProcess {
         // still shows the coordinator that this process is alive.
         let heartbeat = Thread {
             while true {
-                sleep(WorkerProcess.heartbeatSeconds)
+                sleep(Heartbeat.intervalSeconds)
                 do { try connection.send(.heartbeat) } catch { return }
             }
         }

@@ -229,12 +229,25 @@ public final class ParquetFileReader: @unchecked Sendable {
         if let rows, rows.lowerBound < 0 || rows.upperBound > numRows {
             throw ParquetError(path: path, rowGroup: index, message: "rows \(rows) are outside the row group's \(numRows) rows")
         }
-        let partial = rows.flatMap { $0 == 0..<numRows || $0.isEmpty ? nil : $0 }
         if wanted.isEmpty { return RecordBatch(rowCount: rows?.count ?? numRows) }
-        var fields: [Field] = []
-        var decoded: [Column] = []
+        if let rows, rows != 0..<numRows, !rows.isEmpty {
+            return try ParquetRangeReader(file: self, columns: wanted).read(rowGroup: index, rows: rows)
+        }
+        return try readColumns(wanted, rowGroup: index) { c, type, scratch in
+            let column = try readColumnChunk(group.columns[c], leaf: leaves[c], type: type, numRows: numRows, scratch: scratch)
+            return rows?.isEmpty == true ? column.slice(0..<0) : column
+        }
+    }
+
+    /// Reads each column of `wanted` with `read`, given its type and the scratch buffers of
+    /// this call: checks the index and that the type can be read, and names the file, column
+    /// and row group in errors.
+    func readColumns(_ wanted: [Int], rowGroup index: Int,
+                     _ read: (_ column: Int, _ type: DataType, _ scratch: DecodeScratch) throws -> Column) throws -> RecordBatch {
         let scratch = scratchLock.withLock { scratchPool.popLast() } ?? DecodeScratch()
         defer { scratchLock.withLock { if scratchPool.count < 4 { scratchPool.append(scratch) } } }
+        var fields: [Field] = []
+        var decoded: [Column] = []
         for c in wanted {
             guard c >= 0 && c < columns.count else {
                 throw ParquetError(path: path, rowGroup: index, message: "column index \(c) does not exist (the file has \(columns.count))")
@@ -244,15 +257,8 @@ public final class ParquetFileReader: @unchecked Sendable {
                 guard let type = descriptor.dataType else {
                     throw ParquetFormatError("cannot be read: \(descriptor.unsupportedReason ?? "unsupported type")")
                 }
-                var column: Column
-                if let partial {
-                    column = try readColumnRows(rowGroup: index, column: c, type: type, rows: partial, scratch: scratch)
-                } else {
-                    column = try readColumnChunk(group.columns[c], leaf: leaves[c], type: type, numRows: numRows, scratch: scratch)
-                    if let rows, rows.isEmpty { column = column.slice(0..<0) }
-                }
+                decoded.append(try read(c, type, scratch))
                 fields.append(Field(name: descriptor.name, type: type, nullable: descriptor.nullable))
-                decoded.append(column)
             } catch let e as ParquetFormatError {
                 throw ParquetError(path: path, column: descriptor.name, rowGroup: index, message: e.message)
             } catch var e as ParquetError {
@@ -275,15 +281,8 @@ public final class ParquetFileReader: @unchecked Sendable {
         }
         // ColumnMetaData.num_values is informative only: the page walk checks that the pages hold
         // exactly the row group's rows.
-        // Start at the dictionary page only when its offset is plausible (Dremio writes 0, Polars
-        // omits it; the page walk finds dictionary pages by type either way).
-        var start = Int(meta.dataPageOffset)
-        if let d = meta.dictionaryPageOffset, d > 0, d < meta.dataPageOffset { start = Int(d) }
-        guard start >= 4, start < footerStart, meta.totalCompressedSize >= 0 else {
-            throw ParquetFormatError("column chunk offset \(start) lies outside the file's data (footer at \(footerStart))")
-        }
-        // A few writers overstate total_compressed_size; the page walk checks every page anyway.
-        let length = Int(min(meta.totalCompressedSize, Int64(footerStart - start)))
+        let bytes = try byteRange(of: meta)
+        let start = bytes.lowerBound, length = bytes.count
         let decoder = try ColumnChunkDecoder(physical: leaf.physical, typeLength: leaf.typeLength,
                                              maxDefinitionLevel: leaf.maxDefinitionLevel, outputType: type, codec: meta.codec,
                                              numRows: numRows, verifyChecksums: verifyChecksums, scratch: scratch)
@@ -301,21 +300,29 @@ public final class ParquetFileReader: @unchecked Sendable {
         var pages: [(bytes: Range<Int>, rows: Range<Int>)] = []
     }
 
+    /// Where a column chunk's pages are in the file.
+    private func byteRange(of meta: ParquetColumnMetaData) throws -> Range<Int> {
+        // Start at the dictionary page only when its offset is plausible (Dremio writes 0, Polars
+        // omits it; the page walk finds dictionary pages by type either way).
+        var start = Int(meta.dataPageOffset)
+        if let d = meta.dictionaryPageOffset, d > 0, d < meta.dataPageOffset { start = Int(d) }
+        guard start >= 4, start < footerStart, meta.totalCompressedSize >= 0 else {
+            throw ParquetFormatError("column chunk offset \(start) lies outside the file's data (footer at \(footerStart))")
+        }
+        // A few writers overstate total_compressed_size; the page walk checks every page anyway.
+        return start..<(start + Int(min(meta.totalCompressedSize, Int64(footerStart - start))))
+    }
+
     /// Walks the page headers of column `column` of row group `rowGroup`. (Flat columns only,
     /// as every column this reader decodes: a data page's value count is its row count.)
     func pageLayout(rowGroup: Int, column: Int) throws -> PageLayout {
         let chunk = metadata.rowGroups[rowGroup].columns[column]
         let numRows = Int(metadata.rowGroups[rowGroup].numRows)
         guard chunk.filePath == nil else { throw ParquetFormatError("column data in another file (\(chunk.filePath!)) is not supported") }
-        let meta = chunk.metaData!
-        var start = Int(meta.dataPageOffset)
-        if let d = meta.dictionaryPageOffset, d > 0, d < meta.dataPageOffset { start = Int(d) }
-        guard start >= 4, start < footerStart, meta.totalCompressedSize >= 0 else {
-            throw ParquetFormatError("column chunk offset \(start) lies outside the file's data (footer at \(footerStart))")
-        }
-        let end = start + Int(min(meta.totalCompressedSize, Int64(footerStart - start)))
+        let bytes = try byteRange(of: chunk.metaData!)
+        let end = bytes.upperBound
         var layout = PageLayout()
-        var position = start
+        var position = bytes.lowerBound
         var rowAt = 0
         while rowAt < numRows {
             guard position < end else { throw ParquetFormatError("column chunk ends after \(rowAt) of \(numRows) values") }
@@ -380,35 +387,6 @@ public final class ParquetFileReader: @unchecked Sendable {
                                              dictionary: dictionary)
         let column = try decoder.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<total]))
         return (covered, column, decoder.decodedDictionary)
-    }
-
-    /// Rows `rows` of a column chunk, decoding only the pages that hold them.
-    private func readColumnRows(rowGroup: Int, column: Int, type: DataType, rows: Range<Int>, scratch: DecodeScratch) throws -> Column {
-        let layout = try pageLayout(rowGroup: rowGroup, column: column)
-        let decoded = try decodePages(layout, rowGroup: rowGroup, column: column, type: type, rows: rows, scratch: scratch)
-        let slice = decoded.column.slice((rows.lowerBound - decoded.covered.lowerBound)..<(rows.upperBound - decoded.covered.lowerBound))
-        // A few rows of large pages: copy them out rather than hold the pages' rows in memory.
-        return decoded.covered.count > rows.count + rows.count / 4 ? slice.compacted() : slice
-    }
-
-    /// The scratch buffers for one reading thread, from a small pool.
-    func withScratch<R>(_ body: (DecodeScratch) throws -> R) rethrows -> R {
-        let scratch = scratchLock.withLock { scratchPool.popLast() } ?? DecodeScratch()
-        defer { scratchLock.withLock { if scratchPool.count < 4 { scratchPool.append(scratch) } } }
-        return try body(scratch)
-    }
-
-    /// Adds the file, column and row group to errors raised while reading a column.
-    func attributing<R>(column c: Int, rowGroup: Int, _ body: () throws -> R) throws -> R {
-        do {
-            return try body()
-        } catch let e as ParquetFormatError {
-            throw ParquetError(path: path, column: columns[c].name, rowGroup: rowGroup, message: e.message)
-        } catch var e as ParquetError {
-            e.column = columns[c].name
-            e.rowGroup = rowGroup
-            throw e
-        }
     }
 
     /// The page header at `offset`, read with a small window that grows for headers that carry

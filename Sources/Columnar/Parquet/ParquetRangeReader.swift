@@ -34,25 +34,9 @@ public final class ParquetRangeReader {
             decoded = [:]
             dictionaries = [:]
         }
-        var fields: [Field] = []
-        var out: [Column] = []
-        try file.withScratch { scratch in
-            for c in columns {
-                guard c >= 0 && c < file.columns.count else {
-                    throw ParquetError(path: file.path, rowGroup: index, message: "column index \(c) does not exist (the file has \(file.columns.count))")
-                }
-                let descriptor = file.columns[c]
-                let column = try file.attributing(column: c, rowGroup: index) { () throws -> Column in
-                    guard let type = descriptor.dataType else {
-                        throw ParquetFormatError("cannot be read: \(descriptor.unsupportedReason ?? "unsupported type")")
-                    }
-                    return try read(column: c, type: type, rows: rows, scratch: scratch)
-                }
-                fields.append(Field(name: descriptor.name, type: column.type, nullable: descriptor.nullable))
-                out.append(column)
-            }
+        return try file.readColumns(columns, rowGroup: index) { c, type, scratch in
+            try read(column: c, type: type, rows: rows, scratch: scratch)
         }
-        return RecordBatch(schema: Schema(fields), columns: out)
     }
 
     private func read(column c: Int, type: DataType, rows: Range<Int>, scratch: DecodeScratch) throws -> Column {
