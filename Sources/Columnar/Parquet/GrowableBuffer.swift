@@ -28,6 +28,22 @@ final class GrowableBuffer: @unchecked Sendable {
         if recycled { BlockRecycler.shared.give(p, capacity) } else { p.deallocate() }
     }
 
+    /// Empties the buffer and gives back its memory beyond `capacity` bytes.
+    func reset(keeping capacity: Int) {
+        count = 0
+        guard self.capacity > max(capacity, 64) else { return }
+        let p: UnsafeMutableRawPointer
+        var newCapacity = max(capacity, 64)
+        if recycled {
+            (p, newCapacity) = BlockRecycler.shared.take(newCapacity)
+        } else {
+            p = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 64)
+        }
+        release(base, self.capacity)
+        base = p
+        self.capacity = newCapacity
+    }
+
     /// Makes room for `additional` more bytes beyond `count` (grows at least geometrically).
     @inline(__always)
     func reserve(_ additional: Int) {

@@ -102,14 +102,23 @@ public final class ParquetFileWriter {
                                message: "batch schema \(describe(batch.schema)) differs from the writer's \(describe(schema))")
         }
         guard batch.rowCount > 0 else { return }
+        try write(batch, fieldOffset: 0, groupStart: offset, leading: [], leadingBytes: 0)
+    }
+
+    /// Encodes `batch`'s columns as fields `fieldOffset...` of a row group that starts at
+    /// `groupStart` with the chunks `leading` (already written).
+    private func write(_ batch: RecordBatch, fieldOffset: Int, groupStart: Int, leading: [ParquetColumnChunk],
+                       leadingBytes: Int64) throws {
         let groupIndex = rowGroups.count
-        let groupStart = offset
         var group = ParquetRowGroup()
         group.numRows = Int64(batch.rowCount)
         group.fileOffset = Int64(groupStart)
         group.ordinal = Int16(truncatingIfNeeded: groupIndex)
-        for (i, field) in schema.fields.enumerated() {
-            let column = batch.columns[i]
+        group.columns = leading
+        group.totalByteSize = leadingBytes
+        for (j, column) in batch.columns.enumerated() {
+            let i = fieldOffset + j
+            let field = schema.fields[i]
             if !field.nullable && column.nullCount > 0 && field.type != .null {
                 throw ParquetError(path: path, column: field.name, rowGroup: groupIndex,
                                    message: "column is declared non-nullable but holds \(column.nullCount) nulls")
@@ -150,11 +159,58 @@ public final class ParquetFileWriter {
         totalRows += batch.rowCount
     }
 
+    /// Why input column `column` of `reader` cannot be copied into this writer's field `field`
+    /// (nil when every row group's chunk of it can): see `write(_:copying:)`.
+    public static func copyProblem(field: Field, compression: ParquetCompression, reader: ParquetFileReader,
+                                   column: Int) -> String? {
+        guard !field.type.isNested else { return "nested columns are re-encoded" }
+        let element = ParquetTypeMapping.writeElements(name: field.name, type: field.type, nullable: field.nullable)[0]
+        return reader.copyProblem(column: column, as: element, codec: compression.codec)
+    }
+
+    /// Writes one row group whose first `copies.count` fields are the given chunks of input
+    /// files, copied byte for byte (their pages, encodings, compression and statistics as they
+    /// are), and whose other fields are `batch`'s columns, encoded. Every chunk must hold
+    /// `batch.rowCount` rows and be one that `copyProblem` accepts for its field.
+    /// - Throws: `ParquetError` on a mismatch or I/O failure.
+    public func write(_ batch: RecordBatch, copying copies: [ParquetChunkCopy]) throws {
+        guard !closed else { throw ParquetError(path: path, message: "write after close") }
+        guard copies.count <= schema.fields.count,
+              batch.schema == Schema(Array(schema.fields[copies.count...])) else {
+            throw ParquetError(path: path, rowGroup: rowGroups.count,
+                               message: "\(copies.count) copied chunks and batch schema \(describe(batch.schema)) do not make the writer's \(describe(schema))")
+        }
+        for copy in copies where copy.rows != batch.rowCount {
+            throw ParquetError(path: path, column: copy.column, rowGroup: rowGroups.count,
+                               message: "copied chunk (row group \(copy.rowGroup) of \(copy.source.path)) holds \(copy.rows) rows, the batch \(batch.rowCount)")
+        }
+        guard batch.rowCount > 0 else { return }
+        let groupStart = offset
+        var copied: [ParquetColumnChunk] = []
+        var copiedBytes: Int64 = 0
+        for (i, copy) in copies.enumerated() {
+            let start = offset
+            try copy.source.copyBytes(copy.bytes, to: fd)
+            offset += copy.bytes.count
+            var meta = copy.metaData
+            meta.dataPageOffset += Int64(start)
+            if meta.dictionaryPageOffset != nil { meta.dictionaryPageOffset = Int64(start) }
+            meta.pathInSchema = [schema.fields[i].name]
+            var cc = ParquetColumnChunk()
+            cc.metaData = meta
+            copied.append(cc)
+            copiedBytes += meta.totalUncompressedSize
+        }
+        try write(batch, fieldOffset: copies.count, groupStart: groupStart, leading: copied, leadingBytes: copiedBytes)
+    }
+
     /// Writes the footer, flushes the file to disk and closes it.
     public func close() throws {
         guard !closed else { return }
         closed = true
         defer { _ = posixClose(fd); fd = -1 }
+        // A closed writer may wait a while for fsync (or for its commit): it holds no chunk.
+        chunk.reset(keeping: 0)
         var meta = ParquetFileMetaData()
         meta.version = 1
         var root = ParquetSchemaElement()

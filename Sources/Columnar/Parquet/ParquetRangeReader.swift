@@ -6,7 +6,8 @@
 /// Ranges returned have buffers of their own, sized to their rows.
 public final class ParquetRangeReader {
     public let file: ParquetFileReader
-    private let columns: [Int]
+    /// The columns it reads (indices into `file.columns`), in the order returned.
+    public let columns: [Int]
     private var rowGroup = -1
     private var layouts: [Int: ParquetFileReader.PageLayout] = [:]
     private var decoded: [Int: (covered: Range<Int>, column: Column)] = [:]
