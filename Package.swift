@@ -27,6 +27,8 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
                        providers: [.apt(["liblz4-dev"])]),
+        // glibc's malloc.h (mallopt), for the coordinator's memory tuning.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
 
         // Column buffers, record batches, Parquet reading and writing, dataset discovery.
         .target(name: "Columnar", dependencies: ["CZstd", "CSnappy", "CZlib", "CLZ4"]),
@@ -40,7 +42,7 @@ let package = Package(
         .target(name: "Worker", dependencies: ["Wire", "PyFunc", "Columnar"]),
         // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.
         .target(name: "Coordinator", dependencies: [
-            "Wire", "Columnar", "PyFunc", "Digest",
+            "Wire", "Columnar", "PyFunc", "Digest", "CMalloc",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),

@@ -327,8 +327,12 @@ final class JobControl {
             let batch = blocks.removeValue(forKey: item.block)!
             switch item {
             case .scored(let block, let prediction):
-                let kept = job.keptColumns.map { batch.columns[$0] }
-                writer?.submit(.scored(block: block, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction])))
+                if job.copiesKeptColumns(job.plan.blocks[block].partition) {
+                    writer?.submit(.scored(block: block, batch: RecordBatch(schema: job.predictionSchema, columns: [prediction])))
+                } else {
+                    let kept = job.keptColumns.map { batch.columns[$0] }
+                    writer?.submit(.scored(block: block, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction])))
+                }
             case .failed(let block, let batches):
                 quarantined.insert(job.plan.blocks[block].partition)
                 writer?.submit(.failed(block: block, batches: batches))

@@ -3,9 +3,10 @@ import Columnar
 /// How a dataset is cut into partitions, blocks and batches.
 ///
 /// - A **partition** is a run of consecutive rows of one input file, at most `partitionRows`:
-///   small row groups are gathered, large ones split. It is the unit of output and of commit:
-///   one output file, committed atomically and recorded in the job manifest, so a resumed job
-///   skips it.
+///   whole row groups gathered while they fit, or a piece of a larger row group. It is the unit
+///   of output and of commit: one output file, committed atomically and recorded in the job
+///   manifest, so a resumed job skips it. A partition of whole row groups can have its kept
+///   columns copied to the output chunk by chunk, without decoding them.
 /// - A **block** is a run of at most `blockRows` rows of a partition: the unit the coordinator
 ///   decodes, holds in memory and writes (one row group of the output file). Coordinator memory
 ///   is a few blocks, whatever the sizes of files, row groups and partitions.
@@ -28,6 +29,9 @@ public struct JobPlan: Sendable {
         public var rows: Range<Int>
         /// Its blocks' ids (consecutive).
         public var blocks: Range<Int>
+        /// The row groups it covers whole; nil when it is a piece of a row group larger than
+        /// `partitionRows`.
+        public var rowGroups: Range<Int>?
     }
 
     public struct Block: Sendable, Equatable {
@@ -76,9 +80,8 @@ public struct JobPlan: Sendable {
                 return out
             }
             var ids: [Int] = []
-            var start = 0
-            while start < total {
-                let end = min(total, start + partitionRows)
+            func addPartition(_ rows: Range<Int>, rowGroups: Range<Int>?) {
+                let start = rows.lowerBound, end = rows.upperBound
                 let firstBlock = blocks.count
                 var blockStart = start
                 while blockStart < end {
@@ -90,8 +93,28 @@ public struct JobPlan: Sendable {
                     blockStart = blockEnd
                 }
                 ids.append(partitions.count)
-                partitions.append(Partition(id: partitions.count, file: f, rows: start..<end, blocks: firstBlock..<blocks.count))
-                start = end
+                partitions.append(Partition(id: partitions.count, file: f, rows: rows, blocks: firstBlock..<blocks.count,
+                                            rowGroups: rowGroups))
+            }
+            // Whole row groups while they fit (empty ones go along); a larger row group in pieces.
+            var g = 0
+            while g < counts.count {
+                if counts[g] > partitionRows {
+                    var start = starts[g]
+                    while start < starts[g] + counts[g] {
+                        addPartition(start..<min(starts[g] + counts[g], start + partitionRows), rowGroups: nil)
+                        start += partitionRows
+                    }
+                    g += 1
+                    continue
+                }
+                var end = g, rows = 0
+                while end < counts.count && rows + counts[end] <= partitionRows {
+                    rows += counts[end]
+                    end += 1
+                }
+                if rows > 0 { addPartition(starts[g]..<(starts[g] + rows), rowGroups: g..<end) }
+                g = end
             }
             byFile.append(ids)
         }

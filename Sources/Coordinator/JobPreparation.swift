@@ -15,6 +15,12 @@ struct JobPreparation {
     var modelColumns: [Int]
     var keptColumns: [Int]
     var outputSchema: Schema
+    /// The prediction column alone: what a partition whose kept columns are copied writes.
+    var predictionSchema: Schema
+    /// Per input file, the file's column of each kept column when they can be copied to the
+    /// output chunk by chunk (same physical type, annotations and codec as the output's); nil
+    /// when they are decoded and written again.
+    var keptChunkColumns: [[Int]?]
     var plan: JobPlan
     var pythonEnvironment: PythonEnvironment
     /// Which columns the model gets, under which labels, with which signature types.
@@ -89,8 +95,27 @@ struct JobPreparation {
         keptColumns = keptNames.map { name in decodeNames.firstIndex(of: name)! }
         outputSchema = Schema(keptColumns.map { resolved.schema.fields[$0] }
             + [Field(name: options.outputColumn, type: resultType.dataType, nullable: true)])
+        predictionSchema = Schema([outputSchema.fields.last!])
         plan = JobPlan(rowGroups: dataset.files.map(\.rowGroupRowCounts), batchSize: options.batchSize,
                        partitionRows: options.partitionRows, blockRows: options.blockRows)
+        // Copying skips decoding kept columns, so it is off when every page's checksum must be
+        // checked; and for nested results, whose columns are not cut at row-group boundaries.
+        let (kept, output, indices) = (keptColumns, outputSchema, decodeIndices)
+        let nestedResult = resultType.dataType.isNested
+        keptChunkColumns = dataset.files.enumerated().map { f, file in
+            guard !options.verifyChecksums, !kept.isEmpty, !nestedResult else { return nil }
+            let columns = kept.map { indices[f][$0] }
+            for (k, c) in columns.enumerated() where ParquetFileWriter.copyProblem(
+                field: output.fields[k], compression: options.compression, reader: file, column: c) != nil { return nil }
+            return columns
+        }
+    }
+
+    /// Whether partition `p`'s kept columns are copied from the input (its row groups whole,
+    /// its file's chunks copyable): then only the model's columns are decoded.
+    func copiesKeptColumns(_ p: Int) -> Bool {
+        let partition = plan.partitions[p]
+        return partition.rowGroups != nil && keptChunkColumns[partition.file] != nil
     }
 
     /// What identifies this job for `--resume`, given the model's content hash.

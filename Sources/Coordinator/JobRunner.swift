@@ -47,6 +47,7 @@ public final class JobRunner: @unchecked Sendable {
     /// interrupted one keeps its committed partitions for `--resume`.
     public func run() throws(JobError) -> Summary {
         let started = Date()
+        MemoryTuning.apply()
         let job = try JobPreparation(options: options, log: log)
         let jobID = UUID().uuidString.lowercased().prefix(12).description
         let fingerprint = job.fingerprint(modelSHA256: try JobFingerprint.digest(ofModel: job.model.directory), options: options)
@@ -133,11 +134,15 @@ public final class JobRunner: @unchecked Sendable {
         let wanted = workerCount * options.workerCapacity * options.batchSize + blockRows
         let maxBuffered = options.maxBufferedBlocks ?? max(2, (wanted + blockRows - 1) / blockRows)
         let reader = PartitionReader(dataset: job.dataset, plan: job.plan, blocks: todo.flatMap { Array(job.plan.partitions[$0].blocks) },
-                                     columnIndices: job.decodeIndices, schema: job.decodeSchema, maxBuffered: maxBuffered) {
+                                     columnIndices: job.decodeIndices, schema: job.decodeSchema,
+                                     modelColumnCount: job.modelColumns.count,
+                                     copiesKeptColumns: job.plan.partitions.indices.map { job.copiesKeptColumns($0) },
+                                     maxBuffered: maxBuffered) {
             events.push(.reader($0))
         }
         let preparedJob = job
-        let writer = OutputWriter(plan: job.plan, inputPaths: job.dataset.files.map(\.path), schema: job.outputSchema,
+        let writer = OutputWriter(plan: job.plan, files: job.dataset.files, schema: job.outputSchema,
+                                  copiedColumns: job.plan.partitions.indices.map { job.copiesKeptColumns($0) ? job.keptChunkColumns[job.plan.partitions[$0].file] : nil },
                                   committer: committer, compression: options.compression,
                                   describeFailure: { JobControl.quarantineRecord(job: preparedJob, $0, $1) }) { events.push(.writer($0)) }
         control.reader = reader

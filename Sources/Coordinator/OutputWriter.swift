@@ -2,9 +2,14 @@ import Columnar
 import Foundation
 import Wire
 
-/// Writes finished blocks on its own thread, each as a row group of its partition's output
-/// file, and commits the file (fsync, rename, manifest) when the partition's last block is
-/// written. A partition with a failed batch is not written: it is described under `_failed/`.
+/// Writes finished blocks on its own thread into their partition's output file, and commits the
+/// file (fsync, rename, manifest) when the partition's last block is written. A block is one
+/// row group, or, in a partition whose kept columns are copied, its predictions wait for the
+/// end of their input row group, which is written as one row group of copied kept chunks and
+/// the predictions. A partition with a failed batch is not written: it is described under `_failed/`.
+///
+/// Commits (footer, fsync, rename, manifest line) run in order on a second thread, at most
+/// `maxPendingCommits` behind: the disk flushes one partition while the next is written.
 final class OutputWriter: @unchecked Sendable {
     enum Output: Sendable {
         /// A block was written (its memory may be reused); its partition is committed (or
@@ -17,7 +22,8 @@ final class OutputWriter: @unchecked Sendable {
 
     /// What the writer is given, blocks in order.
     enum Item: Sendable {
-        /// A scored block: its kept columns then the prediction column.
+        /// A scored block: its kept columns then the prediction column (the prediction column
+        /// alone when its partition's kept columns are copied).
         case scored(block: Int, batch: RecordBatch)
         /// A block with failed batches: its partition is set aside.
         case failed(block: Int, batches: [ResultMerger.FailedBatch])
@@ -30,7 +36,9 @@ final class OutputWriter: @unchecked Sendable {
     static let createdBy = "score-cluster version \(BuildInfo.version)"
 
     private let plan: JobPlan
-    private let inputPaths: [String]
+    private let files: [ParquetFileReader]
+    /// Per partition, the input columns copied as the kept columns (nil: they come decoded).
+    private let copiedColumns: [[Int]?]
     private let schema: Schema
     private let committer: OutputCommitter
     private let compression: ParquetCompression
@@ -39,12 +47,23 @@ final class OutputWriter: @unchecked Sendable {
     private let queue = BlockingQueue<Item?>()
     private let deliver: @Sendable (Output) -> Void
     private let exited = DispatchSemaphore(value: 0)
+    /// A commit step, run on the commit thread. (It owns what it captures: the writer thread
+    /// no longer touches a partition it handed over.)
+    private struct Commit: @unchecked Sendable {
+        let run: () throws -> Void
+    }
+    private let commits = BlockingQueue<Commit?>()
+    private static let maxPendingCommits = 2
+    private let commitSlots = DispatchSemaphore(value: OutputWriter.maxPendingCommits)
+    private let commitsExited = DispatchSemaphore(value: 0)
 
-    init(plan: JobPlan, inputPaths: [String], schema: Schema, committer: OutputCommitter, compression: ParquetCompression,
+    init(plan: JobPlan, files: [ParquetFileReader], schema: Schema, copiedColumns: [[Int]?], committer: OutputCommitter,
+         compression: ParquetCompression,
          describeFailure: @escaping @Sendable (Int, [ResultMerger.FailedBatch]) -> Data,
          deliver: @escaping @Sendable (Output) -> Void) {
         self.plan = plan
-        self.inputPaths = inputPaths
+        self.files = files
+        self.copiedColumns = copiedColumns
         self.schema = schema
         self.committer = committer
         self.compression = compression
@@ -53,12 +72,40 @@ final class OutputWriter: @unchecked Sendable {
     }
 
     func start() {
+        let committer = Thread { [self] in
+            runCommits()
+            commitsExited.signal()
+        }
+        committer.name = "output-commit"
+        committer.start()
         let thread = Thread { [self] in
             run()
+            // Commits already handed over finish before the writer counts as stopped.
+            commits.push(nil)
+            commitsExited.wait()
             exited.signal()
         }
         thread.name = "output-writer"
         thread.start()
+    }
+
+    /// Hands `step` to the commit thread, waiting while `maxPendingCommits` are pending.
+    private func commitLater(_ step: @escaping () throws -> Void) {
+        commitSlots.wait()
+        commits.push(Commit(run: step))
+    }
+
+    private func runCommits() {
+        var failed = false
+        while let next = commits.pop(), let commit = next {
+            defer { commitSlots.signal() }
+            // After a failed commit nothing more is committed: the job fails.
+            guard !failed else { continue }
+            do { try commit.run() } catch {
+                failed = true
+                deliver(.failed("\(error)"))
+            }
+        }
     }
 
     func submit(_ item: Item) { queue.push(item) }
@@ -77,6 +124,8 @@ final class OutputWriter: @unchecked Sendable {
         var rows = 0
         var failures: [ResultMerger.FailedBatch] = []
         var failed = false
+        /// Predictions of the input row group under way, when kept columns are copied.
+        var pending: [RecordBatch] = []
     }
 
     private func run() {
@@ -90,7 +139,11 @@ final class OutputWriter: @unchecked Sendable {
                     if open?.partition != block.partition { open = Open(partition: block.partition) }
                     if !open!.failed {
                         if open!.writer == nil { open!.writer = try makeWriter(plan.outputFileName(of: block.partition)) }
-                        try open!.writer!.write(batch)
+                        if let copied = copiedColumns[block.partition] {
+                            try writeCopying(copied, block: block, predictions: batch, &open!)
+                        } else {
+                            try open!.writer!.write(batch)
+                        }
                         open!.rows += batch.rowCount
                     }
                     try finishIfLast(block, &open)
@@ -110,15 +163,36 @@ final class OutputWriter: @unchecked Sendable {
                 case .empty:
                     let name = plan.outputFileName(of: 0)
                     let writer = try makeWriter(name)
-                    try writer.close()
-                    try committer.commit(JobManifest.Entry(partition: 0, file: name, rows: 0, bytes: try size(of: name), input: "", inputRows: [0, 0]))
+                    commitLater { [self] in
+                        try writer.close()
+                        try committer.commit(JobManifest.Entry(partition: 0, file: name, rows: 0, bytes: try size(of: name), input: "", inputRows: [0, 0]))
+                    }
                 case .finish:
-                    deliver(.finished)
+                    commitLater { [self] in deliver(.finished) }
                     return
                 }
             }
         } catch {
             deliver(.failed("\(error)"))
+        }
+    }
+
+    /// Gathers a block's predictions by input row group; at the end of each row group, writes
+    /// its kept columns' chunks copied from the input and the predictions as one row group.
+    private func writeCopying(_ columns: [Int], block: JobPlan.Block, predictions: RecordBatch, _ open: inout Open) throws {
+        let file = files[block.file]
+        var at = 0
+        for segment in block.segments {
+            open.pending.append(block.segments.count == 1 ? predictions : predictions.slice(at..<(at + segment.rows.count)))
+            at += segment.rows.count
+            guard segment.rows.upperBound == file.rowGroupRowCounts[segment.rowGroup] else { continue }
+            let pieces = open.pending
+            open.pending = []
+            let batch = pieces.count == 1 ? pieces[0] : RecordBatch(
+                schema: predictions.schema,
+                columns: predictions.schema.fields.indices.map { c in Column.concatenate(pieces.map { $0.columns[c] }) })
+            let copies = try columns.map { try file.chunkCopy(rowGroup: segment.rowGroup, column: $0) }
+            try open.writer!.write(batch, copying: copies)
         }
     }
 
@@ -129,13 +203,21 @@ final class OutputWriter: @unchecked Sendable {
         open = nil
         let name = plan.outputFileName(of: p.id)
         if state.failed {
-            try committer.recordFailure(named: name.replacingOccurrences(of: ".parquet", with: ".json"),
-                                        contents: describeFailure(p.id, state.failures))
+            let contents = describeFailure(p.id, state.failures)
+            commitLater { [committer] in
+                try committer.recordFailure(named: name.replacingOccurrences(of: ".parquet", with: ".json"), contents: contents)
+            }
             return
         }
-        try state.writer!.close()
-        try committer.commit(JobManifest.Entry(partition: p.id, file: name, rows: state.rows, bytes: try size(of: name),
-                                               input: inputPaths[p.file], inputRows: [p.rows.lowerBound, p.rows.upperBound]))
+        let writer = state.writer!
+        let entry = JobManifest.Entry(partition: p.id, file: name, rows: state.rows, bytes: 0, input: files[p.file].path,
+                                      inputRows: [p.rows.lowerBound, p.rows.upperBound])
+        commitLater { [self] in
+            try writer.close()
+            var sized = entry
+            sized.bytes = try size(of: name)
+            try committer.commit(sized)
+        }
     }
 
     /// A file writer under the temporary directory (fsynced when closed).

@@ -19,6 +19,10 @@ final class PartitionReader: @unchecked Sendable {
     private let blocks: [Int]
     private let columnIndices: [[Int]]
     private let schema: Schema
+    /// The model's columns lead `columnIndices`; a partition whose kept columns are copied
+    /// decodes only those.
+    private let modelColumnCount: Int
+    private let copiesKeptColumns: [Bool]
     /// Blocks that may still be decoded before the writer catches up.
     private var credits: Int
     private var isStopped = false
@@ -26,8 +30,10 @@ final class PartitionReader: @unchecked Sendable {
     private let condition = NSCondition()
     private let deliver: @Sendable (Output) -> Void
 
-    init(dataset: ParquetDataset, plan: JobPlan, blocks: [Int], columnIndices: [[Int]], schema: Schema, maxBuffered: Int,
-         deliver: @escaping @Sendable (Output) -> Void) {
+    init(dataset: ParquetDataset, plan: JobPlan, blocks: [Int], columnIndices: [[Int]], schema: Schema,
+         modelColumnCount: Int, copiesKeptColumns: [Bool], maxBuffered: Int, deliver: @escaping @Sendable (Output) -> Void) {
+        self.modelColumnCount = modelColumnCount
+        self.copiesKeptColumns = copiesKeptColumns
         self.dataset = dataset
         self.plan = plan
         self.blocks = blocks
@@ -86,7 +92,12 @@ final class PartitionReader: @unchecked Sendable {
             previousPartition = block.partition
             let started = Date()
             let reader = dataset.files[block.file]
-            if rangeReader?.file !== reader { rangeReader = ParquetRangeReader(file: reader, columns: columnIndices[block.file]) }
+            let modelOnly = copiesKeptColumns[block.partition]
+            let wanted = modelOnly ? Array(columnIndices[block.file].prefix(modelColumnCount)) : columnIndices[block.file]
+            let schema = modelOnly ? Schema(Array(self.schema.fields.prefix(modelColumnCount))) : self.schema
+            if rangeReader?.file !== reader || rangeReader?.columns != wanted {
+                rangeReader = ParquetRangeReader(file: reader, columns: wanted)
+            }
             var pieces: [RecordBatch] = []
             for segment in block.segments {
                 do {

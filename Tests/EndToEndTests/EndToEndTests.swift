@@ -38,6 +38,39 @@ struct EndToEndTests {
         try check(output: output, model: fixture.seedModel, loader: "seed", columns: "f0,f1,f2,f3")
     }
 
+    @Test("kept columns copied chunk by chunk or decoded and written again give the same output")
+    func keptColumnPaths() throws {
+        // Default: the input's row groups (1500 rows) are whole partitions, their chunks copied.
+        // --compression zstd and --verify-checksums decode them; partitions smaller than a row
+        // group cut it into pieces, which are decoded too.
+        let variants: [(label: String, extra: [String], rowGroups: [Int], codecs: String)] = [
+            ("copied", [], [1500, 1500, 1500, 500, 1500, 800, 1], "SNAPPY"),
+            ("zstd", ["--compression", "zstd"], [], "ZSTD"),
+            ("checksums", ["--verify-checksums"], [], "SNAPPY"),
+            ("pieces", ["--partition-rows", "1000", "--block-rows", "600"], [], "SNAPPY"),
+        ]
+        for variant in variants {
+            let output = fixture.outputPath("kept-" + variant.label)
+            let run = try EndToEndFixture.scoreCluster(["run", "--model", fixture.seedModel.path, "--input", fixture.dataset.path,
+                                                        "--output", output, "--workers", "2", "--columns", "f0,f1,f2,f3",
+                                                        "--batch-size", "400", "--preview", "0"] + variant.extra)
+            #expect(run.status == 0, "\(variant.label): \(run.stderr)")
+            try check(output: output, model: fixture.seedModel, loader: "seed", columns: "f0,f1,f2,f3")
+            let layout = try TestEnvironment.runPython("""
+                import sys, glob, pyarrow.parquet as pq
+                groups, codecs = [], set()
+                for f in sorted(glob.glob(sys.argv[1] + '/part-*.parquet')):
+                    m = pq.ParquetFile(f).metadata
+                    for g in range(m.num_row_groups):
+                        groups.append(m.row_group(g).num_rows)
+                        codecs |= {m.row_group(g).column(c).compression for c in range(m.num_columns)}
+                print(groups); print(','.join(sorted(codecs)))
+                """, [output]).split(separator: "\n")
+            if !variant.rowGroups.isEmpty { #expect(layout.first.map(String.init) == "\(variant.rowGroups)", "\(variant.label)") }
+            #expect(layout.dropFirst().first.map(String.init) == variant.codecs, "\(variant.label)")
+        }
+    }
+
     @Test("an existing output is refused without --overwrite and replaced with it")
     func overwrite() throws {
         let output = fixture.outputPath("overwrite")
