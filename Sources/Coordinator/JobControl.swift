@@ -346,20 +346,24 @@ final class JobControl {
     static func quarantineRecord(job: JobPreparation, _ partition: Int, _ batches: [ResultMerger.FailedBatch]) -> Data {
         struct Record: Encodable {
             struct Batch: Encodable {
+                var input: String
                 var rows: [Int]
                 var error: String
                 var traceback: String?
             }
             var partition: Int
-            var input: String
-            var rows: [Int]
+            /// The partition's rows: input files and rows of each (`[first, end)`).
+            var inputs: [JobManifest.InputRows]
             var failedBatches: [Batch]
         }
         let p = job.plan.partitions[partition]
-        let record = Record(partition: partition, input: job.dataset.files[p.file].path, rows: [p.rows.lowerBound, p.rows.upperBound],
+        let files = job.dataset.files
+        let record = Record(partition: partition,
+                            inputs: p.inputs.map { .init(file: files[$0.file].path, rows: [$0.rows.lowerBound, $0.rows.upperBound]) },
                             failedBatches: batches.map { batch in
                                 let rows = job.plan.fileRows(of: batch.task)
-                                return .init(rows: [rows.lowerBound, rows.upperBound], error: batch.reason, traceback: batch.traceback)
+                                return .init(input: files[job.plan.block(of: batch.task).file].path, rows: [rows.lowerBound, rows.upperBound],
+                                             error: batch.reason, traceback: batch.traceback)
                             })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -19,9 +19,13 @@ final class JobManifest {
         var file: String
         var rows: Int
         var bytes: Int
-        /// Where its rows came from.
-        var input: String
-        var inputRows: [Int]
+        /// Where its rows came from: input files and their rows (`[first, end)`), in order.
+        var inputs: [InputRows]
+    }
+
+    struct InputRows: Codable, Equatable {
+        var file: String
+        var rows: [Int]
     }
 
     private struct Header: Codable {

@@ -2,14 +2,16 @@ import Columnar
 
 /// How a dataset is cut into partitions, blocks and batches.
 ///
-/// - A **partition** is a run of consecutive rows of one input file, at most `partitionRows`:
-///   whole row groups gathered while they fit, or a piece of a larger row group. It is the unit
-///   of output and of commit: one output file, committed atomically and recorded in the job
-///   manifest, so a resumed job skips it. A partition of whole row groups can have its kept
-///   columns copied to the output chunk by chunk, without decoding them.
-/// - A **block** is a run of at most `blockRows` rows of a partition: the unit the coordinator
-///   decodes, holds in memory and writes (one row group of the output file). Coordinator memory
-///   is a few blocks, whatever the sizes of files, row groups and partitions.
+/// - A **partition** is the unit of output and of commit: one output file, committed
+///   atomically and recorded in the job manifest, so a resumed job skips it. It holds at most
+///   `partitionRows` rows: whole files smaller than that gathered while they fit (so that many
+///   tiny files do not cost a file, a commit and an fsync each), or whole row groups of a
+///   larger file gathered while they fit, or a piece of a row group larger than that. A
+///   partition of whole row groups can have its kept columns copied to the output chunk by
+///   chunk, without decoding them.
+/// - A **block** is a run of at most `blockRows` rows of one input file of a partition: the
+///   unit the coordinator decodes and holds in memory. Coordinator memory is a few blocks,
+///   whatever the sizes of files, row groups and partitions.
 /// - A **batch** (task) is up to `batchSize` rows of a block: the unit sent to a worker and
 ///   handed to predict. Tasks are numbered in input order, so ordering results is sorting by
 ///   task id.
@@ -21,17 +23,26 @@ public struct JobPlan: Sendable {
         public var rows: Range<Int>
     }
 
-    public struct Partition: Sendable, Equatable {
-        public var id: Int
+    /// Rows of one input file that belong to a partition.
+    public struct Input: Sendable, Equatable {
         /// Index into the dataset's files.
         public var file: Int
-        /// Rows of the file this partition covers.
+        /// Rows of the file.
         public var rows: Range<Int>
+        /// The row groups these rows are, whole; nil when they are a piece of a row group larger
+        /// than `partitionRows`.
+        public var rowGroups: Range<Int>?
+    }
+
+    public struct Partition: Sendable, Equatable {
+        public var id: Int
+        /// Its rows, file by file in input order (several files only when they are small).
+        public var inputs: [Input]
         /// Its blocks' ids (consecutive).
         public var blocks: Range<Int>
-        /// The row groups it covers whole; nil when it is a piece of a row group larger than
-        /// `partitionRows`.
-        public var rowGroups: Range<Int>?
+        public var rowCount: Int { inputs.reduce(0) { $0 + $1.rows.count } }
+        /// Whether it is made of whole row groups (its kept columns may be copied).
+        public var isWholeRowGroups: Bool { inputs.allSatisfy { $0.rowGroups != nil } }
     }
 
     public struct Block: Sendable, Equatable {
@@ -51,59 +62,70 @@ public struct JobPlan: Sendable {
     public let blocks: [Block]
     public let batchSize: Int
     public let taskCount: Int
-    /// Partition ids of each file, in order (a file with no rows has none).
-    public let partitionsByFile: [[Int]]
 
     /// Plans row-group row counts per file (`rowGroups[file][rowGroup]`). `blockRows` is
     /// rounded down to a multiple of `batchSize` (at least one batch).
     public init(rowGroups: [[Int]], batchSize: Int, partitionRows: Int = 1 << 20, blockRows: Int = 65_536) {
         precondition(batchSize > 0 && partitionRows > 0 && blockRows > 0)
         let blockRows = max(batchSize, blockRows / batchSize * batchSize)
+        // Row group boundaries of each file, to find the segments of a range of file rows.
+        let starts: [[Int]] = rowGroups.map { counts in
+            var total = 0
+            return counts.map { rows in defer { total += rows }; return total }
+        }
+        func segments(_ f: Int, _ rows: Range<Int>) -> [Segment] {
+            var out: [Segment] = []
+            for (g, start) in starts[f].enumerated() {
+                let low = max(start, rows.lowerBound), high = min(start + rowGroups[f][g], rows.upperBound)
+                if low < high { out.append(Segment(rowGroup: g, rows: (low - start)..<(high - start))) }
+            }
+            return out
+        }
         var partitions: [Partition] = []
         var blocks: [Block] = []
-        var byFile: [[Int]] = []
         var nextTask: TaskID = 0
-        for (f, counts) in rowGroups.enumerated() {
-            // Row group boundaries of the file, to find the segments of a range of file rows.
-            var starts: [Int] = []
-            var total = 0
-            for rows in counts {
-                starts.append(total)
-                total += rows
-            }
-            func segments(_ rows: Range<Int>) -> [Segment] {
-                var out: [Segment] = []
-                for (g, start) in starts.enumerated() {
-                    let low = max(start, rows.lowerBound), high = min(start + counts[g], rows.upperBound)
-                    if low < high { out.append(Segment(rowGroup: g, rows: (low - start)..<(high - start))) }
-                }
-                return out
-            }
-            var ids: [Int] = []
-            func addPartition(_ rows: Range<Int>, rowGroups: Range<Int>?) {
-                let start = rows.lowerBound, end = rows.upperBound
-                let firstBlock = blocks.count
-                var blockStart = start
-                while blockStart < end {
-                    let blockEnd = min(end, blockStart + blockRows)
+        func addPartition(_ inputs: [Input]) {
+            let firstBlock = blocks.count
+            for input in inputs {
+                var blockStart = input.rows.lowerBound
+                while blockStart < input.rows.upperBound {
+                    let blockEnd = min(input.rows.upperBound, blockStart + blockRows)
                     let tasks = (blockEnd - blockStart + batchSize - 1) / batchSize
-                    blocks.append(Block(id: blocks.count, partition: partitions.count, file: f, rows: blockStart..<blockEnd,
-                                        segments: segments(blockStart..<blockEnd), firstTask: nextTask, taskCount: tasks))
+                    blocks.append(Block(id: blocks.count, partition: partitions.count, file: input.file, rows: blockStart..<blockEnd,
+                                        segments: segments(input.file, blockStart..<blockEnd), firstTask: nextTask, taskCount: tasks))
                     nextTask += TaskID(tasks)
                     blockStart = blockEnd
                 }
-                ids.append(partitions.count)
-                partitions.append(Partition(id: partitions.count, file: f, rows: rows, blocks: firstBlock..<blocks.count,
-                                            rowGroups: rowGroups))
             }
-            // Whole row groups while they fit (empty ones go along); a larger row group in pieces.
+            partitions.append(Partition(id: partitions.count, inputs: inputs, blocks: firstBlock..<blocks.count))
+        }
+        // Small whole files, gathered across files.
+        var gathered: [Input] = []
+        var gatheredRows = 0
+        func flushGathered() {
+            if !gathered.isEmpty { addPartition(gathered) }
+            gathered = []
+            gatheredRows = 0
+        }
+        for (f, counts) in rowGroups.enumerated() {
+            let total = counts.reduce(0, +)
+            guard total > 0 else { continue }
+            if total <= partitionRows {
+                if gatheredRows + total > partitionRows { flushGathered() }
+                gathered.append(Input(file: f, rows: 0..<total, rowGroups: 0..<counts.count))
+                gatheredRows += total
+                continue
+            }
+            flushGathered()
+            // A larger file: whole row groups while they fit (empty ones go along); a larger row group in pieces.
             var g = 0
             while g < counts.count {
+                let start = starts[f][g]
                 if counts[g] > partitionRows {
-                    var start = starts[g]
-                    while start < starts[g] + counts[g] {
-                        addPartition(start..<min(starts[g] + counts[g], start + partitionRows), rowGroups: nil)
-                        start += partitionRows
+                    var piece = start
+                    while piece < start + counts[g] {
+                        addPartition([Input(file: f, rows: piece..<min(start + counts[g], piece + partitionRows), rowGroups: nil)])
+                        piece += partitionRows
                     }
                     g += 1
                     continue
@@ -113,16 +135,15 @@ public struct JobPlan: Sendable {
                     rows += counts[end]
                     end += 1
                 }
-                if rows > 0 { addPartition(starts[g]..<(starts[g] + rows), rowGroups: g..<end) }
+                if rows > 0 { addPartition([Input(file: f, rows: start..<(start + rows), rowGroups: g..<end)]) }
                 g = end
             }
-            byFile.append(ids)
         }
+        flushGathered()
         self.partitions = partitions
         self.blocks = blocks
         self.batchSize = batchSize
         self.taskCount = Int(nextTask)
-        self.partitionsByFile = byFile
     }
 
     /// The block a task belongs to.

@@ -112,10 +112,10 @@ struct JobPreparation {
     }
 
     /// Whether partition `p`'s kept columns are copied from the input (its row groups whole,
-    /// its file's chunks copyable): then only the model's columns are decoded.
+    /// its files' chunks copyable): then only the model's columns are decoded.
     func copiesKeptColumns(_ p: Int) -> Bool {
         let partition = plan.partitions[p]
-        return partition.rowGroups != nil && keptChunkColumns[partition.file] != nil
+        return partition.isWholeRowGroups && partition.inputs.allSatisfy { keptChunkColumns[$0.file] != nil }
     }
 
     /// What identifies this job for `--resume`, given the model's content hash.
@@ -144,7 +144,7 @@ struct JobPreparation {
     /// Where a task's rows come from, for messages.
     func describe(task: TaskID) -> String {
         let rows = plan.fileRows(of: task)
-        let p = plan.partition(of: task)
-        return "partition \(p.id) (\(dataset.files[p.file].path), rows \(rows.lowerBound)..<\(rows.upperBound) of the file)"
+        let block = plan.block(of: task)
+        return "partition \(block.partition) (\(dataset.files[block.file].path), rows \(rows.lowerBound)..<\(rows.upperBound) of the file)"
     }
 }

@@ -142,7 +142,8 @@ public final class JobRunner: @unchecked Sendable {
         }
         let preparedJob = job
         let writer = OutputWriter(plan: job.plan, files: job.dataset.files, schema: job.outputSchema,
-                                  copiedColumns: job.plan.partitions.indices.map { job.copiesKeptColumns($0) ? job.keptChunkColumns[job.plan.partitions[$0].file] : nil },
+                                  copiesKeptColumns: job.plan.partitions.indices.map { job.copiesKeptColumns($0) },
+                                  keptChunkColumns: job.keptChunkColumns,
                                   committer: committer, compression: options.compression,
                                   describeFailure: { JobControl.quarantineRecord(job: preparedJob, $0, $1) }) { events.push(.writer($0)) }
         control.reader = reader

@@ -37,8 +37,10 @@ final class OutputWriter: @unchecked Sendable {
 
     private let plan: JobPlan
     private let files: [ParquetFileReader]
-    /// Per partition, the input columns copied as the kept columns (nil: they come decoded).
-    private let copiedColumns: [[Int]?]
+    /// Per partition, whether its kept columns are copied from the input (else they come decoded).
+    private let copiesKeptColumns: [Bool]
+    /// Per input file, its columns copied as the kept columns.
+    private let keptChunkColumns: [[Int]?]
     private let schema: Schema
     private let committer: OutputCommitter
     private let compression: ParquetCompression
@@ -57,13 +59,15 @@ final class OutputWriter: @unchecked Sendable {
     private let commitSlots = DispatchSemaphore(value: OutputWriter.maxPendingCommits)
     private let commitsExited = DispatchSemaphore(value: 0)
 
-    init(plan: JobPlan, files: [ParquetFileReader], schema: Schema, copiedColumns: [[Int]?], committer: OutputCommitter,
+    init(plan: JobPlan, files: [ParquetFileReader], schema: Schema, copiesKeptColumns: [Bool], keptChunkColumns: [[Int]?],
+         committer: OutputCommitter,
          compression: ParquetCompression,
          describeFailure: @escaping @Sendable (Int, [ResultMerger.FailedBatch]) -> Data,
          deliver: @escaping @Sendable (Output) -> Void) {
         self.plan = plan
         self.files = files
-        self.copiedColumns = copiedColumns
+        self.copiesKeptColumns = copiesKeptColumns
+        self.keptChunkColumns = keptChunkColumns
         self.schema = schema
         self.committer = committer
         self.compression = compression
@@ -139,8 +143,8 @@ final class OutputWriter: @unchecked Sendable {
                     if open?.partition != block.partition { open = Open(partition: block.partition) }
                     if !open!.failed {
                         if open!.writer == nil { open!.writer = try makeWriter(plan.outputFileName(of: block.partition)) }
-                        if let copied = copiedColumns[block.partition] {
-                            try writeCopying(copied, block: block, predictions: batch, &open!)
+                        if copiesKeptColumns[block.partition], let columns = keptChunkColumns[block.file] {
+                            try writeCopying(columns, block: block, predictions: batch, &open!)
                         } else {
                             try open!.writer!.write(batch)
                         }
@@ -165,7 +169,7 @@ final class OutputWriter: @unchecked Sendable {
                     let writer = try makeWriter(name)
                     commitLater { [self] in
                         try writer.close()
-                        try committer.commit(JobManifest.Entry(partition: 0, file: name, rows: 0, bytes: try size(of: name), input: "", inputRows: [0, 0]))
+                        try committer.commit(JobManifest.Entry(partition: 0, file: name, rows: 0, bytes: try size(of: name), inputs: []))
                     }
                 case .finish:
                     commitLater { [self] in deliver(.finished) }
@@ -210,8 +214,8 @@ final class OutputWriter: @unchecked Sendable {
             return
         }
         let writer = state.writer!
-        let entry = JobManifest.Entry(partition: p.id, file: name, rows: state.rows, bytes: 0, input: files[p.file].path,
-                                      inputRows: [p.rows.lowerBound, p.rows.upperBound])
+        let entry = JobManifest.Entry(partition: p.id, file: name, rows: state.rows, bytes: 0,
+                                      inputs: p.inputs.map { .init(file: files[$0.file].path, rows: [$0.rows.lowerBound, $0.rows.upperBound]) })
         commitLater { [self] in
             try writer.close()
             var sized = entry

@@ -123,17 +123,18 @@ struct SchedulerTests {
 
 @Suite("Job plan")
 struct JobPlanTests {
-    @Test("files become partitions (large row groups split), partitions become blocks, tasks are numbered in input order")
+    @Test("a large file becomes partitions (large row groups in pieces), partitions become blocks, tasks are numbered in input order")
     func planning() {
         let plan = JobPlan(rowGroups: [[25, 5], [], [12]], batchSize: 10, partitionRows: 20, blockRows: 10)
-        #expect(plan.partitions.map(\.rows) == [0..<20, 20..<25, 25..<30, 0..<12])
-        #expect(plan.partitions.map(\.file) == [0, 0, 0, 2])
-        #expect(plan.partitions.map(\.rowGroups) == [nil, nil, 1..<2, 0..<1])
+        #expect(plan.partitions.map(\.inputs) == [
+            [.init(file: 0, rows: 0..<20, rowGroups: nil)], [.init(file: 0, rows: 20..<25, rowGroups: nil)],
+            [.init(file: 0, rows: 25..<30, rowGroups: 1..<2)], [.init(file: 2, rows: 0..<12, rowGroups: 0..<1)],
+        ])
+        #expect(plan.partitions.map(\.isWholeRowGroups) == [false, false, true, true])
         #expect(plan.partitions.map(\.blocks) == [0..<2, 2..<3, 3..<4, 4..<6])
         #expect(plan.blocks.map(\.rows) == [0..<10, 10..<20, 20..<25, 25..<30, 0..<10, 10..<12])
         #expect(plan.blocks.map(\.partition) == [0, 0, 1, 2, 3, 3])
         #expect(plan.blocks.map(\.firstTask) == [0, 1, 2, 3, 4, 5])
-        #expect(plan.partitionsByFile == [[0, 1, 2], [], [3]])
         #expect(plan.taskCount == 6)
         #expect(plan.partition(of: 5).id == 3)
         #expect(plan.rows(of: 5, in: plan.blocks[5]) == 0..<2)
@@ -142,18 +143,32 @@ struct JobPlanTests {
         #expect(plan.blocks[3].segments == [.init(rowGroup: 1, rows: 0..<5)])
     }
 
-    @Test("whole row groups of a file are gathered into one partition while they fit; files never share one")
+    @Test("whole row groups of a large file are gathered into one partition while they fit")
     func gathers() {
         let plan = JobPlan(rowGroups: [[4, 4, 4, 0, 6, 9], [3]], batchSize: 5, partitionRows: 10, blockRows: 5)
-        #expect(plan.partitions.map(\.rows) == [0..<8, 8..<18, 18..<27, 0..<3])
-        #expect(plan.partitions.map(\.rowGroups) == [0..<2, 2..<5, 5..<6, 0..<1])
+        #expect(plan.partitions.map { $0.inputs.map(\.rows) } == [[0..<8], [8..<18], [18..<27], [0..<3]])
+        #expect(plan.partitions.map { $0.inputs.map(\.rowGroups) } == [[0..<2], [2..<5], [5..<6], [0..<1]])
         // A block may still straddle row groups of its partition.
         #expect(plan.blocks[0].segments == [.init(rowGroup: 0, rows: 0..<4), .init(rowGroup: 1, rows: 0..<1)])
         #expect(plan.blocks[1].segments == [.init(rowGroup: 1, rows: 1..<4)])
         #expect(plan.blocks[2].segments == [.init(rowGroup: 2, rows: 0..<4), .init(rowGroup: 4, rows: 0..<1)])
-        #expect(plan.partitions.map(\.file) == [0, 0, 0, 1])
         #expect(plan.blocks.map(\.taskCount) == [1, 1, 1, 1, 1, 1, 1])
         #expect(plan.taskCount == 7)
+    }
+
+    @Test("small files are gathered into shared partitions while they fit; a block never spans two files")
+    func gathersSmallFiles() {
+        let plan = JobPlan(rowGroups: [[3], [4], [0], [2, 2], [12], [5]], batchSize: 2, partitionRows: 10, blockRows: 4)
+        #expect(plan.partitions.map { $0.inputs.map(\.file) } == [[0, 1], [3], [4], [4], [5]])
+        #expect(plan.partitions.map(\.rowCount) == [7, 4, 10, 2, 5])
+        #expect(plan.partitions.map(\.isWholeRowGroups) == [true, true, false, false, true])
+        #expect(plan.blocks.map(\.file) == [0, 1, 3, 4, 4, 4, 4, 5, 5])
+        #expect(plan.blocks.map(\.partition) == [0, 0, 1, 2, 2, 2, 3, 4, 4])
+        #expect(plan.blocks[2].segments == [.init(rowGroup: 0, rows: 0..<2), .init(rowGroup: 1, rows: 0..<2)])
+        #expect(plan.taskCount == 15)
+        #expect(plan.block(of: 3).file == 1)
+        #expect(plan.fileRows(of: 3) == 2..<4)
+        #expect(plan.partition(of: 3).id == 0)
     }
 
     @Test("block rows are rounded down to whole batches")

@@ -167,7 +167,8 @@ struct ResumeAndRecoveryTests {
             ids = pa.concat_tables([pq.read_table(os.path.join(d, f)) for f in files]).column("id").to_pylist()
             failed = [json.load(open(os.path.join(d, "_failed", f))) for f in sorted(os.listdir(os.path.join(d, "_failed")))]
             missing = sorted(set(range(7301)) - set(ids))
-            ranges = [(f["input"].split("/")[-1], f["rows"], [b["rows"] for b in f["failedBatches"]], "cannot score id" in f["failedBatches"][0]["error"], "Traceback" in (f["failedBatches"][0]["traceback"] or "")) for f in failed]
+            ranges = [(f["inputs"][0]["file"].split("/")[-1], f["inputs"][0]["rows"], [b["rows"] for b in f["failedBatches"]], "cannot score id" in f["failedBatches"][0]["error"], "Traceback" in (f["failedBatches"][0]["traceback"] or "")) for f in failed]
+            assert all(len(f["inputs"]) == 1 and b["input"] == f["inputs"][0]["file"] for f in failed for b in f["failedBatches"]), failed
             assert len(ids) == len(set(ids)), "duplicate rows"
             print(len(ids), missing[0], missing[-1], len(missing), ranges)
             """, [allowed])
