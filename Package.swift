@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // C system-library shims.
@@ -39,12 +40,13 @@ let package = Package(
         // The embedded interpreter, MLmodel parsing, model loading, predict and result casting.
         .target(name: "PyFunc", dependencies: ["CPython", "Columnar", "Digest", "Yams"]),
         // The worker loop: connect, load the model once, score batches, stream results back.
-        .target(name: "Worker", dependencies: ["Wire", "PyFunc", "Columnar"]),
+        .target(name: "Worker", dependencies: ["Wire", "PyFunc", "Columnar", .product(name: "Logging", package: "swift-log")]),
         // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.
         .target(name: "Coordinator", dependencies: [
             "Wire", "Columnar", "PyFunc", "Digest", "CMalloc",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // Decode throughput of the Parquet reader, for bench/decode_bench.py.
         .executableTarget(name: "decode-bench", dependencies: ["Columnar"], path: "bench/decode-bench"),
@@ -52,6 +54,7 @@ let package = Package(
         .executableTarget(name: "ScoreCluster", dependencies: [
             "Coordinator", "Worker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Paths and process helpers shared by the tests.

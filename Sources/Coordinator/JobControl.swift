@@ -1,5 +1,6 @@
 import Columnar
 import Foundation
+import Logging
 import Wire
 
 /// The state of a running job, owned by the control thread: worker links, decoded partitions
@@ -16,10 +17,9 @@ final class JobControl {
     private let options: JobOptions
     private var spec: JobSpec
     private let events: BlockingQueue<JobEvent>
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
     private let progress: (@Sendable (JobProgress) -> Void)?
     private let started: Date
-    private let trace = ProcessInfo.processInfo.environment["SCORE_CLUSTER_TRACE"] != nil
 
     var reader: PartitionReader?
     var writer: OutputWriter?
@@ -76,12 +76,13 @@ final class JobControl {
 
     /// Runs the partitions `todo` of `job` (all of them, unless resuming).
     init(job: JobPreparation, options: JobOptions, todo: [Int], resumedRows: Int, jobID: String, started: Date,
-         events: BlockingQueue<JobEvent>, log: @escaping @Sendable (String) -> Void,
-         progress: (@Sendable (JobProgress) -> Void)?) {
+         events: BlockingQueue<JobEvent>, logger: Logger, progress: (@Sendable (JobProgress) -> Void)?) {
         self.job = job
         self.options = options
         self.events = events
-        self.log = log
+        var logger = logger
+        logger[metadataKey: "job"] = "\(jobID)"
+        self.logger = logger
         self.progress = progress
         self.started = started
         self.resumedRows = resumedRows
@@ -106,7 +107,7 @@ final class JobControl {
     /// Handles events until every partition is written or the job fails; returns the failure.
     func runUntilDone() -> JobError? {
         mark("prepared")
-        for warning in job.warnings { log("warning: \(warning)") }
+        for warning in job.warnings { logger.warning("\(warning)") }
         if job.plan.partitions.isEmpty && report.partitionsResumed == 0 { writer?.submit(.empty) }
         if merger.nextBlock == nil { writer?.submit(.finish) }
         let startupDeadline = Date().addingTimeInterval(options.startupTimeout)
@@ -188,7 +189,7 @@ final class JobControl {
         lastHeard[id] = nil
         held = held.filter { $0.value.worker != id }
         links[id]?.connection.shutdownReceive()
-        log(reason)
+        logger.warning("\(reason)", metadata: ["worker": "\(id)"])
         markLost(id, reason)
         perform(scheduler.handle(.workerLost(id, reason: reason)), resumable: true)
     }
@@ -216,10 +217,10 @@ final class JobControl {
                 interruption = why
                 drainDeadline = Date().addingTimeInterval(options.gracePeriod)
                 reader?.pauseAtPartitionBoundary()
-                log("\(why): finishing the partitions under way for up to \(Int(options.gracePeriod)) s, starting no other (interrupt again to stop now)")
+                logger.notice("\(why): finishing the partitions under way for up to \(Int(options.gracePeriod)) s, starting no other (interrupt again to stop now)")
             }
         case .accepted(let connection):
-            WorkerConnections.handshake(connection, token: options.token, events: events, log: log)
+            WorkerConnections.handshake(connection, token: options.token, events: events, logger: logger)
         case .hello(let connection, let hello):
             mark("worker pid \(hello.pid) connected")
             let id = nextWorkerID
@@ -240,7 +241,7 @@ final class JobControl {
             workerReports[id]?.loadSeconds = ready.loadSeconds
             mark("worker \(id) ready (model loaded in \(String(format: "%.2f", ready.loadSeconds)) s)")
             if readyWorkers < minWorkers {
-                log("\(name(of: id)) is ready; waiting for \(minWorkers - readyWorkers) more worker(s) (--min-workers \(minWorkers))")
+                logger.info("\(name(of: id)) is ready; waiting for \(minWorkers - readyWorkers) more worker(s) (--min-workers \(minWorkers))")
                 waitingReady.append(id)
             } else {
                 for waiting in waitingReady + [id] { perform(scheduler.handle(.workerReady(waiting))) }
@@ -270,7 +271,7 @@ final class JobControl {
             if !links.values.contains(where: { $0.hello.pid == pid }) {
                 perform(scheduler.handle(.workerLost(nil, reason: "\(label) before connecting")), resumable: true)
             } else if !schedulingDone {
-                log(label)
+                logger.warning("\(label)")
             }
         case .reader(.decoded(let block, let batch, let seconds)):
             report.readSeconds += seconds
@@ -399,7 +400,7 @@ final class JobControl {
                 break  // stored by `received`, which saw the same action
             case .quarantine(let task, let reason):
                 answered += 1
-                log("set aside \(job.describe(task: task)): \(reason)")
+                logger.error("set aside \(job.describe(task: task)): \(reason)", metadata: ["task": "\(task)"])
                 completed(merger.fail(task, reason: reason, traceback: lastTraceback))
             case .fail(let reason, let task):
                 if failure == nil {
@@ -443,6 +444,6 @@ final class JobControl {
     private func name(of id: WorkerID) -> String { links[id]?.name ?? "worker \(id)" }
 
     private func mark(_ what: String) {
-        if trace { log(String(format: "trace %7.3f s: %@", Date().timeIntervalSince(started), what)) }
+        logger.debug("\(what)", metadata: ["seconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))"])
     }
 }

@@ -75,6 +75,8 @@ public struct JobOptions: Sendable {
     public var params: [(key: String, value: String)] = []
     /// Where workers come from: started here, or connecting to `listen` from anywhere.
     public var workerSource: WorkerSource = .local
+    /// Extra arguments for local `score-cluster worker` processes (their logging options).
+    public var localWorkerArguments: [String] = []
     /// The shared secret workers must prove they know (remote workers need one).
     public var token: ClusterToken?
     /// A batch a worker holds longer than this (seconds) counts as lost with its worker; nil: no limit.

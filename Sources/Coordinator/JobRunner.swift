@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Columnar
 import Foundation
+import Logging
 import PyFunc
 import Wire
 
@@ -29,16 +30,15 @@ public final class JobRunner: @unchecked Sendable {
     }
 
     public let options: JobOptions
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
     private let progress: (@Sendable (JobProgress) -> Void)?
     /// The report of the last run, also when it failed.
     public private(set) var report: JobReport?
 
     /// `progress` is called about once a second while batches are scored.
-    public init(options: JobOptions, log: @escaping @Sendable (String) -> Void,
-                progress: (@Sendable (JobProgress) -> Void)? = nil) {
+    public init(options: JobOptions, logger: Logger, progress: (@Sendable (JobProgress) -> Void)? = nil) {
         self.options = options
-        self.log = log
+        self.logger = logger
         self.progress = progress
     }
 
@@ -48,7 +48,7 @@ public final class JobRunner: @unchecked Sendable {
     public func run() throws(JobError) -> Summary {
         let started = Date()
         MemoryTuning.apply()
-        let job = try JobPreparation(options: options, log: log)
+        let job = try JobPreparation(options: options, log: { [logger] in logger.info("\($0)") })
         let jobID = UUID().uuidString.lowercased().prefix(12).description
         let fingerprint = job.fingerprint(modelSHA256: try JobFingerprint.digest(ofModel: job.model.directory), options: options)
         let committer = try OutputCommitter(directory: options.outputPath,
@@ -59,7 +59,8 @@ public final class JobRunner: @unchecked Sendable {
         let todo = job.plan.partitions.map(\.id).filter { done[$0] == nil }
         let resumedRows = done.values.reduce(0) { $0 + $1.rows }
         if options.resume {
-            log("resuming the job in \(committer.directory): \(done.count) of \(job.plan.partitions.count) partitions (\(resumedRows) rows) are committed")
+            logger.info("resuming the job in \(committer.directory): \(done.count) of \(job.plan.partitions.count) partitions (\(resumedRows) rows) are committed",
+                        metadata: ["output": "\(committer.directory)", "partitions.committed": "\(done.count)"])
         }
         let listener: Listener
         do {
@@ -90,7 +91,7 @@ public final class JobRunner: @unchecked Sendable {
             signal(SIGTERM, SIG_DFL)
         }
         let control = JobControl(job: job, options: options, todo: todo, resumedRows: resumedRows, jobID: jobID,
-                                 started: started, events: events, log: log, progress: progress)
+                                 started: started, events: events, logger: logger, progress: progress)
 
         // Workers: local ones are this binary, started as `score-cluster worker`; remote ones connect
         // by themselves and get the model sent to them.
@@ -98,12 +99,12 @@ public final class JobRunner: @unchecked Sendable {
         var localWorkers = 0
         switch options.workerSource {
         case .local where todo.isEmpty:
-            log("every partition is committed already; no worker is needed")
+            logger.info("every partition is committed already; no worker is needed")
         case .local:
             let local = LocalWorkerLauncher()
             // The port is open already: a local worker that cannot connect has nothing to wait for.
             let arguments = ["worker", "--connect", "127.0.0.1:\(listener.port)", "--python-env", job.pythonEnvironment.root,
-                             "--capacity", String(options.workerCapacity), "--connect-timeout", "0"]
+                             "--capacity", String(options.workerCapacity), "--connect-timeout", "0"] + options.localWorkerArguments
             for index in 0..<options.workers {
                 control.workerLaunched()
                 local.launch(index: index, executable: Self.executablePath(), arguments: arguments) { index, how in
@@ -117,10 +118,11 @@ public final class JobRunner: @unchecked Sendable {
                 committer.abort()
                 throw JobError("cannot pack the model \(job.model.directory) for remote workers: \(error)")
             }
-            log("listening for workers on \(host):\(listener.port); scoring starts when \(minWorkers) are ready "
-                + "(score-cluster worker --connect HOST:\(listener.port)\(options.token == nil ? "" : " --token-file FILE"))")
+            let how = "score-cluster worker --connect HOST:\(listener.port)\(options.token == nil ? "" : " --token-file FILE")"
+            logger.notice("listening for workers on \(host):\(listener.port); scoring starts when \(minWorkers) are ready (\(how))",
+                          metadata: ["listen": "\(host):\(listener.port)"])
         }
-        let acceptor = Acceptor(listener: listener, events: events, log: log)
+        let acceptor = Acceptor(listener: listener, events: events, logger: logger)
         acceptor.start()
 
         // Input and output pipelines.

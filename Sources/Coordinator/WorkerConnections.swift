@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Wire
 
 /// What the coordinator's threads tell its control thread.
@@ -24,8 +25,8 @@ enum JobEvent: Sendable {
 enum WorkerConnections {
     /// Reads the first frame of a new connection on its own thread: a worker's hello, or a
     /// refusal that is logged. Strangers never reach the scheduler and never get data.
-    static func handshake(_ connection: Connection, token: ClusterToken?, events: BlockingQueue<JobEvent>,
-                          log: @escaping @Sendable (String) -> Void) {
+    static func handshake(_ connection: Connection, token: ClusterToken?, events: BlockingQueue<JobEvent>, logger: Logger) {
+        let logger = { var l = logger; l[metadataKey: "peer"] = "\(connection.peer)"; return l }()
         Thread.detachNewThread {
             // A peer that connects and says nothing must not hold a thread for ever.
             connection.setReceiveTimeout(seconds: 30)
@@ -36,7 +37,7 @@ enum WorkerConnections {
                 case .sendChallenge(let challenge): try connection.send(.challenge, challenge)
                 case .refuse(let result, let refusal):
                     try? connection.send(.handshakeResult, result)
-                    log(refusal.message)
+                    logger.warning("\(refusal.message)")
                     connection.close()
                     return
                 case .accept: break
@@ -49,7 +50,7 @@ enum WorkerConnections {
                 case .accept(let result): try connection.send(.handshakeResult, result)
                 case .refuse(let result, let refusal):
                     try? connection.send(.handshakeResult, result)
-                    log(refusal.message)
+                    logger.warning("\(refusal.message)")
                     connection.close()
                     return
                 case .sendChallenge: return
@@ -61,14 +62,14 @@ enum WorkerConnections {
                     events.push(.hello(connection, try frame.decode(WorkerHello.self)))
                 case .failure:
                     let failure = try frame.decode(WorkerFailure.self)
-                    log("a worker (\(connection.peer)) could not start: \(failure.message)")
+                    logger.error("a worker (\(connection.peer)) could not start: \(failure.message)")
                     connection.close()
                 default:
-                    log("refused \(connection.peer): it sent \(frame.header.type) before hello")
+                    logger.warning("refused \(connection.peer): it sent \(frame.header.type) before hello")
                     connection.close()
                 }
             } catch {
-                log("refused connection from \(connection.peer): \(error)")
+                logger.warning("refused connection from \(connection.peer): \(error)")
                 connection.close()
             }
         }
@@ -104,14 +105,14 @@ enum WorkerConnections {
 final class Acceptor: @unchecked Sendable {
     private let listener: Listener
     private let events: BlockingQueue<JobEvent>
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
     private let lock = NSLock()
     private var stopped = false
 
-    init(listener: Listener, events: BlockingQueue<JobEvent>, log: @escaping @Sendable (String) -> Void) {
+    init(listener: Listener, events: BlockingQueue<JobEvent>, logger: Logger) {
         self.listener = listener
         self.events = events
-        self.log = log
+        self.logger = logger
     }
 
     func start() {
@@ -120,7 +121,7 @@ final class Acceptor: @unchecked Sendable {
                 do {
                     if let connection = try listener.accept(timeoutMilliseconds: 200) { events.push(.accepted(connection)) }
                 } catch {
-                    log("listener: \(error)")
+                    logger.error("listener: \(error)")
                     return
                 }
             }

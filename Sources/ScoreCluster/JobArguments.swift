@@ -2,10 +2,13 @@ import ArgumentParser
 import Columnar
 import Coordinator
 import Foundation
+import Logging
 import PyFunc
 
 /// The options of a scoring job, shared by `run` and `coordinator`.
 struct JobArguments: ParsableArguments {
+    @OptionGroup var logging: LoggingArguments
+
     @Option(name: .long, help: ArgumentHelp("Directory of the MLflow model (it holds the MLmodel file).", valueName: "path"))
     var model: String
 
@@ -166,22 +169,30 @@ struct JobArguments: ParsableArguments {
         options.partitionRows = partitionRows
         options.blockRows = blockRows
         options.gracePeriod = gracePeriod
+        options.localWorkerArguments = ["--log-level", logging.logLevel.rawValue, "--log-format", logging.logFormat.rawValue]
         return options
     }
 
     /// Runs `options`, prints the summary and preview, or the error. Exit status: 0 done, 1 failed,
     /// 3 done except partitions set aside under `_failed/` (--max-failed-partitions).
     func execute(_ options: JobOptions) throws {
+        logging.bootstrap()
         let display = ProgressDisplay(quiet: quiet)
-        let runner = JobRunner(options: options, log: { display.log($0) }, progress: { display.show($0) })
+        display.activate()
+        let logger = Logger(label: "score-cluster.coordinator")
+        let runner = JobRunner(options: options, logger: logger, progress: { display.show($0) })
         let summary: JobRunner.Summary
         do {
             summary = try runner.run()
         } catch {
             display.end()
             writeReport(runner.report)
-            Console.error("error: \(error.message)")
-            if let traceback = error.traceback { Console.error(traceback) }
+            if logging.logFormat == .json {
+                logger.error("\(error.message)", metadata: error.traceback.map { ["traceback": "\($0)"] })
+            } else {
+                Console.error("error: \(error.message)")
+                if let traceback = error.traceback { Console.error(traceback) }
+            }
             throw ExitCode(1)
         }
         display.end()
@@ -195,7 +206,7 @@ struct JobArguments: ParsableArguments {
         lines.append("output: \(summary.outputDirectory)")
         print(lines.joined(separator: "\n"))
         if r.partitionsQuarantined > 0 {
-            Console.error("warning: \(r.partitionsQuarantined) partition(s) failed and are not in the output; their rows and errors are in \(summary.outputDirectory)/_failed/ (no _SUCCESS written)")
+            logger.warning("\(r.partitionsQuarantined) partition(s) failed and are not in the output; their rows and errors are in \(summary.outputDirectory)/_failed/ (no _SUCCESS written)")
             throw ExitCode(3)
         }
         if preview > 0 { OutputPreview.print(summary: summary, rows: preview) }

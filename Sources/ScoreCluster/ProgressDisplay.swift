@@ -16,6 +16,18 @@ final class ProgressDisplay: @unchecked Sendable {
 
     init(quiet: Bool) { self.quiet = quiet }
 
+    /// The display of the job under way, which log lines go above.
+    nonisolated(unsafe) private static var current: ProgressDisplay?
+    private static let currentLock = NSLock()
+
+    /// Makes this the display log lines go above (until `end`).
+    func activate() { Self.currentLock.withLock { Self.current = self } }
+
+    /// Writes a log line to standard error, above the progress line if one is shown.
+    static func writeLogLine(_ line: String) {
+        if let display = currentLock.withLock({ current }) { display.log(line) } else { Console.error(line) }
+    }
+
     func log(_ message: String) {
         lock.withLock {
             clearLine()
@@ -37,7 +49,10 @@ final class ProgressDisplay: @unchecked Sendable {
     }
 
     /// Removes the progress line before the summary.
-    func end() { lock.withLock { clearLine() } }
+    func end() {
+        Self.currentLock.withLock { if Self.current === self { Self.current = nil } }
+        lock.withLock { clearLine() }
+    }
 
     private func clearLine() {
         if lineShown {

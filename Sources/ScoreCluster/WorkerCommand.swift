@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Wire
 import Worker
 
@@ -43,6 +44,8 @@ struct WorkerCommand: ParsableCommand {
             help: ArgumentHelp("Seconds without a word from the coordinator (it beats every 2) after which the worker takes it for gone.", valueName: "seconds"))
     var coordinatorTimeout: Int = Heartbeat.coordinatorSilenceSeconds
 
+    @OptionGroup var logging: LoggingArguments
+
     func validate() throws {
         guard coordinatorTimeout > 2 else { throw ValidationError("--coordinator-timeout must be more than 2 seconds (the coordinator beats every 2)") }
         guard HostPort(connect) != nil else { throw ValidationError("--connect must be HOST:PORT, got '\(connect)'") }
@@ -50,6 +53,7 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
+        logging.bootstrap(prefix: "score-cluster worker \(getpid()): ")
         let address = HostPort(connect)!
         let token: ClusterToken?
         do { token = try ClusterToken.load(tokenFile: tokenFile) } catch { throw ValidationError("\(error)") }

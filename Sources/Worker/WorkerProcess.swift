@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Columnar
 import Foundation
+import Logging
 import PyFunc
 import Wire
 
@@ -46,7 +47,14 @@ public struct WorkerProcess {
     }
 
     public let options: Options
-    public init(options: Options) { self.options = options }
+    private let logger: Logger
+    public init(options: Options) {
+        self.options = options
+        var logger = Logger(label: "score-cluster.worker")
+        logger[metadataKey: "pid"] = "\(getpid())"
+        logger[metadataKey: "coordinator"] = "\(options.host):\(options.port)"
+        self.logger = logger
+    }
 
     /// The interpreter and the model of the last job, kept between jobs with `keepAlive`.
     private final class State {
@@ -63,7 +71,7 @@ public struct WorkerProcess {
         var status = session(state)
         // A kept-alive worker outlives a failed job too, as long as its interpreter started.
         while options.keepAlive && state.runtime != nil {
-            log("job ended (\(status == 0 ? "done" : "failed")); waiting for the next one at \(options.host):\(options.port) (--keep-alive)")
+            logger.info("job ended (\(status == 0 ? "done" : "failed")); waiting for the next one at \(options.host):\(options.port) (--keep-alive)")
             status = session(state)
         }
         return status
@@ -81,7 +89,7 @@ public struct WorkerProcess {
                 break
             } catch {
                 guard Date() < deadline else {
-                    log("cannot reach the coordinator at \(options.host):\(options.port) (tried for \(Int(options.connectTimeout)) s, --connect-timeout): \(error)")
+                    logger.error("cannot reach the coordinator at \(options.host):\(options.port) (tried for \(Int(options.connectTimeout)) s, --connect-timeout): \(error)")
                     return 1
                 }
                 usleep(UInt32(pause * 1_000_000))
@@ -92,7 +100,7 @@ public struct WorkerProcess {
         do {
             try authenticate(connection)
         } catch {
-            log("\(error)")
+            logger.error("\(error)")
             return 1
         }
 
@@ -106,7 +114,7 @@ public struct WorkerProcess {
                 state.runtime = runtime
             } catch {
                 try? connection.send(.failure, WorkerFailure(kind: .environment, message: "\(error)", traceback: error.traceback))
-                log("\(error)")
+                logger.error("\(error)")
                 return 1
             }
         }
@@ -122,7 +130,7 @@ public struct WorkerProcess {
             if let hash = job.modelSHA256 { job.modelPath = try fetchModel(hash, connection: connection) }
             return serve(job: job, runtime: runtime, state: state, connection: connection)
         } catch {
-            log("\(error)")
+            logger.error("\(error)")
             return 1
         }
     }
@@ -172,7 +180,7 @@ public struct WorkerProcess {
         }
         let archive = try ModelArchive(payload: frame.payload, expectedSHA256: hash)
         let path = try cache.store(archive)
-        log("received the model (\(archive.count) bytes, sha256 \(hash.prefix(12))...) into \(path)")
+        logger.info("received the model (\(archive.count) bytes, sha256 \(hash.prefix(12))...) into \(path)")
         return path
     }
 
@@ -196,7 +204,7 @@ public struct WorkerProcess {
         let key = Self.modelKey(job)
         if let kept = state.model, kept.key == key {
             model = kept.model
-            log("reusing the loaded model for job \(job.jobID)")
+            logger.info("reusing the loaded model for job \(job.jobID)")
             do { try connection.send(.ready, WorkerReady(loadSeconds: 0)) } catch { return 1 }
         } else {
             state.model = nil
@@ -254,7 +262,7 @@ public struct WorkerProcess {
             case .shutdown:
                 return 0
             case .broken(let why):
-                log(why)
+                logger.warning("\(why)")
                 try? connection.send(.failure, WorkerFailure(kind: .protocolError, message: why))
                 return 1
             case .batch(let batch, let decodeSeconds):
@@ -279,9 +287,5 @@ public struct WorkerProcess {
                 }
             }
         }
-    }
-
-    private func log(_ message: String) {
-        FileHandle.standardError.write(Data("score-cluster worker \(getpid()): \(message)\n".utf8))
     }
 }

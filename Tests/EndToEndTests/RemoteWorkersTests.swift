@@ -196,8 +196,9 @@ struct SilentCoordinatorTests {
         let output = fixture.outputPath("silent")
         let coordinator = try BackgroundProcess(EndToEndFixture.binary,
             ["coordinator", "--listen", "127.0.0.1:\(port)", "--token-file", token, "--model", model.path,
-             "--input", fixture.dataset.path, "--output", output, "--columns", "f1", "--batch-size", "500", "--preview", "0"],
-            environment: ["VIRTUAL_ENV": venv, "SCORE_CLUSTER_TRACE": "1"])
+             "--input", fixture.dataset.path, "--output", output, "--columns", "f1", "--batch-size", "500", "--preview", "0",
+             "--log-level", "debug"],
+            environment: ["VIRTUAL_ENV": venv])
         defer {
             coordinator.signal(SIGKILL)
             coordinator.signal(SIGCONT)
