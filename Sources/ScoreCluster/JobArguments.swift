@@ -101,11 +101,11 @@ struct JobArguments: ParsableArguments {
     var maxFailedPartitions: Int = 0
 
     @Option(name: .customLong("partition-rows"),
-            help: ArgumentHelp("Rows per partition, the unit of output file and commit: small row groups are gathered up to this, larger ones split.", valueName: "rows"))
+            help: ArgumentHelp("Rows per partition, the unit of output file and commit: smaller whole files, and whole row groups of a larger file, are gathered up to this; a larger row group is cut in pieces.", valueName: "rows"))
     var partitionRows: Int = 1 << 20
 
     @Option(name: .customLong("block-rows"),
-            help: ArgumentHelp("Rows the coordinator decodes, holds and writes at a time (a row group of the output; whole batches).", valueName: "rows"))
+            help: ArgumentHelp("Rows the coordinator decodes and holds at a time (whole batches; an output row group when kept columns are re-encoded).", valueName: "rows"))
     var blockRows: Int = 65_536
 
     @Option(name: .customLong("grace-period"),

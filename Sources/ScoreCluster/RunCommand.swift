@@ -25,11 +25,17 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Number of worker processes (default: the number of cores).", valueName: "n"))
     var workers: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Batches each worker holds at once: one being scored, the rest queued (bounds the work in flight; a slow worker gets less).", valueName: "n"))
+    var capacity: Int = 3
+
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
     }
 
     func run() throws {
-        try job.execute(job.options(workers: workers ?? ProcessInfo.processInfo.activeProcessorCount))
+        var options = job.options(workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        options.workerCapacity = capacity
+        try job.execute(options)
     }
 }

@@ -90,7 +90,8 @@ struct EndToEndTests {
             """, [input.path])
         let output = fixture.outputPath("tiny")
         let run = try EndToEndFixture.scoreCluster(["run", "--model", fixture.seedModel.path, "--input", input.path, "--output", output,
-                                                    "--workers", "2", "--columns", "f0,f1,f2,f3", "--partition-rows", "1000", "--preview", "0"])
+                                                    "--workers", "2", "--columns", "f0,f1,f2,f3", "--partition-rows", "1000", "--preview", "0",
+                                                    "--capacity", "1"])
         #expect(run.status == 0, "\(run.stderr)")
         try check(input: input.path, output: output, model: fixture.seedModel, loader: "seed", columns: "f0,f1,f2,f3")
         let layout = try TestEnvironment.runPython("""
@@ -105,6 +106,9 @@ struct EndToEndTests {
             """, [output])
         // 5,850 rows of 300 files in partitions of at most 1,000 rows: 6 or 7 files, not 300.
         #expect(["6 6", "7 7"].contains(layout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(layout)")
+        let refused = try EndToEndFixture.scoreCluster(["run", "--model", fixture.seedModel.path, "--input", input.path,
+                                                        "--output", fixture.outputPath("capacity"), "--capacity", "0"])
+        #expect(refused.status != 0 && refused.stderr.contains("--capacity must be at least 1"), "\(refused.stderr)")
     }
 
     @Test("--log-format json: every message is one JSON object (coordinator and local workers); --log-level debug adds phase timings")
