@@ -295,6 +295,8 @@ final class JobControl {
             writerDone = true
         case .writer(.failed(let message)):
             failure = JobError("cannot write the output: \(message)", resumable: true)
+        case .writer(.inputFailed(let message)):
+            failure = JobError("cannot read the input: \(message)")
         }
     }
 

@@ -18,6 +18,13 @@ final class OutputWriter: @unchecked Sendable {
         /// Everything submitted is written.
         case finished
         case failed(String)
+        /// A kept column chunk to copy is corrupt: the input is at fault, not the output.
+        case inputFailed(String)
+    }
+
+    /// A corrupt input chunk met while copying it.
+    private struct CorruptInput: Error {
+        let error: any Error
     }
 
     /// What the writer is given, blocks in order.
@@ -176,6 +183,8 @@ final class OutputWriter: @unchecked Sendable {
                     return
                 }
             }
+        } catch let corrupt as CorruptInput {
+            deliver(.inputFailed("\(corrupt.error)"))
         } catch {
             deliver(.failed("\(error)"))
         }
@@ -195,7 +204,10 @@ final class OutputWriter: @unchecked Sendable {
             let batch = pieces.count == 1 ? pieces[0] : RecordBatch(
                 schema: predictions.schema,
                 columns: predictions.schema.fields.indices.map { c in Column.concatenate(pieces.map { $0.columns[c] }) })
-            let copies = try columns.map { try file.chunkCopy(rowGroup: segment.rowGroup, column: $0) }
+            let copies: [ParquetChunkCopy]
+            do { copies = try columns.map { try file.chunkCopy(rowGroup: segment.rowGroup, column: $0) } } catch {
+                throw CorruptInput(error: error)
+            }
             try open.writer!.write(batch, copying: copies)
         }
     }

@@ -126,6 +126,28 @@ struct FailureTests {
         #expect(stderr.contains("part-00001.parquet"))
     }
 
+    @Test("a corrupt page in a kept column the model does not read: named when its chunk is copied, nothing left behind")
+    func corruptKeptColumn() throws {
+        let input = fixture.root.appendingPathComponent("corrupt-kept-\(UUID().uuidString.prefix(6))")
+        try TestEnvironment.runPython("""
+            import os, shutil, sys, pyarrow.parquet as pq
+            src, out = sys.argv[1], sys.argv[2]
+            os.makedirs(out)
+            for name in sorted(os.listdir(src)):
+                if name.endswith('.parquet'): shutil.copy(os.path.join(src, name), os.path.join(out, name))
+            path = os.path.join(out, 'part-00001.parquet')
+            column = pq.ParquetFile(path).metadata.row_group(0).column(5)   # 'name', which the model does not read
+            start = column.dictionary_page_offset or column.data_page_offset
+            with open(path, 'r+b') as f:
+                f.seek(start)
+                f.write(bytes([255]) * 32)
+            """, [fixture.dataset.path, input.path])
+        let stderr = try failingRun(model: fixture.seedModel.path, input: input.path)
+        #expect(stderr.contains("cannot read the input") && stderr.contains("part-00001.parquet")
+                && stderr.contains("name") && stderr.contains("row group 0"), "\(stderr)")
+        #expect(!stderr.contains("--resume"), "a corrupt input is not an interruption: \(stderr)")
+    }
+
     @Test("an unknown result type")
     func badResultType() throws {
         let stderr = try failingRun(model: fixture.seedModel.path, extra: ["--columns", "f0,f1,f2,f3", "--result-type", "decimal"])
