@@ -61,6 +61,8 @@ public struct JobPlan: Sendable {
     public let partitions: [Partition]
     public let blocks: [Block]
     public let batchSize: Int
+    /// Rows per block at most (whole batches).
+    public let blockRows: Int
     public let taskCount: Int
 
     /// Plans row-group row counts per file (`rowGroups[file][rowGroup]`). `blockRows` is
@@ -143,6 +145,7 @@ public struct JobPlan: Sendable {
         self.partitions = partitions
         self.blocks = blocks
         self.batchSize = batchSize
+        self.blockRows = blockRows
         self.taskCount = Int(nextTask)
     }
 

@@ -115,8 +115,15 @@ struct JobPreparation {
     /// its files' chunks copyable): then only the model's columns are decoded.
     func copiesKeptColumns(_ p: Int) -> Bool {
         let partition = plan.partitions[p]
-        return partition.isWholeRowGroups && partition.inputs.allSatisfy { keptChunkColumns[$0.file] != nil }
+        guard partition.isWholeRowGroups && partition.inputs.allSatisfy({ keptChunkColumns[$0.file] != nil }) else { return false }
+        // Copied row groups stay the input's: tiny ones (many small files) are decoded and
+        // written again as blocks instead, so that the output is not thousands of row groups.
+        let rowGroups = partition.inputs.reduce(0) { $0 + $1.rowGroups!.count }
+        return partition.rowCount >= Self.minimumCopiedRowGroupRows * rowGroups
     }
+
+    /// The average input row group a partition must have for its kept columns to be copied.
+    static let minimumCopiedRowGroupRows = 1_000
 
     /// What identifies this job for `--resume`, given the model's content hash.
     func fingerprint(modelSHA256: String, options: JobOptions) -> JobFingerprint {

@@ -135,7 +135,8 @@ final class OutputWriter: @unchecked Sendable {
         var rows = 0
         var failures: [ResultMerger.FailedBatch] = []
         var failed = false
-        /// Predictions of the input row group under way, when kept columns are copied.
+        /// Predictions of the input row group under way, when kept columns are copied; else
+        /// blocks of small files not written yet.
         var pending: [RecordBatch] = []
     }
 
@@ -153,7 +154,7 @@ final class OutputWriter: @unchecked Sendable {
                         if copiesKeptColumns[block.partition], let columns = keptChunkColumns[block.file] {
                             try writeCopying(columns, block: block, predictions: batch, &open!)
                         } else {
-                            try open!.writer!.write(batch)
+                            try writeGathering(batch, block: block, &open!)
                         }
                         open!.rows += batch.rowCount
                     }
@@ -188,6 +189,21 @@ final class OutputWriter: @unchecked Sendable {
         } catch {
             deliver(.failed("\(error)"))
         }
+    }
+
+    /// Writes a block as a row group; blocks of small files (a block never spans two files) are
+    /// gathered up to `blockRows` first, so that many tiny files do not make tiny row groups.
+    private func writeGathering(_ batch: RecordBatch, block: JobPlan.Block, _ open: inout Open) throws {
+        let last = block.id == plan.partitions[block.partition].blocks.upperBound - 1
+        // Nested columns are not concatenated: such blocks are written as they come.
+        guard !schema.fields.contains(where: { $0.type.isNested }) else { return try open.writer!.write(batch) }
+        open.pending.append(batch)
+        let rows = open.pending.reduce(0) { $0 + $1.rowCount }
+        guard rows >= plan.blockRows || last else { return }
+        let pieces = open.pending
+        open.pending = []
+        try open.writer!.write(pieces.count == 1 ? pieces[0] : RecordBatch(
+            schema: schema, columns: schema.fields.indices.map { c in Column.concatenate(pieces.map { $0.columns[c] }) }))
     }
 
     /// Gathers a block's predictions by input row group; at the end of each row group, writes

@@ -80,7 +80,7 @@ struct ConsoleLogHandler: LogHandler {
         case .json:
             var object: [String: Any] = [:]
             for (key, value) in metadata { object[key] = jsonValue(value) }
-            object["time"] = ISO8601DateFormatter.withFractionalSeconds.string(from: date)
+            object["time"] = formatterLock.withLock { ISO8601DateFormatter.withFractionalSeconds.string(from: date) }
             object["level"] = level.rawValue
             object["logger"] = label
             object["message"] = message
@@ -88,6 +88,9 @@ struct ConsoleLogHandler: LogHandler {
             return String(decoding: data, as: UTF8.self)
         }
     }
+
+    /// Log records come from several threads; Foundation's formatter is not safe to share.
+    private static let formatterLock = NSLock()
 
     private static func jsonValue(_ value: Logger.Metadata.Value) -> Any {
         switch value {

@@ -177,9 +177,11 @@ struct JobArguments: ParsableArguments {
     /// 3 done except partitions set aside under `_failed/` (--max-failed-partitions).
     func execute(_ options: JobOptions) throws {
         logging.bootstrap()
-        let display = ProgressDisplay(quiet: quiet)
-        display.activate()
         let logger = Logger(label: "score-cluster.coordinator")
+        let display = logging.logFormat == .json
+            ? ProgressDisplay(quiet: quiet, plainLine: { logger.info("progress: \($0)") })
+            : ProgressDisplay(quiet: quiet)
+        display.activate()
         let runner = JobRunner(options: options, logger: logger, progress: { display.show($0) })
         let summary: JobRunner.Summary
         do {
@@ -214,7 +216,9 @@ struct JobArguments: ParsableArguments {
 
     private func writeReport(_ report: JobReport?) {
         guard let path = self.report, let report else { return }
-        do { try report.write(to: path) } catch { Console.error("warning: cannot write the report \(path): \(error.localizedDescription)") }
+        do { try report.write(to: path) } catch {
+            Logger(label: "score-cluster.coordinator").warning("cannot write the report \(path): \(error.localizedDescription)")
+        }
     }
 
     static func keyValue(_ text: String) -> (key: String, value: String)? {

@@ -14,7 +14,13 @@ final class ProgressDisplay: @unchecked Sendable {
     private var lineShown = false
     private var lastPlain = Date()
 
-    init(quiet: Bool) { self.quiet = quiet }
+    /// Writes the periodic plain progress line (not on a terminal); with JSON logs, a log record.
+    private let plainLine: @Sendable (String) -> Void
+
+    init(quiet: Bool, plainLine: @escaping @Sendable (String) -> Void = { Console.error("progress: " + $0) }) {
+        self.quiet = quiet
+        self.plainLine = plainLine
+    }
 
     /// The display of the job under way, which log lines go above.
     nonisolated(unsafe) private static var current: ProgressDisplay?
@@ -43,7 +49,7 @@ final class ProgressDisplay: @unchecked Sendable {
                 lineShown = true
             } else if Date().timeIntervalSince(lastPlain) >= 10 {
                 lastPlain = Date()
-                Console.error("progress: " + Self.describe(progress))
+                plainLine(Self.describe(progress))
             }
         }
     }

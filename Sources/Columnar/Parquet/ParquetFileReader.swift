@@ -430,6 +430,9 @@ public final class ParquetFileReader: @unchecked Sendable {
         for (g, group) in metadata.rowGroups.enumerated() {
             let chunk = group.columns[column]
             guard chunk.filePath == nil, let meta = chunk.metaData else { return "row group \(g): data in another file" }
+            // parquet-mr reads DELTA_BYTE_ARRAY pages of parquet-mr < 1.8 with a workaround chosen by
+            // created_by (PARQUET-246), which a copy under score-cluster's name would lose.
+            guard !meta.encodings.contains(7) else { return "row group \(g) uses DELTA_BYTE_ARRAY" }
             guard meta.codec == codec.rawValue else {
                 return "row group \(g) is compressed with \(CompressionCodec.name(meta.codec)), the output with \(CompressionCodec.name(codec.rawValue))"
             }
@@ -476,19 +479,27 @@ public final class ParquetFileReader: @unchecked Sendable {
     /// (`sendfile`, which copies within the kernel; `pread` and `write` where it is refused).
     func copyBytes(_ range: Range<Int>, to out: Int32) throws {
         var offset = range.lowerBound
+        #if os(Linux)
         var useSendfile = true
+        #else
+        var useSendfile = false  // Darwin's sendfile writes to sockets only
+        #endif
         var buffer: UnsafeMutableRawBufferPointer?
         defer { buffer?.deallocate() }
         while offset < range.upperBound {
             let want = min(range.upperBound - offset, 1 << 30)
             if useSendfile {
                 var at = offset
+                #if os(Linux)
                 let n = sendfile(out, fd, &at, want)
+                #else
+                let n = -1
+                #endif
                 if n > 0 { offset = at; continue }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && (errno == EINVAL || errno == ENOSYS) { useSendfile = false; continue }
                 if n == 0 { throw ParquetError(path: path, message: "unexpected end of file at offset \(offset)") }
-                throw ParquetError(path: path, message: "copy failed at offset \(offset): \(String(cString: strerror(errno)))")
+                throw ParquetError(path: path, message: "copying bytes from offset \(offset) into the output failed: \(String(cString: strerror(errno)))")
             }
             if buffer == nil { buffer = .allocate(byteCount: 1 << 20, alignment: 16) }
             let piece = UnsafeMutableRawBufferPointer(rebasing: buffer![0..<min(want, 1 << 20)])
@@ -497,7 +508,7 @@ public final class ParquetFileReader: @unchecked Sendable {
             while done < piece.count {
                 let n = write(out, piece.baseAddress! + done, piece.count - done)
                 if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw ParquetError(path: path, message: "copy failed: \(String(cString: strerror(errno)))") }
+                guard n > 0 else { throw ParquetError(path: path, message: "writing its bytes into the output failed: \(String(cString: strerror(errno)))") }
                 done += n
             }
             offset += piece.count
