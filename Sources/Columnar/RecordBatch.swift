@@ -29,6 +29,14 @@ public struct RecordBatch: Sendable {
         return RecordBatch(schema: schema, columns: columns.map { $0.slice(range) })
     }
 
+    /// `batches` (at least one, all with the first's schema) as one batch, rows in order.
+    public static func concatenate(_ batches: [RecordBatch]) -> RecordBatch {
+        precondition(!batches.isEmpty, "nothing to concatenate")
+        if batches.count == 1 { return batches[0] }
+        let schema = batches[0].schema
+        return RecordBatch(schema: schema, columns: schema.fields.indices.map { c in Column.concatenate(batches.map { $0.columns[c] }) })
+    }
+
     /// The columns at `indices`, in that order.
     public func select(_ indices: [Int]) -> RecordBatch {
         RecordBatch(schema: Schema(indices.map { schema.fields[$0] }), columns: indices.map { columns[$0] })

@@ -330,7 +330,7 @@ final class JobControl {
             let batch = blocks.removeValue(forKey: item.block)!
             switch item {
             case .scored(let block, let prediction):
-                if job.copiesKeptColumns(job.plan.blocks[block].partition) {
+                if job.copiesKeptColumns[job.plan.blocks[block].partition] {
                     writer?.submit(.scored(block: block, batch: RecordBatch(schema: job.predictionSchema, columns: [prediction])))
                 } else {
                     let kept = job.keptColumns.map { batch.columns[$0] }

@@ -21,6 +21,9 @@ struct JobPreparation {
     /// output chunk by chunk (same physical type, annotations and codec as the output's); nil
     /// when they are decoded and written again.
     var keptChunkColumns: [[Int]?]
+    /// Per partition, whether its kept columns are copied from the input (its row groups whole
+    /// and not tiny, its files' chunks copyable): then only the model's columns are decoded.
+    var copiesKeptColumns: [Bool]
     var plan: JobPlan
     var pythonEnvironment: PythonEnvironment
     /// Which columns the model gets, under which labels, with which signature types.
@@ -102,24 +105,21 @@ struct JobPreparation {
         // checked; and for nested results, whose columns are not cut at row-group boundaries.
         let (kept, output, indices) = (keptColumns, outputSchema, decodeIndices)
         let nestedResult = resultType.dataType.isNested
-        keptChunkColumns = dataset.files.enumerated().map { f, file in
+        let chunkColumns: [[Int]?] = dataset.files.enumerated().map { f, file in
             guard !options.verifyChecksums, !kept.isEmpty, !nestedResult else { return nil }
             let columns = kept.map { indices[f][$0] }
             for (k, c) in columns.enumerated() where ParquetFileWriter.copyProblem(
                 field: output.fields[k], compression: options.compression, reader: file, column: c) != nil { return nil }
             return columns
         }
-    }
-
-    /// Whether partition `p`'s kept columns are copied from the input (its row groups whole,
-    /// its files' chunks copyable): then only the model's columns are decoded.
-    func copiesKeptColumns(_ p: Int) -> Bool {
-        let partition = plan.partitions[p]
-        guard partition.isWholeRowGroups && partition.inputs.allSatisfy({ keptChunkColumns[$0.file] != nil }) else { return false }
-        // Copied row groups stay the input's: tiny ones (many small files) are decoded and
-        // written again as blocks instead, so that the output is not thousands of row groups.
-        let rowGroups = partition.inputs.reduce(0) { $0 + $1.rowGroups!.count }
-        return partition.rowCount >= Self.minimumCopiedRowGroupRows * rowGroups
+        keptChunkColumns = chunkColumns
+        copiesKeptColumns = plan.partitions.map { partition in
+            guard partition.isWholeRowGroups && partition.inputs.allSatisfy({ chunkColumns[$0.file] != nil }) else { return false }
+            // Copied row groups stay the input's: tiny ones (many small files) are decoded and
+            // written again as blocks instead, so that the output is not thousands of row groups.
+            let rowGroups = partition.inputs.reduce(0) { $0 + $1.rowGroups!.count }
+            return partition.rowCount >= Self.minimumCopiedRowGroupRows * rowGroups
+        }
     }
 
     /// The average input row group a partition must have for its kept columns to be copied.

@@ -138,13 +138,13 @@ public final class JobRunner: @unchecked Sendable {
         let reader = PartitionReader(dataset: job.dataset, plan: job.plan, blocks: todo.flatMap { Array(job.plan.partitions[$0].blocks) },
                                      columnIndices: job.decodeIndices, schema: job.decodeSchema,
                                      modelColumnCount: job.modelColumns.count,
-                                     copiesKeptColumns: job.plan.partitions.indices.map { job.copiesKeptColumns($0) },
+                                     copiesKeptColumns: job.copiesKeptColumns,
                                      maxBuffered: maxBuffered) {
             events.push(.reader($0))
         }
         let preparedJob = job
         let writer = OutputWriter(plan: job.plan, files: job.dataset.files, schema: job.outputSchema,
-                                  copiesKeptColumns: job.plan.partitions.indices.map { job.copiesKeptColumns($0) },
+                                  copiesKeptColumns: job.copiesKeptColumns,
                                   keptChunkColumns: job.keptChunkColumns,
                                   committer: committer, compression: options.compression,
                                   describeFailure: { JobControl.quarantineRecord(job: preparedJob, $0, $1) }) { events.push(.writer($0)) }

@@ -195,15 +195,12 @@ final class OutputWriter: @unchecked Sendable {
     /// gathered up to `blockRows` first, so that many tiny files do not make tiny row groups.
     private func writeGathering(_ batch: RecordBatch, block: JobPlan.Block, _ open: inout Open) throws {
         let last = block.id == plan.partitions[block.partition].blocks.upperBound - 1
-        // Nested columns are not concatenated: such blocks are written as they come.
-        guard !schema.fields.contains(where: { $0.type.isNested }) else { return try open.writer!.write(batch) }
         open.pending.append(batch)
         let rows = open.pending.reduce(0) { $0 + $1.rowCount }
         guard rows >= plan.blockRows || last else { return }
-        let pieces = open.pending
+        let batch = RecordBatch.concatenate(open.pending)
         open.pending = []
-        try open.writer!.write(pieces.count == 1 ? pieces[0] : RecordBatch(
-            schema: schema, columns: schema.fields.indices.map { c in Column.concatenate(pieces.map { $0.columns[c] }) }))
+        try open.writer!.write(batch)
     }
 
     /// Gathers a block's predictions by input row group; at the end of each row group, writes
@@ -215,11 +212,8 @@ final class OutputWriter: @unchecked Sendable {
             open.pending.append(block.segments.count == 1 ? predictions : predictions.slice(at..<(at + segment.rows.count)))
             at += segment.rows.count
             guard segment.rows.upperBound == file.rowGroupRowCounts[segment.rowGroup] else { continue }
-            let pieces = open.pending
+            let batch = RecordBatch.concatenate(open.pending)
             open.pending = []
-            let batch = pieces.count == 1 ? pieces[0] : RecordBatch(
-                schema: predictions.schema,
-                columns: predictions.schema.fields.indices.map { c in Column.concatenate(pieces.map { $0.columns[c] }) })
             let copies: [ParquetChunkCopy]
             do { copies = try columns.map { try file.chunkCopy(rowGroup: segment.rowGroup, column: $0) } } catch {
                 throw CorruptInput(error: error)

@@ -113,8 +113,7 @@ final class PartitionReader: @unchecked Sendable {
                     return
                 }
             }
-            let batch = pieces.count == 1 ? pieces[0]
-                : RecordBatch(schema: schema, columns: schema.fields.indices.map { c in Column.concatenate(pieces.map { $0.columns[c] }) })
+            let batch = RecordBatch.concatenate(pieces)
             deliver(.decoded(block: id, batch: batch, seconds: Date().timeIntervalSince(started)))
         }
         deliver(.finished)

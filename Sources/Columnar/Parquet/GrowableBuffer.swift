@@ -14,12 +14,21 @@ final class GrowableBuffer: @unchecked Sendable {
 
     init(capacity: Int = 0, recycled: Bool = false) {
         self.recycled = recycled
-        if recycled {
-            (base, self.capacity) = BlockRecycler.shared.take(max(capacity, 64))
-        } else {
-            self.capacity = max(capacity, 64)
-            self.base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 64)
-        }
+        (base, self.capacity) = Self.allocate(max(capacity, 64), recycled: recycled)
+    }
+
+    /// Memory for at least `capacity` bytes, and how many it holds.
+    private static func allocate(_ capacity: Int, recycled: Bool) -> (UnsafeMutableRawPointer, Int) {
+        recycled ? BlockRecycler.shared.take(capacity) : (UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64), capacity)
+    }
+
+    /// Moves the first `count` bytes into new memory of at least `capacity` bytes.
+    private func replaceStorage(capacity newCapacity: Int) {
+        let (p, allocated) = Self.allocate(newCapacity, recycled: recycled)
+        if count > 0 { p.copyMemory(from: base, byteCount: count) }
+        release(base, capacity)
+        base = p
+        capacity = allocated
     }
 
     deinit { release(base, capacity) }
@@ -31,38 +40,14 @@ final class GrowableBuffer: @unchecked Sendable {
     /// Empties the buffer and gives back its memory beyond `capacity` bytes.
     func reset(keeping capacity: Int) {
         count = 0
-        guard self.capacity > max(capacity, 64) else { return }
-        let p: UnsafeMutableRawPointer
-        var newCapacity = max(capacity, 64)
-        if recycled {
-            (p, newCapacity) = BlockRecycler.shared.take(newCapacity)
-        } else {
-            p = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 64)
-        }
-        release(base, self.capacity)
-        base = p
-        self.capacity = newCapacity
+        if self.capacity > max(capacity, 64) { replaceStorage(capacity: max(capacity, 64)) }
     }
 
     /// Makes room for `additional` more bytes beyond `count` (grows at least geometrically).
     @inline(__always)
     func reserve(_ additional: Int) {
         let needed = count + additional
-        if needed > capacity { grow(to: needed) }
-    }
-
-    private func grow(to needed: Int) {
-        var newCapacity = max(needed, capacity + capacity / 2)
-        let p: UnsafeMutableRawPointer
-        if recycled {
-            (p, newCapacity) = BlockRecycler.shared.take(newCapacity)
-        } else {
-            p = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 64)
-        }
-        if count > 0 { p.copyMemory(from: base, byteCount: count) }
-        release(base, capacity)
-        base = p
-        capacity = newCapacity
+        if needed > capacity { replaceStorage(capacity: max(needed, capacity + capacity / 2)) }
     }
 
     /// Appends `n` bytes from `src`.
