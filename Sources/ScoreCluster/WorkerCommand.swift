@@ -40,6 +40,10 @@ struct WorkerCommand: ParsableCommand {
           help: "After a job, wait for the next coordinator on the same address, keeping the interpreter and the model loaded (reused when the next job has the same model).")
     var keepAlive = false
 
+    @Option(name: .customLong("idle-timeout"),
+            help: ArgumentHelp("With --keep-alive: exit after this many seconds without a job (default: wait for ever).", valueName: "seconds"))
+    var idleTimeout: Double?
+
     @Option(name: .customLong("coordinator-timeout"),
             help: ArgumentHelp("Seconds without a word from the coordinator (it beats every 2) after which the worker takes it for gone.", valueName: "seconds"))
     var coordinatorTimeout: Int = Heartbeat.coordinatorSilenceSeconds
@@ -50,6 +54,10 @@ struct WorkerCommand: ParsableCommand {
         guard coordinatorTimeout > 2 else { throw ValidationError("--coordinator-timeout must be more than 2 seconds (the coordinator beats every 2)") }
         guard HostPort(connect) != nil else { throw ValidationError("--connect must be HOST:PORT, got '\(connect)'") }
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
+        if let idleTimeout {
+            guard keepAlive else { throw ValidationError("--idle-timeout applies to --keep-alive workers") }
+            guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        }
     }
 
     func run() throws {
@@ -61,6 +69,7 @@ struct WorkerCommand: ParsableCommand {
                                             capacity: capacity, token: token, modelCache: modelCache ?? ModelCache.defaultDirectory())
         options.connectTimeout = connectTimeout
         options.keepAlive = keepAlive
+        options.idleTimeout = idleTimeout
         options.coordinatorTimeout = coordinatorTimeout
         let status = WorkerProcess(options: options).run()
         if status != 0 { throw ExitCode(status) }

@@ -31,6 +31,9 @@ public struct WorkerProcess {
         /// After a job, connect again for the next one, keeping the interpreter and the loaded
         /// model (reused when the next job has the same model and invocation).
         public var keepAlive: Bool = false
+        /// With `keepAlive`: seconds to wait for the next job before exiting (nil: for ever), so
+        /// that a pool of warm workers started for a burst of jobs goes away by itself.
+        public var idleTimeout: Double?
         /// Seconds without a frame from the coordinator (it beats every 2 s) after which it is
         /// taken for gone.
         public var coordinatorTimeout: Int = Heartbeat.coordinatorSilenceSeconds
@@ -62,36 +65,66 @@ public struct WorkerProcess {
         var model: (key: JobSpec, model: PyFuncModel)?
     }
 
+    /// How a session with a coordinator ended.
+    private enum Outcome {
+        /// A job was received and served; the process exit status.
+        case served(Int32)
+        /// Connected, but no job came: the coordinator was winding down (a kept-alive worker
+        /// reconnects while the last job's coordinator exits), shut it down, or refused it.
+        case noJob(Int32)
+        /// No coordinator listened before the deadline.
+        case unreachable(String)
+    }
+
     /// Runs until the coordinator says shutdown or goes away (with `keepAlive`, job after job);
     /// returns the process exit status.
     public func run() -> Int32 {
         // A closed socket must be an error on write, not a fatal signal.
         signal(SIGPIPE, SIG_IGN)
         let state = State()
-        var status = session(state)
+        var outcome = session(state, until: Date().addingTimeInterval(options.connectTimeout))
+        var idleSince = Date()
+        var pause = 0.2
         // A kept-alive worker outlives a failed job too, as long as its interpreter started.
         while options.keepAlive && state.runtime != nil {
-            logger.info("job ended (\(status == 0 ? "done" : "failed")); waiting for the next one at \(options.host):\(options.port) (--keep-alive)")
-            status = session(state)
+            switch outcome {
+            case .served(let status):
+                logger.info("job ended (\(status == 0 ? "done" : "failed")); waiting for the next one at \(options.host):\(options.port) (--keep-alive)")
+                idleSince = Date()
+                pause = 0.2
+            case .noJob:
+                // Do not spin on a coordinator that accepts and closes while it exits.
+                usleep(UInt32(pause * 1_000_000))
+                pause = min(2, pause * 1.5)
+            case .unreachable:
+                break
+            }
+            let deadline = options.idleTimeout.map { idleSince.addingTimeInterval($0) } ?? .distantFuture
+            if Date() >= deadline {
+                logger.info("no job for \(Int(options.idleTimeout!)) s; exiting (--idle-timeout)")
+                return 0
+            }
+            outcome = session(state, until: deadline)
         }
-        return status
+        switch outcome {
+        case .served(let status), .noJob(let status): return status
+        case .unreachable(let why):
+            logger.error("cannot reach the coordinator at \(options.host):\(options.port) (tried for \(Int(options.connectTimeout)) s, --connect-timeout): \(why)")
+            return 1
+        }
     }
 
-    /// One job: connect, authenticate, load (or reuse) the model, score until shutdown.
-    private func session(_ state: State) -> Int32 {
+    /// One job: connect (retrying until `deadline`), authenticate, load (or reuse) the model,
+    /// score until shutdown.
+    private func session(_ state: State, until deadline: Date) -> Outcome {
         let connection: Connection
-        // Between jobs a kept-alive worker waits as long as it takes for the next coordinator.
-        let deadline = state.runtime == nil ? Date().addingTimeInterval(options.connectTimeout) : .distantFuture
         var pause = 0.2
         while true {
             do {
                 connection = try Connection.connect(host: options.host, port: options.port)
                 break
             } catch {
-                guard Date() < deadline else {
-                    logger.error("cannot reach the coordinator at \(options.host):\(options.port) (tried for \(Int(options.connectTimeout)) s, --connect-timeout): \(error)")
-                    return 1
-                }
+                guard Date() < deadline else { return .unreachable("\(error)") }
                 usleep(UInt32(pause * 1_000_000))
                 pause = min(2, pause * 1.5)
             }
@@ -99,9 +132,12 @@ public struct WorkerProcess {
         defer { connection.close() }
         do {
             try authenticate(connection)
+        } catch WireError.closed where state.runtime != nil {
+            logger.debug("the coordinator closed the connection before the handshake (it is winding down)")
+            return .noJob(0)
         } catch {
             logger.error("\(error)")
-            return 1
+            return .noJob(1)
         }
 
         let runtime: PythonRuntime
@@ -115,23 +151,33 @@ public struct WorkerProcess {
             } catch {
                 try? connection.send(.failure, WorkerFailure(kind: .environment, message: "\(error)", traceback: error.traceback))
                 logger.error("\(error)")
-                return 1
+                return .noJob(1)
             }
         }
 
+        let job: JobSpec
         do {
             try connection.send(.hello, WorkerHello(pid: getpid(), host: ProcessInfo.processInfo.hostName,
                                                     capacity: options.capacity, pythonVersion: runtime.version,
                                                     pythonEnvironment: runtime.environment.root))
             let frame = try connection.receive()
-            if frame.header.type == .shutdown { return 0 }
+            if frame.header.type == .shutdown { return .noJob(0) }
             guard frame.header.type == .job else { throw WireError.unexpected("expected a job, got \(frame.header.type)") }
-            var job = try frame.decode(JobSpec.self)
-            if let hash = job.modelSHA256 { job.modelPath = try fetchModel(hash, connection: connection) }
-            return serve(job: job, runtime: runtime, state: state, connection: connection)
+            job = try frame.decode(JobSpec.self)
+        } catch WireError.closed where state.model != nil {
+            logger.debug("the coordinator closed the connection before sending a job (it is winding down)")
+            return .noJob(0)
         } catch {
             logger.error("\(error)")
-            return 1
+            return .noJob(1)
+        }
+        do {
+            var job = job
+            if let hash = job.modelSHA256 { job.modelPath = try fetchModel(hash, connection: connection) }
+            return .served(serve(job: job, runtime: runtime, state: state, connection: connection))
+        } catch {
+            logger.error("\(error)")
+            return .served(1)
         }
     }
 

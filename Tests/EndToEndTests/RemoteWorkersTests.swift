@@ -71,7 +71,7 @@ struct RemoteWorkersTests {
 
 @Suite("Workers kept alive between jobs", .serialized)
 struct KeepAliveTests {
-    @Test("a --keep-alive worker serves two coordinators in turn and loads the model once")
+    @Test("a --keep-alive worker serves two coordinators in turn, loads the model once and exits after --idle-timeout")
     func twoJobs() throws {
         let fixture = try EndToEndFixture.shared.get()
         let dir = try TestEnvironment.makeTemporaryDirectory("keep-alive")
@@ -91,7 +91,7 @@ struct KeepAliveTests {
         let port = 20_000 + Int.random(in: 0..<20_000)
         let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
         let worker = try BackgroundProcess(EndToEndFixture.binary,
-            ["worker", "--connect", "127.0.0.1:\(port)", "--token-file", token, "--keep-alive",
+            ["worker", "--connect", "127.0.0.1:\(port)", "--token-file", token, "--keep-alive", "--idle-timeout", "4",
              "--model-cache", dir.appendingPathComponent("cache").path, "--python-env", venv])
         defer { worker.signal(SIGKILL); worker.wait(seconds: 5) }
         var loads: [Double] = []
@@ -110,6 +110,12 @@ struct KeepAliveTests {
         }
         #expect(loads[0] >= 2 && loads[1] == 0, "load times \(loads)")
         #expect(worker.stderr.contains("reusing the loaded model"))
+        // No job comes: the worker goes away by itself, and reconnecting while each
+        // coordinator wound down was not logged as a failed job.
+        let ended = worker.wait(seconds: 30)
+        #expect(ended.status == 0, "\(ended.stderr)")
+        #expect(ended.stderr.contains("no job for 4 s; exiting (--idle-timeout)"), "\(ended.stderr)")
+        #expect(!ended.stderr.contains("failed") && !ended.stderr.contains("error"), "\(ended.stderr)")
     }
 }
 
