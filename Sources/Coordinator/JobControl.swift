@@ -74,9 +74,10 @@ final class JobControl {
     var readyPIDs: Set<Int32> { Set(readyIDs.compactMap { links[$0]?.hello.pid }) }
     private var readyIDs: Set<WorkerID> = []
 
-    /// Runs the partitions `todo` of `job` (all of them, unless resuming).
-    init(job: JobPreparation, options: JobOptions, todo: [Int], resumedRows: Int, jobID: String, started: Date,
-         events: BlockingQueue<JobEvent>, logger: Logger, progress: (@Sendable (JobProgress) -> Void)?) {
+    /// Runs the partitions `todo` of `job` (all of them, unless resuming); `modelDigest` is
+    /// `JobFingerprint.digest(ofModel:)` of the model.
+    init(job: JobPreparation, options: JobOptions, todo: [Int], resumedRows: Int, jobID: String, modelDigest: String,
+         started: Date, events: BlockingQueue<JobEvent>, logger: Logger, progress: (@Sendable (JobProgress) -> Void)?) {
         self.job = job
         self.options = options
         self.events = events
@@ -86,11 +87,12 @@ final class JobControl {
         self.progress = progress
         self.started = started
         self.resumedRows = resumedRows
-        let spec = JobSpec(jobID: jobID, modelPath: job.model.directory, columnNames: job.binding.labels,
+        var spec = JobSpec(jobID: jobID, modelPath: job.model.directory, columnNames: job.binding.labels,
                            integerLabels: job.binding.integerLabels, enforcedTypes: job.binding.enforcedTypes,
                            modelConfigJSON: job.modelConfigJSON, paramsJSON: job.paramsJSON,
                            resultType: job.resultType.rawValue, outputField: options.outputField,
                            strictTypes: options.strictTypes)
+        spec.modelContentDigest = modelDigest
         self.spec = spec
         self.scheduler = Scheduler(configuration: .init(maxAttempts: options.maxAttempts,
                                                         failWhenNoWorkers: options.workerSource == .local,

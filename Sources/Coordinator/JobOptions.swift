@@ -75,6 +75,9 @@ public struct JobOptions: Sendable {
     public var params: [(key: String, value: String)] = []
     /// Where workers come from: started here, or connecting to `listen` from anywhere.
     public var workerSource: WorkerSource = .local
+    /// `run --keep-workers`: leave the local workers running, model loaded, for the next job on
+    /// this machine, until they have been idle this many seconds (see `WarmWorkerPool`).
+    public var keepWorkers: Double?
     /// Extra arguments for local `score-cluster worker` processes (their logging options).
     public var localWorkerArguments: [String] = []
     /// The shared secret workers must prove they know (remote workers need one).

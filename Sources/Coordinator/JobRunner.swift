@@ -50,7 +50,8 @@ public final class JobRunner: @unchecked Sendable {
         MemoryTuning.apply()
         let job = try JobPreparation(options: options, log: { [logger] in logger.info("\($0)") })
         let jobID = UUID().uuidString.lowercased().prefix(12).description
-        let fingerprint = job.fingerprint(modelSHA256: try JobFingerprint.digest(ofModel: job.model.directory), options: options)
+        let modelDigest = try JobFingerprint.digest(ofModel: job.model.directory)
+        let fingerprint = job.fingerprint(modelSHA256: modelDigest, options: options)
         let committer = try OutputCommitter(directory: options.outputPath,
                                             mode: options.resume ? .resume : .create(overwrite: options.overwrite),
                                             jobID: jobID, inputPath: job.dataset.path, fingerprint: fingerprint,
@@ -62,10 +63,40 @@ public final class JobRunner: @unchecked Sendable {
             logger.info("resuming the job in \(committer.directory): \(done.count) of \(job.plan.partitions.count) partitions (\(resumedRows) rows) are committed",
                         metadata: ["output": "\(committer.directory)", "partitions.committed": "\(done.count)"])
         }
+        var options = options
+        // Local workers are this binary, started as `score-cluster worker`.
+        var workerArguments = ["worker", "--python-env", job.pythonEnvironment.root,
+                               "--capacity", String(options.workerCapacity), "--connect-timeout", "0"] + options.localWorkerArguments
+        let pool: WarmWorkerPool?
+        do {
+            pool = try options.keepWorkers == nil || options.workerSource != .local || todo.isEmpty ? nil
+                : WarmWorkerPool.acquire(name: WarmWorkerPool.name(executable: Self.executablePath(), arguments: workerArguments + ["--workers", "\(options.workers)"]),
+                                         directory: WarmWorkerPool.defaultDirectory())
+        } catch {
+            committer.abort()
+            throw error
+        }
+        if options.keepWorkers != nil && options.workerSource == .local && !todo.isEmpty && pool == nil {
+            logger.notice("another job is using the kept workers; this job starts its own (--keep-workers applies to them)")
+        }
+        defer { pool?.release() }
+        var kept: [Int32] = []
         let listener: Listener
         do {
             switch options.workerSource {
-            case .local: listener = try Listener(host: "127.0.0.1", port: 0)
+            case .local:
+                if let pool {
+                    options.token = try pool.token()
+                    workerArguments += ["--token-file", pool.tokenPath]
+                }
+                if let pool, let state = pool.load(), let reused = try? Listener(host: "127.0.0.1", port: state.port) {
+                    listener = reused
+                    kept = WarmWorkerPool.liveWorkers(state)
+                } else {
+                    listener = try Listener(host: "127.0.0.1", port: 0)
+                    // Workers of a pool whose port is taken by now cannot find this job; let them go.
+                    if let state = pool?.load() { WarmWorkerPool.liveWorkers(state).forEach { kill($0, SIGTERM) } }
+                }
             case .listen(let host, let port, _): listener = try Listener(host: host, port: port)
             }
         } catch {
@@ -90,11 +121,11 @@ public final class JobRunner: @unchecked Sendable {
             signal(SIGINT, SIG_DFL)
             signal(SIGTERM, SIG_DFL)
         }
-        let control = JobControl(job: job, options: options, todo: todo, resumedRows: resumedRows, jobID: jobID,
+        let control = JobControl(job: job, options: options, todo: todo, resumedRows: resumedRows, jobID: jobID, modelDigest: modelDigest,
                                  started: started, events: events, logger: logger, progress: progress)
 
-        // Workers: local ones are this binary, started as `score-cluster worker`; remote ones connect
-        // by themselves and get the model sent to them.
+        // Workers: local ones are started here (or kept from an earlier job, --keep-workers); remote
+        // ones connect by themselves and get the model sent to them.
         var launcher: LocalWorkerLauncher?
         var localWorkers = 0
         switch options.workerSource {
@@ -103,16 +134,36 @@ public final class JobRunner: @unchecked Sendable {
         case .local:
             let local = LocalWorkerLauncher()
             // The port is open already: a local worker that cannot connect has nothing to wait for.
-            let arguments = ["worker", "--connect", "127.0.0.1:\(listener.port)", "--python-env", job.pythonEnvironment.root,
-                             "--capacity", String(options.workerCapacity), "--connect-timeout", "0"] + options.localWorkerArguments
-            for index in 0..<options.workers {
+            var arguments = workerArguments + ["--connect", "127.0.0.1:\(listener.port)"]
+            var logFD: Int32?
+            if let pool, let idle = options.keepWorkers {
+                arguments += ["--keep-alive", "--idle-timeout", String(idle)]
+                do { logFD = try pool.openLog() } catch {
+                    committer.abort()
+                    throw error
+                }
+                logger.info(kept.isEmpty ? "starting \(options.workers) worker(s) to keep after the job (--keep-workers; their messages go to \(pool.logPath))"
+                                         : "using \(kept.count) worker(s) kept from an earlier job (pid \(kept.map(String.init).joined(separator: ", ")))")
+            }
+            kept.forEach { _ in control.workerLaunched() }
+            let started = max(0, options.workers - kept.count)
+            for index in 0..<started {
                 control.workerLaunched()
-                local.launch(index: index, executable: Self.executablePath(), arguments: arguments) { index, how in
+                local.launch(index: index, executable: Self.executablePath(), arguments: arguments, detachedLog: logFD) { index, how in
                     events.push(.workerExited(index: index, how: how))
                 }
             }
             launcher = local
-            localWorkers = options.workers
+            if let pool {
+                // Kept workers outlive this job: it neither waits for them to exit nor stops them.
+                let pids = kept + local.pids(of: 0..<started, waiting: 5)
+                if let logFD { close(logFD) }
+                do { try pool.save(.init(port: listener.port, pids: pids)) } catch {
+                    logger.warning("\(error.message); the workers will not be found by the next job")
+                }
+            } else {
+                localWorkers = options.workers
+            }
         case .listen(let host, _, let minWorkers):
             do { control.modelArchive = try ModelArchive.pack(directory: job.model.directory) } catch {
                 committer.abort()
@@ -168,7 +219,7 @@ public final class JobRunner: @unchecked Sendable {
                 failure.message += ". Worker processes that ended: \(exits.joined(separator: "; ")). A worker ends like this when the model crashes the interpreter (a segfault, os._exit, running out of memory); see the worker messages above"
             }
             writer.stop()
-            launcher?.signalAll(SIGTERM)
+            if pool == nil { launcher?.signalAll(SIGTERM) }
             launcher?.waitForExit(seconds: 5, expected: localWorkers)
             control.closeConnections()
             let committed = committer.committedPartitions
@@ -188,7 +239,7 @@ public final class JobRunner: @unchecked Sendable {
             throw error
         }
         // Ready workers were told to shut down; one still starting up or loading was not needed.
-        launcher?.signalAll(SIGTERM, sparing: control.readyPIDs)
+        if pool == nil { launcher?.signalAll(SIGTERM, sparing: control.readyPIDs) }
         launcher?.waitForExit(seconds: 10, expected: localWorkers)
         control.closeConnections()
         let files = job.plan.partitions.isEmpty ? [job.plan.outputFileName(of: 0)] : job.plan.partitions.map { job.plan.outputFileName(of: $0.id) }

@@ -17,12 +17,21 @@ final class LocalWorkerLauncher: @unchecked Sendable {
     private var stopping = false
 
     /// Launches worker `index`; `onExit` is called with a description of how it ended.
-    func launch(index: Int, executable: String, arguments: [String], onExit: @escaping @Sendable (Int, String) -> Void) {
+    ///
+    /// - Parameter detachedLog: For a worker that outlives this process (`--keep-workers`): it
+    ///   gets a session of its own (a Ctrl-C in this terminal does not reach it) and writes its
+    ///   messages to this descriptor instead of this process's standard error.
+    func launch(index: Int, executable: String, arguments: [String], detachedLog: Int32? = nil,
+                onExit: @escaping @Sendable (Int, String) -> Void) {
         Task.detached { [self] in
             do {
+                var platform = PlatformOptions()
+                platform.createSession = detachedLog != nil
+                let log = detachedLog.map { FileDescriptor(rawValue: $0) } ?? .standardError
                 let result = try await Subprocess.run(
-                    .path(FilePath(executable)), arguments: Arguments(arguments),
-                    input: .none, output: .currentStandardError, error: .currentStandardError
+                    .path(FilePath(executable)), arguments: Arguments(arguments), platformOptions: platform,
+                    input: .none, output: .fileDescriptor(log, closeAfterSpawningProcess: false),
+                    error: .fileDescriptor(log, closeAfterSpawningProcess: false)
                 ) { execution in
                     self.record(index: index, pid: execution.processIdentifier.value)
                 }
@@ -49,6 +58,16 @@ final class LocalWorkerLauncher: @unchecked Sendable {
 
     /// The process id of worker `index`, once started.
     func pid(of index: Int) -> pid_t? { lock.withLock { pids[index] } }
+
+    /// The process ids of workers `indices`, waiting up to `seconds` for them to be started;
+    /// those not started by then are left out.
+    func pids(of indices: Range<Int>, waiting seconds: Double) -> [pid_t] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline, !lock.withLock({ indices.allSatisfy { pids[$0] != nil || exited.contains($0) } }) {
+            usleep(5_000)
+        }
+        return lock.withLock { indices.compactMap { pids[$0] } }
+    }
 
     /// Sends `signal` to every worker still running, but those in `sparing`.
     func signalAll(_ signal: Int32, sparing: Set<pid_t> = []) {

@@ -11,6 +11,7 @@ enum BridgeSource {
     static let code = #"""
 import ctypes
 import importlib
+import os
 import sys
 import traceback
 
@@ -22,10 +23,32 @@ def format_exception(exc_type, exc, tb):
     return "".join(traceback.format_exception(exc_type, exc, tb))
 
 
+_code_dirs = []  # code directories of models loaded earlier in this interpreter
+
+
+def _forget_earlier_models():
+    """A kept-alive worker loads the next model in the same interpreter: modules imported from
+    an earlier model's code directory must not stand in for the new model's (a module of the
+    same name, or the same files changed on disk)."""
+    prefixes = tuple(os.path.join(os.path.realpath(d), "") for d in _code_dirs)
+    for d in _code_dirs:
+        while d in sys.path:
+            sys.path.remove(d)
+    _code_dirs.clear()
+    if prefixes:
+        for name, module in list(sys.modules.items()):
+            path = getattr(module, "__file__", None)
+            if path and os.path.realpath(path).startswith(prefixes):
+                del sys.modules[name]
+        importlib.invalidate_caches()
+
+
 def _load(loader_module, code_dir, data_path, predict_fn, model_config):
     """Loads a pyfunc model as mlflow.pyfunc.load_model does; returns the bound predict function."""
+    _forget_earlier_models()
     if code_dir:
         sys.path.insert(0, code_dir)
+        _code_dirs.append(code_dir)
     module = importlib.import_module(loader_module)
     loader = getattr(module, "_load_pyfunc", None)
     if loader is None:

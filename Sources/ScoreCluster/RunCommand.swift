@@ -28,7 +28,12 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Batches each worker holds at once: one being scored, the rest queued (bounds the work in flight; a slow worker gets less).", valueName: "n"))
     var capacity: Int = 3
 
+    @Option(name: .customLong("keep-workers"),
+            help: ArgumentHelp("Leave the workers running after the job, interpreter started and model loaded, until they have been idle this many seconds; the next run on this machine with --keep-workers and the same --workers, --python-env and --capacity uses them and skips start-up and model load. `score-cluster stop-workers` stops them at once.", valueName: "seconds"))
+    var keepWorkers: Double?
+
     func validate() throws {
+        if let keepWorkers, keepWorkers <= 0 { throw ValidationError("--keep-workers must be a positive number of seconds") }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
     }
@@ -36,6 +41,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         var options = job.options(workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
         options.workerCapacity = capacity
+        options.keepWorkers = keepWorkers
         try job.execute(options)
     }
 }

@@ -12,6 +12,6 @@ struct ScoreCluster: ParsableCommand {
             model once, and writes the predictions next to the input columns, in input order, atomically.
             """,
         version: BuildInfo.version,
-        subcommands: [RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, ModelCommand.self]
+        subcommands: [RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, ModelCommand.self, StopWorkersCommand.self]
     )
 }

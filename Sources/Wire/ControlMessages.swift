@@ -43,6 +43,9 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// When set, the worker takes the model from its cache by this hash (asking the coordinator
     /// for the archive when it lacks it) rather than from `modelPath`.
     public var modelSHA256: String?
+    /// A digest of the model directory's files (names, sizes, contents), so that a kept-alive
+    /// worker never reuses a loaded model that changed on disk under the same path.
+    public var modelContentDigest: String?
 
     public init(jobID: String, modelPath: String, columnNames: [String], integerLabels: Bool = false,
                 enforcedTypes: [String?]? = nil, modelConfigJSON: String? = nil, paramsJSON: String? = nil,

@@ -76,6 +76,13 @@ public struct WorkerProcess {
         case unreachable(String)
     }
 
+    /// The longest wait between two attempts to reach the coordinator. A coordinator on this
+    /// machine is tried every 50 ms, so that a worker kept alive for the next local job
+    /// (`run --keep-workers`) joins it at once; a failed loopback connect costs next to nothing.
+    private var maxReconnectPause: Double {
+        options.host == "localhost" || options.host == "::1" || options.host.hasPrefix("127.") ? 0.05 : 2
+    }
+
     /// Runs until the coordinator says shutdown or goes away (with `keepAlive`, job after job);
     /// returns the process exit status.
     public func run() -> Int32 {
@@ -84,18 +91,18 @@ public struct WorkerProcess {
         let state = State()
         var outcome = session(state, until: Date().addingTimeInterval(options.connectTimeout))
         var idleSince = Date()
-        var pause = 0.2
+        var pause = 0.05
         // A kept-alive worker outlives a failed job too, as long as its interpreter started.
         while options.keepAlive && state.runtime != nil {
             switch outcome {
             case .served(let status):
                 logger.info("job ended (\(status == 0 ? "done" : "failed")); waiting for the next one at \(options.host):\(options.port) (--keep-alive)")
                 idleSince = Date()
-                pause = 0.2
+                pause = 0.05
             case .noJob:
                 // Do not spin on a coordinator that accepts and closes while it exits.
                 usleep(UInt32(pause * 1_000_000))
-                pause = min(2, pause * 1.5)
+                pause = min(maxReconnectPause, pause * 1.5)
             case .unreachable:
                 break
             }
@@ -118,7 +125,7 @@ public struct WorkerProcess {
     /// score until shutdown.
     private func session(_ state: State, until deadline: Date) -> Outcome {
         let connection: Connection
-        var pause = 0.2
+        var pause = 0.05
         while true {
             do {
                 connection = try Connection.connect(host: options.host, port: options.port)
@@ -126,7 +133,7 @@ public struct WorkerProcess {
             } catch {
                 guard Date() < deadline else { return .unreachable("\(error)") }
                 usleep(UInt32(pause * 1_000_000))
-                pause = min(2, pause * 1.5)
+                pause = min(maxReconnectPause, pause * 1.5)
             }
         }
         defer { connection.close() }

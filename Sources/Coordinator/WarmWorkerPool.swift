@@ -1,0 +1,162 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Digest
+import Foundation
+import Wire
+
+/// Local workers kept running between `score-cluster run` jobs (`run --keep-workers SECONDS`),
+/// with their interpreter started and the last model loaded, so that the next job on this
+/// machine skips both: seconds for an MLflow model, whose imports alone take 2-4 s per worker.
+///
+/// A pool is named by what its workers were started with (the executable, the Python
+/// environment, the number of workers and their options). Its files live under
+/// `~/.cache/score-cluster/workers/` (or `$XDG_CACHE_HOME`): `NAME.json` records the loopback
+/// port the workers reconnect to and their process ids, `NAME.token` the secret they prove
+/// they hold (mode 0600, so no other user's process can take their place), `NAME.log` their
+/// messages, and `NAME.lock` is held by the job using the pool. A second job started meanwhile
+/// does not share it: it starts its own workers, as without `--keep-workers`.
+///
+/// Workers go away by themselves after `--keep-workers` seconds without a job
+/// (`worker --idle-timeout`), or at once with `score-cluster stop-workers`.
+public final class WarmWorkerPool {
+    /// What a pool's state file records.
+    struct State: Codable, Equatable {
+        var port: Int
+        var pids: [Int32]
+    }
+
+    let directory: String
+    let name: String
+    private var lockFD: Int32
+
+    var statePath: String { "\(directory)/\(name).json" }
+    var tokenPath: String { "\(directory)/\(name).token" }
+    var logPath: String { "\(directory)/\(name).log" }
+
+    /// Where pools keep their files.
+    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/score-cluster/workers" }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.cache/score-cluster/workers"
+    }
+
+    /// The pool's name for workers started as `executable arguments` (the arguments without
+    /// the port and the idle timeout, which do not change what a worker does).
+    static func name(executable: String, arguments: [String]) -> String {
+        "pool-" + SHA256.hex(Array(([executable] + arguments).joined(separator: "\u{0}").utf8)).prefix(16)
+    }
+
+    /// Takes pool `name`'s lock; nil when another job holds it.
+    /// - Throws: `JobError` when the directory or the lock file cannot be made.
+    static func acquire(name: String, directory: String) throws(JobError) -> WarmWorkerPool? {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw JobError("cannot create \(directory) for --keep-workers: \(error.localizedDescription)")
+        }
+        let fd = open("\(directory)/\(name).lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw JobError("cannot open \(directory)/\(name).lock for --keep-workers: \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        return WarmWorkerPool(directory: directory, name: name, lockFD: fd)
+    }
+
+    private init(directory: String, name: String, lockFD: Int32) {
+        self.directory = directory
+        self.name = name
+        self.lockFD = lockFD
+    }
+
+    deinit { release() }
+
+    /// Lets the next job use the pool.
+    func release() {
+        guard lockFD >= 0 else { return }
+        flock(lockFD, LOCK_UN)
+        close(lockFD)
+        lockFD = -1
+    }
+
+    /// The recorded state, when there is one that can be read.
+    func load() -> State? {
+        guard let data = FileManager.default.contents(atPath: statePath) else { return nil }
+        return try? JSONDecoder().decode(State.self, from: data)
+    }
+
+    /// Records the pool's port and workers.
+    func save(_ state: State) throws(JobError) {
+        do {
+            try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: statePath), options: .atomic)
+        } catch {
+            throw JobError("cannot record the kept workers in \(statePath): \(error.localizedDescription)")
+        }
+    }
+
+    /// The pool's token, made (32 random bytes, hex, mode 0600) the first time.
+    func token() throws(JobError) -> ClusterToken {
+        if FileManager.default.fileExists(atPath: tokenPath), let token = try? ClusterToken.read(file: tokenPath) {
+            return token
+        }
+        var random = SystemRandomNumberGenerator()
+        let text = Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
+        let fd = open(tokenPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0, fchmod(fd, 0o600) == 0, write(fd, text, text.utf8.count) == text.utf8.count else {
+            if fd >= 0 { close(fd) }
+            throw JobError("cannot write the kept workers' token \(tokenPath): \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        do { return try ClusterToken.read(file: tokenPath) } catch {
+            throw JobError("cannot read back the kept workers' token: \(error)")
+        }
+    }
+
+    /// The log the pool's workers write to (appended to, mode 0600).
+    func openLog() throws(JobError) -> Int32 {
+        let fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw JobError("cannot open \(logPath): \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
+    /// Those of `state`'s workers still running: the process exists and is a kept-alive
+    /// `score-cluster worker` of this port (a recycled pid is not taken for one).
+    static func liveWorkers(_ state: State) -> [Int32] {
+        state.pids.filter { isWorker($0, port: state.port) }
+    }
+
+    private static func isWorker(_ pid: Int32, port: Int) -> Bool {
+        guard pid > 0, kill(pid, 0) == 0 else { return false }
+        #if os(Linux)
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return arguments.contains("worker") && arguments.contains("--keep-alive")
+            && arguments.contains("127.0.0.1:\(port)")
+        #else
+        return true
+        #endif
+    }
+
+    /// Stops the workers of every pool in `directory` that no job is using (SIGTERM) and
+    /// removes their state; returns one line per pool.
+    public static func stopAll(directory: String = defaultDirectory()) -> [String] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasPrefix("pool-") && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+        return names.map { name in
+            guard let pool = try? acquire(name: name, directory: directory) else {
+                return "\(name): a job is using these workers; run stop-workers again once it ends"
+            }
+            defer { pool.release() }
+            let live = pool.load().map(liveWorkers) ?? []
+            for pid in live { kill(pid, SIGTERM) }
+            try? FileManager.default.removeItem(atPath: pool.statePath)
+            return "\(name): stopped \(live.count) worker(s)\(live.isEmpty ? "" : " (pid \(live.map(String.init).joined(separator: ", ")))")"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("run --keep-workers", .serialized)
+struct KeptWorkersTests {
+    /// The per-worker entries of a `--report` file.
+    private func workers(_ report: String) throws -> [[String: Any]] {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
+        return json?["workers"] as? [[String: Any]] ?? []
+    }
+
+    /// prediction / f1 over every output row, as "min max rows" (the model multiplies f1 by a factor).
+    private func factors(_ output: String) throws -> String {
+        let result = try TestEnvironment.runPython("""
+            import sys, pyarrow.dataset as ds, pyarrow.compute as pc
+            t = ds.dataset(sys.argv[1], format="parquet").to_table()
+            r = pc.divide(t["prediction"], pc.cast(t["f1"], "double"))
+            print(round(pc.min(r).as_py(), 6), round(pc.max(r).as_py(), 6), t.num_rows)
+            """, [output])
+        return result.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("the second run uses the kept workers without loading the model; a model changed on disk is loaded again; stop-workers stops them")
+    func keptBetweenRuns() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let cache = try TestEnvironment.makeTemporaryDirectory("kept-workers-cache")
+        let environment = ["VIRTUAL_ENV": TestEnvironment.repoRoot.appendingPathComponent(".venv").path,
+                           "XDG_CACHE_HOME": cache.path]
+        // Loading takes 1 s, so that a load shows in the report.
+        let source = """
+            import time
+            class M:
+                def predict(self, df):
+                    return df['0'] * FACTOR
+            def load_pyfunc(path):
+                time.sleep(1)
+                return M()
+            """
+        let model = try fixture.makeSeedModel(source.replacingOccurrences(of: "FACTOR", with: "2"))
+        func run(_ label: String) throws -> (output: String, workers: [[String: Any]]) {
+            let output = fixture.outputPath("kept-\(label)")
+            let result = try TestEnvironment.run(EndToEndFixture.binary, [
+                "run", "--keep-workers", "120", "--workers", "2", "--model", model.path, "--input", fixture.dataset.path,
+                "--output", output, "--columns", "f1", "--preview", "0", "--report", output + "-report.json"],
+                environment: environment)
+            #expect(result.status == 0, "\(result.stderr)")
+            return (output, try workers(output + "-report.json"))
+        }
+        let pools = cache.appendingPathComponent("score-cluster/workers").path
+        defer { _ = try? TestEnvironment.run(EndToEndFixture.binary, ["stop-workers"], environment: environment) }
+
+        let first = try run("first")
+        // A job this small may be done before both workers are ready: look at those that scored.
+        func scoring(_ workers: [[String: Any]]) -> [[String: Any]] { workers.filter { ($0["rows"] as? Int ?? 0) > 0 } }
+        #expect(!scoring(first.workers).isEmpty && scoring(first.workers).allSatisfy { ($0["loadSeconds"] as? Double ?? 0) >= 1 }, "\(first.workers)")
+        #expect(try factors(first.output) == "2.0 2.0 7301")
+        let state = try FileManager.default.contentsOfDirectory(atPath: pools).filter { $0.hasSuffix(".json") }
+        #expect(state.count == 1)
+        let recorded = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: pools + "/" + state[0]))) as? [String: Any]
+        let pids = (recorded?["pids"] as? [Int] ?? []).map(Int32.init)
+        #expect(pids.count == 2 && pids.allSatisfy { kill($0, 0) == 0 }, "the workers outlive the run: \(pids)")
+
+        let second = try run("second")
+        #expect(!scoring(second.workers).isEmpty && scoring(second.workers).allSatisfy { $0["loadSeconds"] as? Double == 0 }, "\(second.workers)")
+        #expect(Set(second.workers.compactMap { ($0["pid"] as? Int).map(Int32.init) }).isSubset(of: Set(pids)))
+        #expect(try factors(second.output) == "2.0 2.0 7301")
+
+        // The same path with other code: loaded again, never the stale module.
+        let module = try FileManager.default.contentsOfDirectory(atPath: model.appendingPathComponent("code").path)[0]
+        try source.replacingOccurrences(of: "FACTOR", with: "3.0").write(
+            to: model.appendingPathComponent("code/\(module)"), atomically: true, encoding: .utf8)
+        let third = try run("changed")
+        #expect(!scoring(third.workers).isEmpty && scoring(third.workers).allSatisfy { ($0["loadSeconds"] as? Double ?? 0) >= 1 }, "\(third.workers)")
+        #expect(try factors(third.output) == "3.0 3.0 7301")
+
+        let stop = try TestEnvironment.run(EndToEndFixture.binary, ["stop-workers"], environment: environment)
+        #expect(stop.stdout.contains("stopped 2 worker(s)"), "\(stop.stdout)")
+        #expect(BackgroundProcess.waitFor(seconds: 10) {
+            pids.allSatisfy { !FileManager.default.fileExists(atPath: "/proc/\($0)/cmdline") || ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\($0)/cmdline")))?.isEmpty ?? true) }
+        }, "stop-workers ended the kept workers")
+    }
+}
