@@ -310,9 +310,22 @@ class RunFailed(Exception):
     """A measured command exited with an error."""
 
 
-def measure(command, log_path, env):
+def kept_worker_pids(cache_dir):
+    """The process ids of the workers `score-cluster run --keep-workers` keeps under `cache_dir`
+    (its XDG_CACHE_HOME): they are not the run's descendants once an earlier run started them."""
+    pids = []
+    for state in Path(cache_dir, "score-cluster", "workers").glob("pool-*.json"):
+        try:
+            pids += json.loads(state.read_text())["pids"]
+        except (OSError, ValueError, KeyError):
+            pass
+    return pids
+
+
+def measure(command, log_path, env, extra_pids=None):
     """Run `command`; return (wall seconds, peak process-tree RSS bytes, its log). Raises
-    RunFailed if it fails."""
+    RunFailed if it fails. `extra_pids()` names processes that are not the command's descendants
+    but work for it (kept workers): their trees count too."""
     peak = 0
     finished = threading.Event()
     with open(log_path, "w") as log:
@@ -322,7 +335,8 @@ def measure(command, log_path, env):
         def poll():
             nonlocal peak
             while not finished.is_set():
-                peak = max(peak, process_tree_rss(process.pid))
+                peak = max(peak, process_tree_rss(process.pid)
+                           + sum(process_tree_rss(pid) for pid in (extra_pids() if extra_pids else [])))
                 finished.wait(POLL_SECONDS)
 
         poller = threading.Thread(target=poll)
@@ -460,13 +474,14 @@ def compare_by_id(reference_name, reference_dir, name, directory):
 @dataclass
 class System:
     name: str
-    kind: str  # score-cluster | baseline | spark | predict-only
+    kind: str  # score-cluster | score-cluster-kept | baseline | spark | predict-only
     command: list
     env: dict
     output: Path = None  # None: writes nothing (predict only)
     layout: str = "same-files"  # or "by-id" (Spark)
     runs: list = field(default_factory=list)  # [(wall s, peak bytes, inner s or None)]
     failures: list = field(default_factory=list)  # why runs of a baseline failed (they were run again)
+    extra_pids: object = None  # () -> pids outside the command's tree that work for it (kept workers)
 
 
 def systems_for(args, model_spec, model, data, runs_dir):
@@ -488,6 +503,16 @@ def systems_for(args, model_spec, model, data, runs_dir):
             command += ["--python-env", sys.prefix]
         systems.append(System("score-cluster", "score-cluster", command + shlex.split(args.score_cluster_args),
                               base_env, output, layout="in-order"))
+        if args.kept_workers:
+            # Repeated jobs on one machine: the workers an earlier run kept (--keep-workers), model
+            # loaded; the warm-up run (always made for this system) starts them. Their memory counts.
+            cache = args.work_dir / "kept-workers-cache"
+            output = runs_dir / "score-cluster-kept"
+            command = [c if c != str(runs_dir / "score-cluster") else str(output) for c in command]
+            systems.append(System("score-cluster, kept workers", "score-cluster-kept",
+                                  command + ["--keep-workers", "600"] + shlex.split(args.score_cluster_args),
+                                  {**base_env, "XDG_CACHE_HOME": str(cache)}, output, layout="in-order",
+                                  extra_pids=lambda: kept_worker_pids(cache)))
     baseline = [sys.executable, str(Path(__file__).resolve()), "baseline", "--model", str(model),
                 "--loader", model_spec.loader, "--input", str(data), "--columns", columns]
     systems.append(System("python x1", "baseline", baseline + ["--output", str(runs_dir / "python-x1")], base_env,
@@ -539,12 +564,12 @@ def run_once(system, log_path, label, show_time):
             shutil.rmtree(system.output, ignore_errors=True)
         os.sync()
         try:
-            seconds, peak, log = measure(system.command, log_path, system.env)
+            seconds, peak, log = measure(system.command, log_path, system.env, system.extra_pids)
             break
         except RunFailed as failure:
             reason = next((line.strip() for line in str(failure).splitlines() if "Error" in line or "error" in line),
                           "see " + str(log_path))
-            if system.kind == "score-cluster" or attempt == BASELINE_ATTEMPTS:
+            if system.kind.startswith("score-cluster") or attempt == BASELINE_ATTEMPTS:
                 sys.exit(f"bench: {label} {system.name}: {failure}")
             system.failures.append(f"{label} {reason[:200]}")
             print(f"bench: {label} {system.name} failed ({reason[:200]}); running it again", file=sys.stderr)
@@ -577,14 +602,19 @@ def bench_one(args, rows, model_spec, model, data):
             print(f"bench: outputs differ ({label} {when}):\n  " + "\n  ".join(problems), file=sys.stderr)
             sys.exit(1)
 
-    if args.warm_up:
-        for system in systems:
+    for system in systems:
+        # Kept workers are started by a first run, whatever --no-warm-up says.
+        if args.warm_up or system.kind == "score-cluster-kept":
             run_once(system, log_path(system, "warm-up"), f"{label} warm-up", show_time=False)
+    if args.warm_up:
         check("after the warm-up")
     for i in range(args.repeat):
         for system in systems:
             system.runs.append(run_once(system, log_path(system, f"run{i + 1}"),
                                         f"{label} run {i + 1}/{args.repeat}", show_time=True))
+    for system in systems:
+        if system.kind == "score-cluster-kept":
+            subprocess.run([args.binary, "stop-workers"], env=system.env, stdout=subprocess.DEVNULL, check=False)
     check("after the last run")
     compared = [s.name for s in systems if s.output is not None and s.name != "python x1"]
     print(f"bench: {label} outputs of {', '.join(compared) or 'no other system'} equal python x1's",
@@ -617,6 +647,7 @@ def add_ratios(results, workers):
     """score-cluster against each system: speed-up (the system's median time over score-cluster's,
     > 1: score-cluster is faster) and memory share (score-cluster's peak over the system's)."""
     ours = next((r for r in results if r["kind"] == "score-cluster"), None)
+    kept = next((r for r in results if r["kind"] == "score-cluster-kept"), None)
     if ours is None:
         return
     for r in results:
@@ -625,10 +656,16 @@ def add_ratios(results, workers):
             r["limit_rows_per_s"] = limit
             r["score_cluster_share_of_limit"] = ours["rows_per_s"] / limit
             continue
+        if r["kind"] == "score-cluster-kept":
+            continue
         r["score_cluster_speedup"] = r["median_s"] / ours["median_s"]
         r["score_cluster_memory_share"] = ours["peak_rss_mb"] / r["peak_rss_mb"]
+        if kept is not None and r["kind"] != "score-cluster":
+            r["kept_workers_speedup"] = r["median_s"] / kept["median_s"]
         if r["kind"] == "spark":
             r["score_cluster_speedup_vs_job"] = r["job_median_s"] / ours["median_s"]
+            if kept is not None:
+                r["kept_workers_speedup_vs_job"] = r["job_median_s"] / kept["median_s"]
 
 
 # --- Reporting -------------------------------------------------------------------------
@@ -666,6 +703,22 @@ def markdown(results, args, skipped):
             share = f"{100 * r['score_cluster_share_of_limit']:.0f}%" if ours else "-"
             lines.append(f"| {r['rows']:,} | {r['model']} | {r['predict_rows_per_s']:,.0f} | {workers_limit:,.0f} "
                          f"| {ours_rate} | {share} |")
+        lines.append("")
+    kept = [r for r in results if r["kind"] == "score-cluster-kept"]
+    if kept:
+        lines += ["### Repeated jobs: score-cluster with kept workers (`run --keep-workers`: workers started and "
+                  "model loaded by an earlier run) against each system's whole run", "",
+                  "| rows | model | kept workers s | python x1 | python xN | spark_udf whole | spark_udf job only |",
+                  "|---:|---|---:|---:|---:|---:|---:|"]
+        for k in kept:
+            others = [r for r in results if r["rows"] == k["rows"] and r["model"] == k["model"]]
+
+            def speedup(kind, name_prefix, key="kept_workers_speedup"):
+                r = next((r for r in others if r["kind"] == kind and r["system"].startswith(name_prefix) and key in r), None)
+                return f"{r[key]:.2f}x" if r else "-"
+            lines.append(f"| {k['rows']:,} | {k['model']} | {k['median_s']:.2f} | {speedup('baseline', 'python x1')} "
+                         f"| {speedup('baseline', f'python x{args.baseline_procs}') if args.baseline_procs > 1 else '-'} "
+                         f"| {speedup('spark', 'spark')} | {speedup('spark', 'spark', 'kept_workers_speedup_vs_job')} |")
         lines.append("")
     for note in skipped:
         lines.append(f"- not run: {note}")
@@ -748,6 +801,8 @@ def parse_args(argv):
     parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Spark configuration for the spark_udf runs, repeatable")
     parser.add_argument("--no-predict-only", action="store_true", help="skip the predict-only (limit) runs")
+    parser.add_argument("--no-kept-workers", dest="kept_workers", action="store_false",
+                        help="skip `score-cluster run --keep-workers` (workers kept by an earlier run, model loaded)")
     parser.add_argument("--binary", default=str(REPO / ".build/release/score-cluster"),
                         help="score-cluster executable (default: .build/release/score-cluster)")
     parser.add_argument("--score-cluster-args", default="",
