@@ -693,16 +693,21 @@ def markdown(results, args, skipped):
     if limits:
         lines += [f"### score-cluster against the limit: {args.workers} x predict-only rows/s "
                   "(1 process, 1 thread, model time only)", "",
-                  "| rows | model | predict-only rows/s | limit rows/s | score-cluster rows/s | share of limit |",
-                  "|---:|---|---:|---:|---:|---:|"]
+                  "| rows | model | predict-only rows/s | limit rows/s | score-cluster rows/s | share of limit "
+                  "| kept workers rows/s | share of limit |",
+                  "|---:|---|---:|---:|---:|---:|---:|---:|"]
         for r in limits:
             ours = next((o for o in results if o["rows"] == r["rows"] and o["model"] == r["model"]
                          and o["kind"] == "score-cluster"), None)
             workers_limit = args.workers * r["predict_rows_per_s"]
             ours_rate = f"{ours['rows_per_s']:,.0f}" if ours else "-"
             share = f"{100 * r['score_cluster_share_of_limit']:.0f}%" if ours else "-"
+            kept = next((o for o in results if o["rows"] == r["rows"] and o["model"] == r["model"]
+                         and o["kind"] == "score-cluster-kept"), None)
+            kept_rate = f"{kept['rows_per_s']:,.0f}" if kept else "-"
+            kept_share = f"{100 * kept['rows_per_s'] / workers_limit:.0f}%" if kept else "-"
             lines.append(f"| {r['rows']:,} | {r['model']} | {r['predict_rows_per_s']:,.0f} | {workers_limit:,.0f} "
-                         f"| {ours_rate} | {share} |")
+                         f"| {ours_rate} | {share} | {kept_rate} | {kept_share} |")
         lines.append("")
     kept = [r for r in results if r["kind"] == "score-cluster-kept"]
     if kept:

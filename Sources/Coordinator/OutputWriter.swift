@@ -135,8 +135,7 @@ final class OutputWriter: @unchecked Sendable {
         var rows = 0
         var failures: [ResultMerger.FailedBatch] = []
         var failed = false
-        /// Predictions of the input row group under way, when kept columns are copied; else
-        /// blocks of small files not written yet.
+        /// Blocks of small files not written yet.
         var pending: [RecordBatch] = []
     }
 
@@ -203,22 +202,25 @@ final class OutputWriter: @unchecked Sendable {
         try open.writer!.write(batch)
     }
 
-    /// Gathers a block's predictions by input row group; at the end of each row group, writes
-    /// its kept columns' chunks copied from the input and the predictions as one row group.
+    /// Writes a block's predictions into the output row groups that mirror its input row
+    /// groups: when a segment starts a row group, its kept columns' chunks are copied from the
+    /// input; the predictions follow as they come, page by page, so that neither an input row
+    /// group's predictions nor their encoding are ever held whole.
     private func writeCopying(_ columns: [Int], block: JobPlan.Block, predictions: RecordBatch, _ open: inout Open) throws {
         let file = files[block.file]
         var at = 0
         for segment in block.segments {
-            open.pending.append(block.segments.count == 1 ? predictions : predictions.slice(at..<(at + segment.rows.count)))
-            at += segment.rows.count
-            guard segment.rows.upperBound == file.rowGroupRowCounts[segment.rowGroup] else { continue }
-            let batch = RecordBatch.concatenate(open.pending)
-            open.pending = []
-            let copies: [ParquetChunkCopy]
-            do { copies = try columns.map { try file.chunkCopy(rowGroup: segment.rowGroup, column: $0) } } catch {
-                throw CorruptInput(error: error)
+            let rowGroupRows = file.rowGroupRowCounts[segment.rowGroup]
+            if segment.rows.lowerBound == 0 {
+                let copies: [ParquetChunkCopy]
+                do { copies = try columns.map { try file.chunkCopy(rowGroup: segment.rowGroup, column: $0) } } catch {
+                    throw CorruptInput(error: error)
+                }
+                try open.writer!.beginRowGroup(rows: rowGroupRows, copying: copies)
             }
-            try open.writer!.write(batch, copying: copies)
+            try open.writer!.append(block.segments.count == 1 ? predictions : predictions.slice(at..<(at + segment.rows.count)))
+            at += segment.rows.count
+            if segment.rows.upperBound == rowGroupRows { try open.writer!.endRowGroup() }
         }
     }
 

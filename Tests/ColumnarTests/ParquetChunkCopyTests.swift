@@ -110,7 +110,7 @@ struct ParquetChunkCopyTests {
         try Self.expectPyarrowAgrees(pairs)
     }
 
-    @Test("every column of the parquet-testing files that can be copied copies exactly")
+    @Test("every column of the parquet-testing files that can be copied copies exactly", .enabled(if: TestEnvironment.hasParquetTesting, "needs the parquet-testing files in ../shared"))
     func parquetTesting() throws {
         let dir = try TestEnvironment.makeTemporaryDirectory("chunk-copy-pt")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -164,5 +164,94 @@ struct ParquetChunkCopyTests {
                                            schema: Schema([x, Field(name: "y", type: .int64, nullable: false)]), createdBy: "test")
         let y = RecordBatch(schema: Schema([Field(name: "y", type: .int64, nullable: false)]), columns: [.fixed(.int64, [Int64](repeating: 1, count: 40))])
         #expect(throws: ParquetError.self) { try writer.write(y, copying: [try reader.chunkCopy(rowGroup: 0, column: 0)]) }
+    }
+
+    @Test("a last column streamed in pieces (beginRowGroup, append, endRowGroup) reads back as the whole write, with the same statistics")
+    func streamedLastColumn() throws {
+        let dir = try TestEnvironment.makeTemporaryDirectory("chunk-copy-streamed")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("in.parquet").path
+        try TestEnvironment.runPython("""
+            import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq
+            pq.write_table(pa.table({'k': pa.array(np.arange(50, dtype=np.int64))}), sys.argv[1], row_group_size=30)
+            """, [input])
+        let reader = try ParquetFileReader(path: input)
+        let kept = Field(name: "k", type: .int64, nullable: true)
+        let long = String(repeating: "z", count: 2_000)
+        var doubles = (0..<50).map { Double($0 % 11) - 4.5 }
+        doubles[3] = .nan
+        doubles[7] = -0.0
+        doubles[8] = 0.0
+        // Per type: the values of the 50 rows (nulls, NaN, both zeros, a string over the statistics' length limit).
+        let cases: [(String, Column)] = [
+            ("double", .fixed(.float64, doubles, validity: (0..<50).map { $0 % 13 != 5 })),
+            ("all-NaN pieces", .fixed(.float64, (0..<50).map { $0 < 20 ? Double.nan : Double($0) })),
+            ("float", .fixed(.float32, (0..<50).map { Float(25 - $0) })),
+            ("int", .fixed(.int32, (0..<50).map { Int32($0 * 7 % 19) - 9 }, validity: (0..<50).map { $0 != 0 })),
+            ("long", .fixed(.int64, (0..<50).map { Int64($0) * -1_000_000_007 })),
+            ("boolean", .fixed(.bool, (0..<50).map { UInt8($0 % 3 == 0 ? 1 : 0) })),
+            ("string", .strings((0..<50).map { $0 % 9 == 4 ? nil : "v\(($0 * 37) % 50)" })),
+            ("long string", .strings((0..<50).map { $0 == 41 ? long : "s\($0)" })),
+        ]
+        var pairs: [String] = []
+        for (name, values) in cases {
+            let field = Field(name: "prediction", type: values.type, nullable: true)
+            let schema = Schema([kept, field])
+            let whole = dir.appendingPathComponent("\(name)-whole.parquet").path
+            let streamed = dir.appendingPathComponent("\(name)-streamed.parquet").path
+            let a = try ParquetFileWriter(path: whole, schema: schema, createdBy: "test", dictionary: false)
+            let b = try ParquetFileWriter(path: streamed, schema: schema, createdBy: "test")
+            var start = 0
+            for (g, n) in reader.rowGroupRowCounts.enumerated() {
+                let copies = [try reader.chunkCopy(rowGroup: g, column: 0)]
+                try a.write(RecordBatch(schema: Schema([field]), columns: [values.slice(start..<(start + n)).compacted()]), copying: copies)
+                try b.beginRowGroup(rows: n, copying: copies)
+                // Uneven pieces: 1 row, 7 rows, the rest.
+                for piece in [start..<(start + 1), (start + 1)..<(start + 8), (start + 8)..<(start + n)] {
+                    try b.append(RecordBatch(schema: Schema([field]), columns: [values.slice(piece).compacted()]))
+                }
+                try b.endRowGroup()
+                start += n
+            }
+            try a.close()
+            try b.close()
+            let back = try ParquetFileReader(path: streamed)
+            #expect(back.rowGroupRowCounts == [30, 20], "\(name)")
+            let read = RecordBatch.concatenate(try (0..<2).map { try back.readRowGroup($0, columns: [0, 1]) })
+            #expect(ParquetTestSupport.canonicalValues(read.columns[1]) == ParquetTestSupport.canonicalValues(values), "\(name): values")
+            #expect(read.columns[0].array(of: Int64.self) == (0..<50).map { Int64($0) }, "\(name): copied column")
+            pairs += [whole, streamed]
+        }
+        // pyarrow reads both and finds the same statistics (min, max, null count) in every row group.
+        let out = try TestEnvironment.runPython("""
+            import sys, pyarrow.parquet as pq
+            args = sys.argv[1:]
+            for whole, streamed in zip(args[0::2], args[1::2]):
+                def stats(path):
+                    m = pq.ParquetFile(path).metadata
+                    result = []
+                    for g in range(m.num_row_groups):
+                        s = m.row_group(g).column(1).statistics
+                        result.append((s.has_min_max, repr(s.min) if s.has_min_max else None, repr(s.max) if s.has_min_max else None, s.null_count))
+                    return result
+                same = stats(whole) == stats(streamed) and repr(pq.read_table(whole).to_pylist()) == repr(pq.read_table(streamed).to_pylist())
+                print(streamed, 'OK' if same else f'DIFF {stats(whole)} {stats(streamed)}')
+            """, pairs)
+        for line in out.split(separator: "\n") where !line.hasSuffix(" OK") { Issue.record("pyarrow: \(line)") }
+        #expect(out.split(separator: "\n").count == cases.count)
+
+        // Misuse: too many rows, a row group ended early, a file closed with a row group open.
+        let field = Field(name: "prediction", type: .int64, nullable: true)
+        let ten = RecordBatch(schema: Schema([field]), columns: [.fixed(.int64, [Int64](repeating: 1, count: 10))])
+        let c = try ParquetFileWriter(path: dir.appendingPathComponent("misuse.parquet").path, schema: Schema([kept, field]), createdBy: "test")
+        try c.beginRowGroup(rows: 20, copying: [try reader.chunkCopy(rowGroup: 1, column: 0)])
+        try c.append(ten)
+        #expect(throws: ParquetError.self) { try c.endRowGroup() }
+        #expect(throws: ParquetError.self) { try c.write(ten) }
+        try c.append(ten)
+        #expect(throws: ParquetError.self) { try c.append(ten) }
+        try c.endRowGroup()
+        try c.beginRowGroup(rows: 20, copying: [try reader.chunkCopy(rowGroup: 1, column: 0)])
+        #expect(throws: ParquetError.self) { try c.close() }
     }
 }

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 @testable import Columnar
 
-@Suite("Parquet malformed input")
+@Suite("Parquet malformed input", .enabled(if: TestEnvironment.hasParquetTesting, "needs the parquet-testing files in ../shared"))
 struct ParquetMalformedTests {
     /// Opens `path` and decodes every readable column of every row group; returns the error, if
     /// any. Anything but a `ParquetError` naming the file is a test failure.

@@ -64,7 +64,7 @@ struct ParquetReaderTests {
     }
 
     /// The delta-encoded files come with the values parquet-mr wrote, as CSV.
-    @Test(arguments: ["delta_binary_packed", "delta_byte_array", "delta_encoding_optional_column"])
+    @Test(.enabled(if: TestEnvironment.hasParquetTesting, "needs the parquet-testing files in ../shared"), arguments: ["delta_binary_packed", "delta_byte_array", "delta_encoding_optional_column"])
     func deltaFilesMatchTheirExpectedCSV(_ name: String) throws {
         let data = TestEnvironment.parquetTestingData
         let csv = try String(contentsOf: data.appendingPathComponent("\(name)_expect.csv"), encoding: .utf8)
@@ -110,7 +110,7 @@ struct ParquetReaderTests {
     }
 
     /// CRCs: verification off reads the corrupt-checksum files; on, it rejects exactly them.
-    @Test func pageChecksums() throws {
+    @Test(.enabled(if: TestEnvironment.hasParquetTesting, "needs the parquet-testing files in ../shared")) func pageChecksums() throws {
         let data = TestEnvironment.parquetTestingData
         for (name, corrupt) in [("datapage_v1-corrupt-checksum", true), ("rle-dict-uncompressed-corrupt-checksum", true),
                                 ("datapage_v1-uncompressed-checksum", false), ("datapage_v1-snappy-compressed-checksum", false),
@@ -386,7 +386,7 @@ struct ParquetRowRangeTests {
         }
     }
 
-    @Test("rows of every parquet-testing file that can be read")
+    @Test("rows of every parquet-testing file that can be read", .enabled(if: TestEnvironment.hasParquetTesting, "needs the parquet-testing files in ../shared"))
     func parquetTesting() throws {
         for path in ParquetReaderTests.parquetTestingFiles() {
             guard let reader = try? ParquetFileReader(path: path) else { continue }
@@ -430,7 +430,7 @@ struct ParquetRowRangeTests {
         }
     }
 
-    @Test("rows outside the row group are refused")
+    @Test("rows outside the row group are refused", .enabled(if: TestEnvironment.hasParquetTesting, "needs the parquet-testing files in ../shared"))
     func outside() throws {
         let path = ParquetReaderTests.parquetTestingFiles().first { $0.hasSuffix("alltypes_plain.parquet") }!
         let reader = try ParquetFileReader(path: path)

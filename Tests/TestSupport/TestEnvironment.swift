@@ -22,6 +22,12 @@ public enum TestEnvironment {
     /// The parquet-testing `data` folder.
     public static var parquetTestingData: URL { sharedDir.appendingPathComponent("parquet-testing/data") }
 
+    /// Whether the parquet-testing files are there; tests that read them are skipped, saying
+    /// so, in a checkout without `../shared`.
+    public static var hasParquetTesting: Bool {
+        FileManager.default.fileExists(atPath: parquetTestingData.appendingPathComponent("alltypes_plain.parquet").path)
+    }
+
     /// The Python interpreter of the project's environment (`SCORE_CLUSTER_PYTHON` overrides).
     public static var python: String {
         if let p = ProcessInfo.processInfo.environment["SCORE_CLUSTER_PYTHON"] { return p }

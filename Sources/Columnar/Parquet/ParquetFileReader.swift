@@ -53,10 +53,13 @@ public final class ParquetFileReader: @unchecked Sendable {
     }
 
     private let fd: Int32
-    /// Scratch buffers of finished reads, reused by later ones (one per concurrent reader at most),
-    /// so that every row group does not page-fault fresh chunk and page buffers in.
-    private var scratchPool: [DecodeScratch] = []
-    private let scratchLock = NSLock()
+    /// Scratch buffers of finished reads, reused by later ones, so that every row group does not
+    /// page-fault fresh chunk and page buffers in. Shared by every file: a job reads a few files
+    /// at a time, and buffers kept per file would grow with the number of files read.
+    nonisolated(unsafe) private static var scratchPool: [DecodeScratch] = []
+    private static let scratchLock = NSLock()
+    /// Scratch buffers kept for reuse at most (one per thread decoding at once).
+    private static let maxPooledScratch = 4
     private let fileSize: Int
     /// Offset of the footer (FileMetaData); column data must lie before it.
     private let footerStart: Int
@@ -246,8 +249,8 @@ public final class ParquetFileReader: @unchecked Sendable {
     /// and row group in errors.
     func readColumns(_ wanted: [Int], rowGroup index: Int,
                      _ read: (_ column: Int, _ type: DataType, _ scratch: DecodeScratch) throws -> Column) throws -> RecordBatch {
-        let scratch = scratchLock.withLock { scratchPool.popLast() } ?? DecodeScratch()
-        defer { scratchLock.withLock { if scratchPool.count < 4 { scratchPool.append(scratch) } } }
+        let scratch = Self.scratchLock.withLock { Self.scratchPool.popLast() } ?? DecodeScratch()
+        defer { Self.scratchLock.withLock { if Self.scratchPool.count < Self.maxPooledScratch { Self.scratchPool.append(scratch) } } }
         var fields: [Field] = []
         var decoded: [Column] = []
         for c in wanted {

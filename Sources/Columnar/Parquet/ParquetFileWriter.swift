@@ -45,6 +45,19 @@ public final class ParquetFileWriter {
     private let leafCount: Int
     private let encoder: ColumnChunkEncoder
     private let chunk = GrowableBuffer(capacity: 1 << 20)
+    /// The row group `beginRowGroup` started, until `endRowGroup`.
+    private var streaming: StreamedRowGroup?
+
+    /// A row group whose last column is written piece by piece.
+    private struct StreamedRowGroup {
+        var group: ParquetRowGroup
+        var start: Int
+        var rows: Int
+        var appended = 0
+        var meta: ParquetColumnMetaData?
+        var nullCount: Int64 = 0
+        var extremes: ParquetStatisticsBuilder.Running
+    }
 
     /// Rows per data page at most (20,000 by default); internal so that tests can force many pages.
     var maxRowsPerPage: Int {
@@ -97,6 +110,7 @@ public final class ParquetFileWriter {
     /// - Throws: `ParquetError` on a schema mismatch, nulls in a non-nullable column or I/O failure.
     public func write(_ batch: RecordBatch) throws {
         guard !closed else { throw ParquetError(path: path, message: "write after close") }
+        guard streaming == nil else { throw ParquetError(path: path, rowGroup: rowGroups.count, message: "a row group is under way") }
         guard batch.schema == schema else {
             throw ParquetError(path: path, rowGroup: rowGroups.count,
                                message: "batch schema \(describe(batch.schema)) differs from the writer's \(describe(schema))")
@@ -175,6 +189,7 @@ public final class ParquetFileWriter {
     /// - Throws: `ParquetError` on a mismatch or I/O failure.
     public func write(_ batch: RecordBatch, copying copies: [ParquetChunkCopy]) throws {
         guard !closed else { throw ParquetError(path: path, message: "write after close") }
+        guard streaming == nil else { throw ParquetError(path: path, rowGroup: rowGroups.count, message: "a row group is under way") }
         guard copies.count <= schema.fields.count,
               batch.schema == Schema(Array(schema.fields[copies.count...])) else {
             throw ParquetError(path: path, rowGroup: rowGroups.count,
@@ -189,19 +204,126 @@ public final class ParquetFileWriter {
         var copied: [ParquetColumnChunk] = []
         var copiedBytes: Int64 = 0
         for (i, copy) in copies.enumerated() {
-            let start = offset
-            try copy.source.copyBytes(copy.bytes, to: fd)
-            offset += copy.bytes.count
-            var meta = copy.metaData
-            meta.dataPageOffset += Int64(start)
-            if meta.dictionaryPageOffset != nil { meta.dictionaryPageOffset = Int64(start) }
-            meta.pathInSchema = [schema.fields[i].name]
-            var cc = ParquetColumnChunk()
-            cc.metaData = meta
-            copied.append(cc)
-            copiedBytes += meta.totalUncompressedSize
+            let (chunk, bytes) = try copyChunk(copy, field: i)
+            copied.append(chunk)
+            copiedBytes += bytes
         }
         try write(batch, fieldOffset: copies.count, groupStart: groupStart, leading: copied, leadingBytes: copiedBytes)
+    }
+
+    /// Starts a row group of `rows` rows whose first fields are the given chunks of input files,
+    /// copied now (as `write(_:copying:)` copies them), and whose last field, the only other
+    /// one, is then written by `append(_:)` as its values arrive: each piece's pages go to the
+    /// file at once, so the writer never holds the row group's values. `endRowGroup()` ends it.
+    /// The last field must be flat (not a list, struct or map).
+    /// - Throws: `ParquetError` on a mismatch or I/O failure.
+    public func beginRowGroup(rows: Int, copying copies: [ParquetChunkCopy]) throws {
+        guard !closed else { throw ParquetError(path: path, message: "write after close") }
+        guard streaming == nil else { throw ParquetError(path: path, rowGroup: rowGroups.count, message: "a row group is under way") }
+        guard copies.count == schema.fields.count - 1, let last = schema.fields.last, !last.type.isNested, rows > 0 else {
+            throw ParquetError(path: path, rowGroup: rowGroups.count,
+                               message: "\(copies.count) copied chunks and one flat column to stream do not make the writer's \(describe(schema)) (or no rows)")
+        }
+        for copy in copies where copy.rows != rows {
+            throw ParquetError(path: path, column: copy.column, rowGroup: rowGroups.count,
+                               message: "copied chunk (row group \(copy.rowGroup) of \(copy.source.path)) holds \(copy.rows) rows, the row group \(rows)")
+        }
+        var group = ParquetRowGroup()
+        group.numRows = Int64(rows)
+        group.fileOffset = Int64(offset)
+        group.ordinal = Int16(truncatingIfNeeded: rowGroups.count)
+        let start = offset
+        for (i, copy) in copies.enumerated() {
+            let (chunk, bytes) = try copyChunk(copy, field: i)
+            group.columns.append(chunk)
+            group.totalByteSize += bytes
+        }
+        streaming = StreamedRowGroup(group: group, start: start, rows: rows, extremes: .init(type: last.type))
+    }
+
+    /// Writes the next values of the streamed row group's last field (`batch` has that one
+    /// column), as data pages of their own.
+    /// - Throws: `ParquetError` on a mismatch, too many rows, nulls in a non-nullable column, I/O failure.
+    public func append(_ batch: RecordBatch) throws {
+        guard var open = streaming else { throw ParquetError(path: path, message: "append without beginRowGroup") }
+        let field = schema.fields[schema.fields.count - 1]
+        guard batch.schema == Schema([field]), open.appended + batch.rowCount <= open.rows else {
+            throw ParquetError(path: path, column: field.name, rowGroup: rowGroups.count,
+                               message: "\(batch.rowCount) rows of \(describe(batch.schema)) do not fit the row group (\(open.appended) of \(open.rows) rows written)")
+        }
+        guard batch.rowCount > 0 else { return }
+        let column = batch.columns[0]
+        if !field.nullable && column.nullCount > 0 && field.type != .null {
+            throw ParquetError(path: path, column: field.name, rowGroup: rowGroups.count,
+                               message: "column is declared non-nullable but holds \(column.nullCount) nulls")
+        }
+        let element = fieldElements[schema.fields.count - 1][0]
+        // Pages only: a dictionary page would have to come before every piece's pages.
+        let dictionary = encoder.useDictionary
+        encoder.useDictionary = false
+        defer { encoder.useDictionary = dictionary }
+        chunk.removeAll()
+        let piece: ParquetColumnMetaData
+        do {
+            piece = try encoder.encode(column, element: element, nullable: element.repetition == .optional,
+                                       fileOffset: offset, into: chunk)
+        } catch let e as ParquetFormatError {
+            throw ParquetError(path: path, column: field.name, rowGroup: rowGroups.count, message: e.message)
+        }
+        try writeAll(chunk.bytes)
+        if var meta = open.meta {
+            meta.numValues += piece.numValues
+            meta.totalCompressedSize += piece.totalCompressedSize
+            meta.totalUncompressedSize += piece.totalUncompressedSize
+            open.meta = meta
+        } else {
+            open.meta = piece
+        }
+        open.nullCount += piece.statistics?.nullCount ?? 0
+        let values = piece.statistics.flatMap { s in s.minValue.flatMap { lo in s.maxValue.map { (min: lo, max: $0) } } }
+        open.extremes.add(values, hadValues: column.count > column.nullCount)
+        open.appended += batch.rowCount
+        streaming = open
+    }
+
+    /// Ends the row group `beginRowGroup` started, once `append` has written all its rows.
+    /// - Throws: `ParquetError` when rows are missing.
+    public func endRowGroup() throws {
+        guard let open = streaming, var meta = open.meta, open.appended == open.rows else {
+            throw ParquetError(path: path, rowGroup: rowGroups.count,
+                               message: "the row group ends with \(streaming?.appended ?? 0) of \(streaming?.rows ?? 0) rows written")
+        }
+        streaming = nil
+        var stats = ParquetStatistics()
+        stats.nullCount = open.nullCount
+        if let (lo, hi) = open.extremes.result {
+            stats.minValue = lo
+            stats.maxValue = hi
+        }
+        meta.statistics = stats
+        var cc = ParquetColumnChunk()
+        cc.metaData = meta
+        var group = open.group
+        group.columns.append(cc)
+        group.totalByteSize += meta.totalUncompressedSize
+        group.totalCompressedSize = Int64(offset - open.start)
+        rowGroups.append(group)
+        totalRows += open.rows
+    }
+
+    /// Copies `copy`'s bytes to the end of the file as field `field`'s chunk; returns its
+    /// ColumnChunk (offsets moved to where it now lies) and uncompressed size.
+    private func copyChunk(_ copy: ParquetChunkCopy, field: Int) throws -> (ParquetColumnChunk, Int64) {
+        let start = offset
+        try copy.source.copyBytes(copy.bytes, to: fd)
+        offset += copy.bytes.count
+        var meta = copy.metaData
+        meta.dataPageOffset += Int64(start)
+        if meta.dictionaryPageOffset != nil { meta.dictionaryPageOffset = Int64(start) }
+        meta.pathInSchema = [schema.fields[field].name]
+        var cc = ParquetColumnChunk()
+        cc.metaData = meta
+        return (cc, meta.totalUncompressedSize)
     }
 
     /// Writes the footer, flushes the file to disk and closes it.
@@ -209,6 +331,11 @@ public final class ParquetFileWriter {
         guard !closed else { return }
         closed = true
         defer { _ = posixClose(fd); fd = -1 }
+        if let open = streaming {
+            // No footer: the file stays unreadable rather than missing the row group's rows.
+            throw ParquetError(path: path, rowGroup: rowGroups.count,
+                               message: "closed with a row group under way (\(open.appended) of \(open.rows) rows written)")
+        }
         // A closed writer may wait a while for fsync (or for its commit): it holds no chunk.
         chunk.reset(keeping: 0)
         var meta = ParquetFileMetaData()
