@@ -279,8 +279,9 @@ def spark_unavailable():
 
 # --- Measurement -----------------------------------------------------------------------
 
-def process_tree_rss(root):
-    """Sum of VmRSS in bytes over `root` and all its descendants (0 for vanished ones)."""
+def process_tree_rss(*roots):
+    """Sum of VmRSS in bytes over the `roots` and all their descendants, each process once (0
+    for vanished ones)."""
     children = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -291,9 +292,12 @@ def process_tree_rss(root):
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(parent, []).append(int(entry.name))
-    total, pending = 0, [root]
+    total, pending, seen = 0, list(roots), set()
     while pending:
         pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
         pending.extend(children.get(pid, []))
         try:
             with open(f"/proc/{pid}/status") as f:
@@ -335,8 +339,7 @@ def measure(command, log_path, env, extra_pids=None):
         def poll():
             nonlocal peak
             while not finished.is_set():
-                peak = max(peak, process_tree_rss(process.pid)
-                           + sum(process_tree_rss(pid) for pid in (extra_pids() if extra_pids else [])))
+                peak = max(peak, process_tree_rss(process.pid, *(extra_pids() if extra_pids else [])))
                 finished.wait(POLL_SECONDS)
 
         poller = threading.Thread(target=poll)
@@ -602,19 +605,22 @@ def bench_one(args, rows, model_spec, model, data):
             print(f"bench: outputs differ ({label} {when}):\n  " + "\n  ".join(problems), file=sys.stderr)
             sys.exit(1)
 
-    for system in systems:
-        # Kept workers are started by a first run, whatever --no-warm-up says.
-        if args.warm_up or system.kind == "score-cluster-kept":
-            run_once(system, log_path(system, "warm-up"), f"{label} warm-up", show_time=False)
-    if args.warm_up:
-        check("after the warm-up")
-    for i in range(args.repeat):
+    try:
         for system in systems:
-            system.runs.append(run_once(system, log_path(system, f"run{i + 1}"),
-                                        f"{label} run {i + 1}/{args.repeat}", show_time=True))
-    for system in systems:
-        if system.kind == "score-cluster-kept":
-            subprocess.run([args.binary, "stop-workers"], env=system.env, stdout=subprocess.DEVNULL, check=False)
+            # Kept workers are started by a first run, whatever --no-warm-up says.
+            if args.warm_up or system.kind == "score-cluster-kept":
+                run_once(system, log_path(system, "warm-up"), f"{label} warm-up", show_time=False)
+        if args.warm_up:
+            check("after the warm-up")
+        for i in range(args.repeat):
+            for system in systems:
+                system.runs.append(run_once(system, log_path(system, f"run{i + 1}"),
+                                            f"{label} run {i + 1}/{args.repeat}", show_time=True))
+    finally:
+        # Kept workers would otherwise idle for 600 s, also when the bench stops on an error.
+        for system in systems:
+            if system.kind == "score-cluster-kept":
+                subprocess.run([args.binary, "stop-workers"], env=system.env, stdout=subprocess.DEVNULL, check=False)
     check("after the last run")
     compared = [s.name for s in systems if s.output is not None and s.name != "python x1"]
     print(f"bench: {label} outputs of {', '.join(compared) or 'no other system'} equal python x1's",

@@ -72,6 +72,10 @@ final class JobControl {
     var workersJoined: Int { nextWorkerID }
     /// Process ids of the workers that loaded the model (the others have no work to finish).
     var readyPIDs: Set<Int32> { Set(readyIDs.compactMap { links[$0]?.hello.pid }) }
+    /// Process ids of the workers this job gave up on (silent, too slow, broke the protocol, went away).
+    var lostPIDs: Set<Int32> { Set(workerReports.values.filter { $0.lost != nil }.map(\.pid)) }
+    /// Starts a worker in place of a kept one that ended before joining (`run --keep-workers`).
+    var replaceKeptWorker: (() -> Void)?
     private var readyIDs: Set<WorkerID> = []
 
     /// Runs the partitions `todo` of `job` (all of them, unless resuming); `modelDigest` is
@@ -275,6 +279,16 @@ final class JobControl {
             } else if !schedulingDone {
                 logger.warning("\(label)")
             }
+        case .keptWorkerGone(let pid):
+            // Its idle timeout came just as this job started: another takes its place. One that
+            // had joined is handled as any worker that goes away.
+            guard !workerReports.values.contains(where: { $0.pid == pid }), !schedulingDone else { return }
+            logger.info("kept worker pid \(pid) ended before joining; starting another")
+            if let replace = replaceKeptWorker {
+                workerLaunched()
+                replace()
+            }
+            perform(scheduler.handle(.workerLost(nil, reason: "kept worker pid \(pid) ended before joining")), resumable: true)
         case .reader(.decoded(let block, let batch, let seconds)):
             report.readSeconds += seconds
             blocks[block] = batch

@@ -77,7 +77,7 @@ public final class JobRunner: @unchecked Sendable {
             throw error
         }
         if options.keepWorkers != nil && options.workerSource == .local && !todo.isEmpty && pool == nil {
-            logger.notice("another job is using the kept workers; this job starts its own (--keep-workers applies to them)")
+            logger.notice("another job is using the kept workers; this job starts workers of its own, which end with it")
         }
         defer { pool?.release() }
         var kept: [Int32] = []
@@ -128,6 +128,8 @@ public final class JobRunner: @unchecked Sendable {
         // ones connect by themselves and get the model sent to them.
         var launcher: LocalWorkerLauncher?
         var localWorkers = 0
+        /// With kept workers: records those still good for the next job (given the pids this job lost).
+        var finishPool: ((Set<Int32>) -> Void)?
         switch options.workerSource {
         case .local where todo.isEmpty:
             logger.info("every partition is committed already; no worker is needed")
@@ -147,19 +149,38 @@ public final class JobRunner: @unchecked Sendable {
             }
             kept.forEach { _ in control.workerLaunched() }
             let started = max(0, options.workers - kept.count)
+            let executable = Self.executablePath()
             for index in 0..<started {
                 control.workerLaunched()
-                local.launch(index: index, executable: Self.executablePath(), arguments: arguments, detachedLog: logFD) { index, how in
+                local.launch(index: index, executable: executable, arguments: arguments, detachedLog: logFD) { index, how in
                     events.push(.workerExited(index: index, how: how))
                 }
             }
             launcher = local
             if let pool {
                 // Kept workers outlive this job: it neither waits for them to exit nor stops them.
-                let pids = kept + local.pids(of: 0..<started, waiting: 5)
-                if let logFD { close(logFD) }
-                do { try pool.save(.init(port: listener.port, pids: pids)) } catch {
+                let port = listener.port
+                do { try pool.save(.init(port: port, pids: kept + local.pids(of: 0..<started, waiting: 5))) } catch {
                     logger.warning("\(error.message); the workers will not be found by the next job")
+                }
+                var launched = started
+                control.replaceKeptWorker = {
+                    local.launch(index: launched, executable: executable, arguments: arguments, detachedLog: logFD) { index, how in
+                        events.push(.workerExited(index: index, how: how))
+                    }
+                    launched += 1
+                }
+                let watch = WarmWorkerPool.Watch(pids: kept, port: port) { events.push(.keptWorkerGone(pid: $0)) }
+                finishPool = { [logger] lost in
+                    // Workers this job gave up on (stuck in predict, broken) are not kept; the rest are.
+                    watch.stop()
+                    let ours = kept + local.pids(of: 0..<launched, waiting: 1)
+                    for pid in ours where lost.contains(pid) { kill(pid, SIGKILL) }
+                    let alive = ours.filter { !lost.contains($0) && WarmWorkerPool.isWorker($0, port: port) }
+                    do { try pool.save(.init(port: port, pids: alive)) } catch {
+                        logger.warning("\(error); the workers will not be found by the next job")
+                    }
+                    if let logFD { close(logFD) }
                 }
             } else {
                 localWorkers = options.workers
@@ -221,6 +242,7 @@ public final class JobRunner: @unchecked Sendable {
             writer.stop()
             if pool == nil { launcher?.signalAll(SIGTERM) }
             launcher?.waitForExit(seconds: 5, expected: localWorkers)
+            finishPool?(control.lostPIDs)
             control.closeConnections()
             let committed = committer.committedPartitions
             if failure.resumable && committed > 0 {
@@ -235,12 +257,14 @@ public final class JobRunner: @unchecked Sendable {
         let complete = control.report.partitionsQuarantined == 0
         do { try committer.finish(complete: complete) } catch {
             launcher?.waitForExit(seconds: 10, expected: localWorkers)
+            finishPool?(control.lostPIDs)
             committer.abort()
             throw error
         }
         // Ready workers were told to shut down; one still starting up or loading was not needed.
         if pool == nil { launcher?.signalAll(SIGTERM, sparing: control.readyPIDs) }
         launcher?.waitForExit(seconds: 10, expected: localWorkers)
+        finishPool?(control.lostPIDs)
         control.closeConnections()
         let files = job.plan.partitions.isEmpty ? [job.plan.outputFileName(of: 0)] : job.plan.partitions.map { job.plan.outputFileName(of: $0.id) }
         return Summary(rows: control.report.rows, files: job.dataset.files.count, partitions: job.plan.partitions.count,

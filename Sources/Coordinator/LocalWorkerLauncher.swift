@@ -23,15 +23,20 @@ final class LocalWorkerLauncher: @unchecked Sendable {
     ///   messages to this descriptor instead of this process's standard error.
     func launch(index: Int, executable: String, arguments: [String], detachedLog: Int32? = nil,
                 onExit: @escaping @Sendable (Int, String) -> Void) {
+        // Copies of the log descriptor, made now and closed once the process is spawned, so
+        // that the caller may close its own at once (the spawn happens later, on another thread).
+        let logs = detachedLog.map { (dup($0), dup($0)) }
         Task.detached { [self] in
             do {
                 var platform = PlatformOptions()
-                platform.createSession = detachedLog != nil
-                let log = detachedLog.map { FileDescriptor(rawValue: $0) } ?? .standardError
+                platform.createSession = logs != nil
+                let output: FileDescriptorOutput = logs.map { .fileDescriptor(FileDescriptor(rawValue: $0.0), closeAfterSpawningProcess: true) }
+                    ?? .fileDescriptor(.standardError, closeAfterSpawningProcess: false)
+                let error: FileDescriptorOutput = logs.map { .fileDescriptor(FileDescriptor(rawValue: $0.1), closeAfterSpawningProcess: true) }
+                    ?? .fileDescriptor(.standardError, closeAfterSpawningProcess: false)
                 let result = try await Subprocess.run(
                     .path(FilePath(executable)), arguments: Arguments(arguments), platformOptions: platform,
-                    input: .none, output: .fileDescriptor(log, closeAfterSpawningProcess: false),
-                    error: .fileDescriptor(log, closeAfterSpawningProcess: false)
+                    input: .none, output: output, error: error
                 ) { execution in
                     self.record(index: index, pid: execution.processIdentifier.value)
                 }

@@ -58,6 +58,12 @@ public final class WarmWorkerPool {
         } catch {
             throw JobError("cannot create \(directory) for --keep-workers: \(error.localizedDescription)")
         }
+        // The token lies there: the directory must be this user's alone.
+        var info = stat()
+        guard stat(directory, &info) == 0, info.st_uid == geteuid(),
+              info.st_mode & 0o077 == 0 || chmod(directory, 0o700) == 0 else {
+            throw JobError("\(directory) must belong to you and be private (mode 0700) for --keep-workers")
+        }
         let fd = open("\(directory)/\(name).lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw JobError("cannot open \(directory)/\(name).lock for --keep-workers: \(String(cString: strerror(errno)))")
@@ -131,7 +137,8 @@ public final class WarmWorkerPool {
         state.pids.filter { isWorker($0, port: state.port) }
     }
 
-    private static func isWorker(_ pid: Int32, port: Int) -> Bool {
+    /// Whether `pid` is a kept-alive `score-cluster worker` reconnecting to `port`.
+    static func isWorker(_ pid: Int32, port: Int) -> Bool {
         guard pid > 0, kill(pid, 0) == 0 else { return false }
         #if os(Linux)
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
@@ -139,7 +146,8 @@ public final class WarmWorkerPool {
         return arguments.contains("worker") && arguments.contains("--keep-alive")
             && arguments.contains("127.0.0.1:\(port)")
         #else
-        return true
+        // No cheap way to tell a recycled pid from a worker here: never take one for a worker.
+        return false
         #endif
     }
 
@@ -158,5 +166,29 @@ public final class WarmWorkerPool {
             try? FileManager.default.removeItem(atPath: pool.statePath)
             return "\(name): stopped \(live.count) worker(s)\(live.isEmpty ? "" : " (pid \(live.map(String.init).joined(separator: ", ")))")"
         }
+    }
+
+    /// Tells the job when a kept worker it counts on ends before joining (`JobEvent.keptWorkerGone`),
+    /// checking every 100 ms until stopped.
+    final class Watch: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stopped = false
+
+        init(pids: [Int32], port: Int, gone: @escaping @Sendable (Int32) -> Void) {
+            let thread = Thread { [self] in
+                var watched = Set(pids)
+                while !lock.withLock({ stopped }) && !watched.isEmpty {
+                    for pid in watched where !WarmWorkerPool.isWorker(pid, port: port) {
+                        watched.remove(pid)
+                        gone(pid)
+                    }
+                    usleep(100_000)
+                }
+            }
+            thread.stackSize = 1 << 18
+            thread.start()
+        }
+
+        func stop() { lock.withLock { stopped = true } }
     }
 }

@@ -16,6 +16,8 @@ enum JobEvent: Sendable {
     case interrupted(String)
     case disconnected(WorkerID, String)
     case workerExited(index: Int, how: String)
+    /// A worker kept from an earlier job (`run --keep-workers`) is no longer running.
+    case keptWorkerGone(pid: Int32)
     case reader(PartitionReader.Output)
     case writer(OutputWriter.Output)
 }

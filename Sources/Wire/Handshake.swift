@@ -278,6 +278,7 @@ public struct WorkerHandshake: Sendable {
     private let token: ClusterToken?
     private let coordinator: String
     private let coordinatorIsLoopback: Bool
+    private let loopbackMayOmitToken: Bool
     private let nonce: String
     private var state = State.initial
 
@@ -285,13 +286,17 @@ public struct WorkerHandshake: Sendable {
     ///   - token: The cluster token, or nil when none is configured.
     ///   - coordinator: The coordinator's address, for log lines.
     ///   - coordinatorIsLoopback: Whether the coordinator is reached over the loopback interface.
+    ///   - loopbackMayOmitToken: Whether a loopback coordinator may skip asking for the token a
+    ///     worker has. False for workers kept alive between jobs: between two jobs another local
+    ///     process may listen on the address they reconnect to.
     ///   - nonce: This worker's nonce; leave the default (fresh random bytes) outside tests.
-    public init(token: ClusterToken?, coordinator: String, coordinatorIsLoopback: Bool,
+    public init(token: ClusterToken?, coordinator: String, coordinatorIsLoopback: Bool, loopbackMayOmitToken: Bool = true,
                 nonce: [UInt8] = Handshake.randomNonce()) {
         precondition(nonce.count == Handshake.nonceByteCount, "a handshake nonce has \(Handshake.nonceByteCount) bytes")
         self.token = token
         self.coordinator = coordinator
         self.coordinatorIsLoopback = coordinatorIsLoopback
+        self.loopbackMayOmitToken = loopbackMayOmitToken
         self.nonce = Hex.encode(nonce)
     }
 
@@ -312,7 +317,7 @@ public struct WorkerHandshake: Sendable {
         guard Handshake.isNonce(challenge.nonce) else {
             return refuse(.malformed, "the coordinator at \(coordinator) sent a malformed challenge (nonce)")
         }
-        if !challenge.requiresToken && token != nil && !coordinatorIsLoopback {
+        if !challenge.requiresToken && token != nil && !(coordinatorIsLoopback && loopbackMayOmitToken) {
             return refuse(.coordinatorUnauthenticated,
                           "the coordinator at \(coordinator) did not ask for a token although this worker has one, so it "
                           + "cannot prove it is the coordinator meant; refusing to take models or data from it "

@@ -99,10 +99,12 @@ public struct WorkerProcess {
                 logger.info("job ended (\(status == 0 ? "done" : "failed")); waiting for the next one at \(options.host):\(options.port) (--keep-alive)")
                 idleSince = Date()
                 pause = 0.05
-            case .noJob:
-                // Do not spin on a coordinator that accepts and closes while it exits.
+            case .noJob(let status):
+                // Do not spin on a coordinator that accepts and closes while it exits; after a
+                // refusal (logged), wait 2 s at least, so that the log does not fill up.
+                if status != 0 { pause = max(pause, 2) }
                 usleep(UInt32(pause * 1_000_000))
-                pause = min(maxReconnectPause, pause * 1.5)
+                pause = min(status != 0 ? 10 : maxReconnectPause, pause * 1.5)
             case .unreachable:
                 break
             }
@@ -162,8 +164,11 @@ public struct WorkerProcess {
             }
         }
 
-        let job: JobSpec
+        var job: JobSpec
         do {
+            // A coordinator that says nothing after the handshake is not waited for forever.
+            connection.setReceiveTimeout(seconds: 30)
+            defer { connection.setReceiveTimeout(seconds: 0) }
             try connection.send(.hello, WorkerHello(pid: getpid(), host: ProcessInfo.processInfo.hostName,
                                                     capacity: options.capacity, pythonVersion: runtime.version,
                                                     pythonEnvironment: runtime.environment.root))
@@ -171,6 +176,7 @@ public struct WorkerProcess {
             if frame.header.type == .shutdown { return .noJob(0) }
             guard frame.header.type == .job else { throw WireError.unexpected("expected a job, got \(frame.header.type)") }
             job = try frame.decode(JobSpec.self)
+            if let hash = job.modelSHA256 { job.modelPath = try fetchModel(hash, connection: connection) }
         } catch WireError.closed where state.model != nil {
             logger.debug("the coordinator closed the connection before sending a job (it is winding down)")
             return .noJob(0)
@@ -178,14 +184,7 @@ public struct WorkerProcess {
             logger.error("\(error)")
             return .noJob(1)
         }
-        do {
-            var job = job
-            if let hash = job.modelSHA256 { job.modelPath = try fetchModel(hash, connection: connection) }
-            return .served(serve(job: job, runtime: runtime, state: state, connection: connection))
-        } catch {
-            logger.error("\(error)")
-            return .served(1)
-        }
+        return .served(serve(job: job, runtime: runtime, state: state, connection: connection))
     }
 
     /// What makes two jobs' models interchangeable: everything but the job's id (and the path,
@@ -202,7 +201,8 @@ public struct WorkerProcess {
         connection.setReceiveTimeout(seconds: 30)
         defer { connection.setReceiveTimeout(seconds: 0) }
         var handshake = WorkerHandshake(token: options.token, coordinator: connection.peer,
-                                        coordinatorIsLoopback: connection.peerIsLoopback)
+                                        coordinatorIsLoopback: connection.peerIsLoopback,
+                                        loopbackMayOmitToken: !options.keepAlive)
         let first = try connection.receive()
         guard first.header.type == .challenge else {
             throw WireError.unexpected("the coordinator sent \(first.header.type) instead of a challenge")

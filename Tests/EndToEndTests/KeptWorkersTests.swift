@@ -67,7 +67,7 @@ struct KeptWorkersTests {
         #expect(try factors(second.output) == "2.0 2.0 7301")
 
         // The same path with other code: loaded again, never the stale module.
-        let module = try FileManager.default.contentsOfDirectory(atPath: model.appendingPathComponent("code").path)[0]
+        let module = try #require(FileManager.default.contentsOfDirectory(atPath: model.appendingPathComponent("code").path).first { $0.hasSuffix(".py") })
         try source.replacingOccurrences(of: "FACTOR", with: "3.0").write(
             to: model.appendingPathComponent("code/\(module)"), atomically: true, encoding: .utf8)
         let third = try run("changed")
@@ -79,5 +79,33 @@ struct KeptWorkersTests {
         #expect(BackgroundProcess.waitFor(seconds: 10) {
             pids.allSatisfy { !FileManager.default.fileExists(atPath: "/proc/\($0)/cmdline") || ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\($0)/cmdline")))?.isEmpty ?? true) }
         }, "stop-workers ended the kept workers")
+    }
+
+    @Test("a kept worker that ends before joining the next job is replaced, and the job completes")
+    func replacedWhenGone() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let cache = try TestEnvironment.makeTemporaryDirectory("kept-workers-gone")
+        let environment = ["VIRTUAL_ENV": TestEnvironment.repoRoot.appendingPathComponent(".venv").path,
+                           "XDG_CACHE_HOME": cache.path]
+        defer { _ = try? TestEnvironment.run(EndToEndFixture.binary, ["stop-workers"], environment: environment) }
+        func arguments(_ label: String) -> [String] {
+            ["run", "--keep-workers", "120", "--workers", "1", "--model", fixture.seedModel.path, "--input", fixture.dataset.path,
+             "--output", fixture.outputPath("kept-gone-\(label)"), "--columns", "f0,f1,f2,f3", "--preview", "0"]
+        }
+        let first = try TestEnvironment.run(EndToEndFixture.binary, arguments("first"), environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        let pools = cache.appendingPathComponent("score-cluster/workers").path
+        let state = try FileManager.default.contentsOfDirectory(atPath: pools).first { $0.hasSuffix(".json") } ?? ""
+        let recorded = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: pools + "/" + state))) as? [String: Any]
+        let pid = try #require((recorded?["pids"] as? [Int])?.first).description
+        // Stopped, the kept worker cannot join; killed once the job counts on it, it must be replaced.
+        kill(Int32(pid)!, SIGSTOP)
+        let second = try BackgroundProcess(EndToEndFixture.binary, arguments("second"), environment: environment)
+        #expect(BackgroundProcess.waitFor(seconds: 30) { second.stderr.contains("using 1 worker(s) kept from an earlier job") }, "\(second.stderr)")
+        usleep(500_000)
+        kill(Int32(pid)!, SIGKILL)
+        let ended = second.wait(seconds: 120)
+        #expect(ended.status == 0, "\(ended.stderr)")
+        #expect(ended.stderr.contains("kept worker pid \(pid) ended before joining; starting another"), "\(ended.stderr)")
     }
 }

@@ -179,6 +179,17 @@ struct HandshakeTests {
         #expect(refusal.message.contains("10.9.9.9:7077"))
     }
 
+    @Test("a kept-alive worker with a token refuses a loopback coordinator that does not ask for it; others accept it")
+    func keptWorkerNeedsProofOnLoopback() {
+        let challenge = Challenge(nonce: String(repeating: "00", count: 32), requiresToken: false)
+        var kept = WorkerHandshake(token: Self.token, coordinator: "127.0.0.1:40000", coordinatorIsLoopback: true,
+                                   loopbackMayOmitToken: false)
+        guard case .refuse(let refusal) = kept.receive(challenge) else { Issue.record("a kept worker answered a coordinator without the token"); return }
+        #expect(refusal.code == .coordinatorUnauthenticated)
+        var plain = WorkerHandshake(token: Self.token, coordinator: "127.0.0.1:40000", coordinatorIsLoopback: true)
+        guard case .respond = plain.receive(challenge) else { Issue.record("refused a local coordinator without a token"); return }
+    }
+
     @Test("protocol version mismatch is refused on either side")
     func versionMismatch() {
         var coordinator = CoordinatorHandshake(token: Self.token, peer: "w", peerIsLoopback: false)
