@@ -178,12 +178,18 @@ def run_baseline(argv):
         parser.error("--procs and --batch-size must be >= 1")
     if args.predict_only == (args.output is not None):
         parser.error("give exactly one of --output and --predict-only")
-    if args.predict_only and args.procs != 1:
-        parser.error("--predict-only runs in one process")
     columns = args.columns.split(",")
     files = dataset_files(args.input)
     if args.predict_only:
-        seconds = score_files(args.model, args.loader, files, None, columns, args.batch_size, predict_only=True)
+        if args.procs == 1:
+            seconds = score_files(args.model, args.loader, files, None, columns, args.batch_size, predict_only=True)
+        else:
+            # N processes predicting their share of the files at the same time: what N workers can reach on
+            # this machine, sharing its caches, memory bandwidth and (on a VM) host. The slowest one counts.
+            shares = [(args.model, args.loader, files[i::args.procs], None, columns, args.batch_size, True)
+                      for i in range(args.procs) if files[i::args.procs]]
+            with multiprocessing.get_context("spawn").Pool(len(shares)) as pool:
+                seconds = max(pool.starmap(score_files, shares))
         print(f"bench-predict-seconds {seconds:.6f}", flush=True)
         return
     os.makedirs(args.output)
@@ -537,6 +543,9 @@ def systems_for(args, model_spec, model, data, runs_dir):
         systems.append(System(f"spark_udf local[{args.workers}]", "spark", command, env, output, layout="by-id"))
     if not args.no_predict_only and extras:
         systems.append(System("predict only", "predict-only", baseline + ["--predict-only"], one_thread))
+        if args.workers > 1 and args.concurrent_predict_only:
+            systems.append(System(f"predict only x{args.workers}", "predict-only-concurrent",
+                                  baseline + ["--predict-only", "--procs", str(args.workers)], one_thread))
     return systems
 
 
@@ -577,7 +586,8 @@ def run_once(system, log_path, label, show_time):
             system.failures.append(f"{label} {reason[:200]}")
             print(f"bench: {label} {system.name} failed ({reason[:200]}); running it again", file=sys.stderr)
     inner = None
-    pattern = {"spark": SPARK_JOB_LINE, "predict-only": PREDICT_LINE}.get(system.kind)
+    pattern = {"spark": SPARK_JOB_LINE, "predict-only": PREDICT_LINE,
+               "predict-only-concurrent": PREDICT_LINE}.get(system.kind)
     if pattern is not None:
         match = pattern.search(log)
         if match is None:
@@ -640,7 +650,7 @@ def bench_one(args, rows, model_spec, model, data):
             jobs = [inner for _, _, inner in system.runs]
             entry.update({"job_times_s": jobs, "job_median_s": statistics.median(jobs),
                           "job_rows_per_s": rows / statistics.median(jobs)})
-        if system.kind == "predict-only":
+        if system.kind.startswith("predict-only"):
             predicts = [inner for _, _, inner in system.runs]
             entry.update({"predict_times_s": predicts, "predict_median_s": statistics.median(predicts),
                           "predict_rows_per_s": rows / statistics.median(predicts)})
@@ -661,6 +671,9 @@ def add_ratios(results, workers):
             limit = workers * r["predict_rows_per_s"]
             r["limit_rows_per_s"] = limit
             r["score_cluster_share_of_limit"] = ours["rows_per_s"] / limit
+            continue
+        if r["kind"] == "predict-only-concurrent":
+            r["score_cluster_share_of_concurrent"] = ours["rows_per_s"] / r["predict_rows_per_s"]
             continue
         if r["kind"] == "score-cluster-kept":
             continue
@@ -684,7 +697,7 @@ def markdown(results, args, skipped):
                   "| model | system | median s | rows/s | peak MB | score-cluster speed-up | "
                   "score-cluster memory share |",
                   "|---|---|---:|---:|---:|---:|---:|"]
-        for r in (r for r in results if r["rows"] == rows and r["kind"] != "predict-only"):
+        for r in (r for r in results if r["rows"] == rows and not r["kind"].startswith("predict-only")):
             speedup = f"{r['score_cluster_speedup']:.2f}x" if "score_cluster_speedup" in r else "-"
             share = f"{100 * r['score_cluster_memory_share']:.0f}%" if "score_cluster_memory_share" in r else "-"
             name = r["system"] + (", whole process" if r["kind"] == "spark" else "")
@@ -715,6 +728,21 @@ def markdown(results, args, skipped):
             lines.append(f"| {r['rows']:,} | {r['model']} | {r['predict_rows_per_s']:,.0f} | {workers_limit:,.0f} "
                          f"| {ours_rate} | {share} | {kept_rate} | {kept_share} |")
         lines.append("")
+        concurrent = [r for r in results if r["kind"] == "predict-only-concurrent"]
+        if concurrent:
+            lines += [f"{args.workers} predict-only processes at once (each 1 thread, its share of the files; the "
+                      "slowest one's model time): what this machine delivers to that many workers", "",
+                      f"| rows | model | {args.workers} at once rows/s | share of the limit above "
+                      "| score-cluster share | kept workers share |", "|---:|---|---:|---:|---:|---:|"]
+            for r in concurrent:
+                single = next((o for o in limits if o["rows"] == r["rows"] and o["model"] == r["model"]), None)
+                def of(kind):
+                    o = next((o for o in results if o["rows"] == r["rows"] and o["model"] == r["model"] and o["kind"] == kind), None)
+                    return f"{100 * o['rows_per_s'] / r['predict_rows_per_s']:.0f}%" if o else "-"
+                scaling = f"{100 * r['predict_rows_per_s'] / single['limit_rows_per_s']:.0f}%" if single else "-"
+                lines.append(f"| {r['rows']:,} | {r['model']} | {r['predict_rows_per_s']:,.0f} | {scaling} "
+                             f"| {of('score-cluster')} | {of('score-cluster-kept')} |")
+            lines.append("")
     kept = [r for r in results if r["kind"] == "score-cluster-kept"]
     if kept:
         lines += ["### Repeated jobs: score-cluster with kept workers (`run --keep-workers`: workers started and "
@@ -751,7 +779,7 @@ def plot(results, args, path):
     series = []  # (label, kind, key)
     for r in results:
         label = r["system"] + (" (whole process)" if r["kind"] == "spark" else "")
-        if r["kind"] != "predict-only" and (label, "rows_per_s") not in [(s[0], s[2]) for s in series]:
+        if not r["kind"].startswith("predict-only") and (label, "rows_per_s") not in [(s[0], s[2]) for s in series]:
             series.append((label, r["system"], "rows_per_s"))
         if r["kind"] == "spark" and (r["system"] + " (job only)", "job_rows_per_s") not in [(s[0], s[2]) for s in series]:
             series.append((r["system"] + " (job only)", r["system"], "job_rows_per_s"))
@@ -812,6 +840,9 @@ def parse_args(argv):
     parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Spark configuration for the spark_udf runs, repeatable")
     parser.add_argument("--no-predict-only", action="store_true", help="skip the predict-only (limit) runs")
+    parser.add_argument("--concurrent-predict-only", action="store_true",
+                        help="also run N predict-only processes at once (N = --workers): the ceiling N workers reach "
+                             "on this machine, next to N x the 1-process limit")
     parser.add_argument("--no-kept-workers", dest="kept_workers", action="store_false",
                         help="skip `score-cluster run --keep-workers` (workers kept by an earlier run, model loaded)")
     parser.add_argument("--binary", default=str(REPO / ".build/release/score-cluster"),

@@ -16,13 +16,14 @@ struct BenchSmokeTests {
         let script = TestEnvironment.repoRoot.appendingPathComponent("bench/bench.py").path
         let result = try TestEnvironment.run(TestEnvironment.python,
                                              [script, "--smoke", "--binary", EndToEndFixture.binary,
-                                              "--work-dir", workDir.path])
+                                              "--work-dir", workDir.path, "--concurrent-predict-only"])
         #expect(result.status == 0, "bench.py --smoke failed:\n\(result.stderr)")
         #expect(result.stdout.contains("| linear | score-cluster |"), "\(result.stdout)")
         #expect(result.stdout.contains("| frame | score-cluster |"), "\(result.stdout)")
         #expect(result.stdout.contains("| seed | python x2 |"), "\(result.stdout)")
         #expect(result.stdout.contains("| seed | score-cluster, kept workers |"), "\(result.stdout)")
         #expect(result.stdout.contains("### Repeated jobs: score-cluster with kept workers"), "\(result.stdout)")
+        #expect(result.stdout.contains("2 predict-only processes at once"), "\(result.stdout)")
         #expect(result.stderr.contains("outputs of score-cluster, score-cluster, kept workers equal python x1's"), "\(result.stderr)")
         #expect(FileManager.default.fileExists(atPath: workDir.appendingPathComponent("smoke-results.json").path))
         // The bench stops the workers it kept (their token file lies under the work directory).

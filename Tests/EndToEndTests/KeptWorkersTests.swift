@@ -21,12 +21,16 @@ struct KeptWorkersTests {
         return result.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// An environment whose kept workers live under a cache directory of their own, and that directory.
+    private func isolatedEnvironment(_ label: String) throws -> ([String: String], URL) {
+        let cache = try TestEnvironment.makeTemporaryDirectory(label)
+        return (["VIRTUAL_ENV": TestEnvironment.repoRoot.appendingPathComponent(".venv").path, "XDG_CACHE_HOME": cache.path], cache)
+    }
+
     @Test("the second run uses the kept workers without loading the model; a model changed on disk is loaded again; stop-workers stops them")
     func keptBetweenRuns() throws {
         let fixture = try EndToEndFixture.shared.get()
-        let cache = try TestEnvironment.makeTemporaryDirectory("kept-workers-cache")
-        let environment = ["VIRTUAL_ENV": TestEnvironment.repoRoot.appendingPathComponent(".venv").path,
-                           "XDG_CACHE_HOME": cache.path]
+        let (environment, cache) = try isolatedEnvironment("kept-workers-cache")
         // Loading takes 1 s, so that a load shows in the report.
         let source = """
             import time
@@ -84,9 +88,7 @@ struct KeptWorkersTests {
     @Test("a kept worker that ends before joining the next job is replaced, and the job completes")
     func replacedWhenGone() throws {
         let fixture = try EndToEndFixture.shared.get()
-        let cache = try TestEnvironment.makeTemporaryDirectory("kept-workers-gone")
-        let environment = ["VIRTUAL_ENV": TestEnvironment.repoRoot.appendingPathComponent(".venv").path,
-                           "XDG_CACHE_HOME": cache.path]
+        let (environment, cache) = try isolatedEnvironment("kept-workers-gone")
         defer { _ = try? TestEnvironment.run(EndToEndFixture.binary, ["stop-workers"], environment: environment) }
         func arguments(_ label: String) -> [String] {
             ["run", "--keep-workers", "120", "--workers", "1", "--model", fixture.seedModel.path, "--input", fixture.dataset.path,
