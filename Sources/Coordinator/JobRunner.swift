@@ -80,15 +80,18 @@ public final class JobRunner: @unchecked Sendable {
             logger.notice("another job is using the kept workers; this job starts workers of its own, which end with it")
         }
         defer { pool?.release() }
+        if let pool {
+            do { options.token = try pool.token() } catch {
+                committer.abort()
+                throw error
+            }
+            workerArguments += ["--token-file", pool.tokenPath]
+        }
         var kept: [Int32] = []
         let listener: Listener
         do {
             switch options.workerSource {
             case .local:
-                if let pool {
-                    options.token = try pool.token()
-                    workerArguments += ["--token-file", pool.tokenPath]
-                }
                 if let pool, let state = pool.load(), let reused = try? Listener(host: "127.0.0.1", port: state.port) {
                     listener = reused
                     kept = WarmWorkerPool.liveWorkers(state)
