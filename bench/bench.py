@@ -689,6 +689,12 @@ def add_ratios(results, workers):
 
 # --- Reporting -------------------------------------------------------------------------
 
+def result_of(results, like, kind):
+    """The result of system kind `kind` on the same dataset and model as `like`, or None."""
+    return next((r for r in results if r["rows"] == like["rows"] and r["model"] == like["model"]
+                 and r["kind"] == kind), None)
+
+
 def markdown(results, args, skipped):
     """The results as Markdown: one table per dataset, then score-cluster against the limit."""
     lines = []
@@ -716,13 +722,11 @@ def markdown(results, args, skipped):
                   "| kept workers rows/s | share of limit |",
                   "|---:|---|---:|---:|---:|---:|---:|---:|"]
         for r in limits:
-            ours = next((o for o in results if o["rows"] == r["rows"] and o["model"] == r["model"]
-                         and o["kind"] == "score-cluster"), None)
+            ours = result_of(results, r, "score-cluster")
             workers_limit = args.workers * r["predict_rows_per_s"]
             ours_rate = f"{ours['rows_per_s']:,.0f}" if ours else "-"
             share = f"{100 * r['score_cluster_share_of_limit']:.0f}%" if ours else "-"
-            kept = next((o for o in results if o["rows"] == r["rows"] and o["model"] == r["model"]
-                         and o["kind"] == "score-cluster-kept"), None)
+            kept = result_of(results, r, "score-cluster-kept")
             kept_rate = f"{kept['rows_per_s']:,.0f}" if kept else "-"
             kept_share = f"{100 * kept['rows_per_s'] / workers_limit:.0f}%" if kept else "-"
             lines.append(f"| {r['rows']:,} | {r['model']} | {r['predict_rows_per_s']:,.0f} | {workers_limit:,.0f} "
@@ -735,9 +739,10 @@ def markdown(results, args, skipped):
                       f"| rows | model | {args.workers} at once rows/s | share of the limit above "
                       "| score-cluster share | kept workers share |", "|---:|---|---:|---:|---:|---:|"]
             for r in concurrent:
-                single = next((o for o in limits if o["rows"] == r["rows"] and o["model"] == r["model"]), None)
+                single = result_of(results, r, "predict-only")
+
                 def of(kind):
-                    o = next((o for o in results if o["rows"] == r["rows"] and o["model"] == r["model"] and o["kind"] == kind), None)
+                    o = result_of(results, r, kind)
                     return f"{100 * o['rows_per_s'] / r['predict_rows_per_s']:.0f}%" if o else "-"
                 scaling = f"{100 * r['predict_rows_per_s'] / single['limit_rows_per_s']:.0f}%" if single else "-"
                 lines.append(f"| {r['rows']:,} | {r['model']} | {r['predict_rows_per_s']:,.0f} | {scaling} "

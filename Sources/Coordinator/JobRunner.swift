@@ -67,16 +67,17 @@ public final class JobRunner: @unchecked Sendable {
         // Local workers are this binary, started as `score-cluster worker`.
         var workerArguments = ["worker", "--python-env", job.pythonEnvironment.root,
                                "--capacity", String(options.workerCapacity), "--connect-timeout", "0"] + options.localWorkerArguments
+        let wantsPool = options.keepWorkers != nil && options.workerSource == .local && !todo.isEmpty
         let pool: WarmWorkerPool?
         do {
-            pool = try options.keepWorkers == nil || options.workerSource != .local || todo.isEmpty ? nil
+            pool = try !wantsPool ? nil
                 : WarmWorkerPool.acquire(name: WarmWorkerPool.name(executable: Self.executablePath(), arguments: workerArguments + ["--workers", "\(options.workers)"]),
                                          directory: WarmWorkerPool.defaultDirectory())
         } catch {
             committer.abort()
             throw error
         }
-        if options.keepWorkers != nil && options.workerSource == .local && !todo.isEmpty && pool == nil {
+        if wantsPool && pool == nil {
             logger.notice("another job is using the kept workers; this job starts workers of its own, which end with it")
         }
         defer { pool?.release() }
@@ -153,11 +154,14 @@ public final class JobRunner: @unchecked Sendable {
             kept.forEach { _ in control.workerLaunched() }
             let started = max(0, options.workers - kept.count)
             let executable = Self.executablePath()
-            for index in 0..<started {
-                control.workerLaunched()
+            func launch(_ index: Int) {
                 local.launch(index: index, executable: executable, arguments: arguments, detachedLog: logFD) { index, how in
                     events.push(.workerExited(index: index, how: how))
                 }
+            }
+            for index in 0..<started {
+                control.workerLaunched()
+                launch(index)
             }
             launcher = local
             if let pool {
@@ -168,9 +172,7 @@ public final class JobRunner: @unchecked Sendable {
                 }
                 var launched = started
                 control.replaceKeptWorker = {
-                    local.launch(index: launched, executable: executable, arguments: arguments, detachedLog: logFD) { index, how in
-                        events.push(.workerExited(index: index, how: how))
-                    }
+                    launch(launched)
                     launched += 1
                 }
                 let watch = WarmWorkerPool.Watch(pids: kept, port: port) { events.push(.keptWorkerGone(pid: $0)) }

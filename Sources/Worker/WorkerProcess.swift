@@ -80,7 +80,7 @@ public struct WorkerProcess {
     /// machine is tried every 50 ms, so that a worker kept alive for the next local job
     /// (`run --keep-workers`) joins it at once; a failed loopback connect costs next to nothing.
     private var maxReconnectPause: Double {
-        options.host == "localhost" || options.host == "::1" || options.host.hasPrefix("127.") ? 0.05 : 2
+        Handshake.isLoopback(options.host) ? 0.05 : 2
     }
 
     /// Runs until the coordinator says shutdown or goes away (with `keepAlive`, job after job);

@@ -4,19 +4,22 @@ extension ParquetStatisticsBuilder {
     /// order `minMax` uses for `type`.
     struct Running {
         let type: DataType
+        /// "a < b" in `type`'s order; nil for a type not merged here (its min/max are omitted).
+        private let less: (([UInt8], [UInt8]) -> Bool)?
         private(set) var extremes: (min: [UInt8], max: [UInt8])?
         /// False once a piece had values but no min/max (byte strings over the length limit),
         /// or `type` is not one merged here: the column's min/max are then unknown, and omitted.
-        private(set) var known = true
+        private(set) var known: Bool
 
         init(type: DataType) {
             self.type = type
-            known = Self.order(type) != nil
+            less = Self.order(type)
+            known = less != nil
         }
 
         /// Adds a piece: its `minMax`, and whether it had any non-null value.
         mutating func add(_ piece: (min: [UInt8], max: [UInt8])?, hadValues: Bool) {
-            guard known, let less = Self.order(type) else { return }
+            guard known, let less else { return }
             guard let piece else {
                 // Floats without min/max held only NaN (ignored); byte strings were too long.
                 if hadValues && !type.isFloatingPoint { known = false }
