@@ -6,15 +6,18 @@ enum OutputPreview {
     static func print(summary: JobRunner.Summary, rows: Int) {
         guard let first = summary.outputFiles.first,
               let reader = try? ParquetFileReader(path: summary.outputDirectory + "/" + first),
-              !reader.rowGroupRowCounts.isEmpty,
-              let batch = try? reader.readRowGroup(0, columns: Array(reader.columns.indices)) else { return }
-        let shown = min(rows, batch.rowCount)
-        // The prediction column is last; show it with at most three leading columns.
-        let columnIndices = Array(0..<max(0, batch.columns.count - 1)).prefix(3) + [batch.columns.count - 1]
+              let groupRows = reader.rowGroupRowCounts.first, !reader.columns.isEmpty else { return }
+        // The prediction column is last; show it with at most three leading columns. Only those
+        // columns' first pages are decoded: a whole row group can be a million rows.
+        let last = reader.columns.count - 1
+        let columnIndices = Array(Array(0..<last).prefix(3)) + [last]
+        let shown = min(rows, groupRows)
+        guard let batch = try? ParquetRangeReader(file: reader, columns: columnIndices).read(rowGroup: 0, rows: 0..<shown)
+        else { return }
         Swift.print("first \(shown) rows of \(first):")
-        Swift.print(columnIndices.map { batch.schema.fields[$0].name }.joined(separator: "\t"))
+        Swift.print(batch.schema.fields.map(\.name).joined(separator: "\t"))
         for row in 0..<shown {
-            Swift.print(columnIndices.map { describe(batch.columns[$0], row) }.joined(separator: "\t"))
+            Swift.print(batch.columns.map { describe($0, row) }.joined(separator: "\t"))
         }
     }
 
