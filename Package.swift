@@ -28,6 +28,9 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
                        providers: [.apt(["liblz4-dev"])]),
+        // OpenSSL, for TLS between machines (`coordinator --tls-certificate`, `worker --tls-ca`).
+        .systemLibrary(name: "CSSL", path: "Sources/CSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
         // glibc's malloc.h (mallopt), for the coordinator's memory tuning.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
 
@@ -35,8 +38,8 @@ let package = Package(
         .target(name: "Columnar", dependencies: ["CZstd", "CSnappy", "CZlib", "CLZ4"]),
         // SHA-256, HMAC-SHA256 and constant-time comparison in pure Swift.
         .target(name: "Digest"),
-        // Frames and messages between coordinator and workers; socket transport.
-        .target(name: "Wire", dependencies: ["Columnar", "Digest"]),
+        // Frames and messages between coordinator and workers; socket transport, optionally TLS.
+        .target(name: "Wire", dependencies: ["Columnar", "Digest", "CSSL"]),
         // The embedded interpreter, MLmodel parsing, model loading, predict and result casting.
         .target(name: "PyFunc", dependencies: ["CPython", "Columnar", "Digest", "Yams"]),
         // The worker loop: connect, load the model once, score batches, stream results back.
@@ -60,7 +63,7 @@ let package = Package(
         // Paths and process helpers shared by the tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "TestSupport"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "Columnar"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Columnar", "TestSupport"]),
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
         .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "Columnar", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Wire", "Columnar"]),

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(python3.11-dev libpython3-dev python3.11-venv libzstd-dev libsnappy-dev zlib1g-dev liblz4-dev pkg-config)
+packages=(python3.11-dev libpython3-dev python3.11-venv libzstd-dev libsnappy-dev zlib1g-dev liblz4-dev libssl-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -82,6 +82,8 @@ public struct JobOptions: Sendable {
     public var localWorkerArguments: [String] = []
     /// The shared secret workers must prove they know (remote workers need one).
     public var token: ClusterToken?
+    /// TLS for workers' connections (`coordinator --tls-certificate/--tls-key`); nil: plain TCP.
+    public var tls: TLSContext?
     /// A batch a worker holds longer than this (seconds) counts as lost with its worker; nil: no limit.
     public var taskTimeout: Double?
     /// A worker silent for longer than this (seconds; workers send heartbeats) counts as lost.

@@ -196,8 +196,12 @@ public final class JobRunner: @unchecked Sendable {
                 throw JobError("cannot pack the model \(job.model.directory) for remote workers: \(error)")
             }
             let how = "score-cluster worker --connect HOST:\(listener.port)\(options.token == nil ? "" : " --token-file FILE")"
-            logger.notice("listening for workers on \(host):\(listener.port); scoring starts when \(minWorkers) are ready (\(how))",
+                + (options.tls == nil ? "" : " --tls-ca FILE")
+            logger.notice("listening for workers on \(host):\(listener.port)\(options.tls == nil ? "" : " (TLS)"); scoring starts when \(minWorkers) are ready (\(how))",
                           metadata: ["listen": "\(host):\(listener.port)"])
+            if options.tls == nil && !(host == "localhost" || host == "::1" || host.hasPrefix("127.")) {
+                logger.warning("links to workers are not encrypted: input rows, predictions and the model cross the network in the clear; pass --tls-certificate and --tls-key to encrypt them")
+            }
         }
         let acceptor = Acceptor(listener: listener, events: events, logger: logger)
         acceptor.start()

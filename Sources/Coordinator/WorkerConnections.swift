@@ -27,12 +27,31 @@ enum JobEvent: Sendable {
 enum WorkerConnections {
     /// Reads the first frame of a new connection on its own thread: a worker's hello, or a
     /// refusal that is logged. Strangers never reach the scheduler and never get data.
-    static func handshake(_ connection: Connection, token: ClusterToken?, events: BlockingQueue<JobEvent>, logger: Logger) {
+    static func handshake(_ connection: Connection, token: ClusterToken?, tls: TLSContext?,
+                          events: BlockingQueue<JobEvent>, logger: Logger) {
         let logger = { var l = logger; l[metadataKey: "peer"] = "\(connection.peer)"; return l }()
         Thread.detachNewThread {
             // A peer that connects and says nothing must not hold a thread for ever.
             connection.setReceiveTimeout(seconds: 30)
             do {
+                if let tls {
+                    // A TLS client speaks first; a worker without TLS waits for the challenge,
+                    // so it is told in plain words rather than left to time out.
+                    guard connection.waitForPeer(milliseconds: 5000) else {
+                        let reason = "this coordinator requires TLS: start the worker with --tls-ca FILE (the certificate or CA to trust)"
+                        try? connection.send(.handshakeResult, HandshakeResult(accepted: false, reason: reason))
+                        logger.warning("refused \(connection.peer): it did not start TLS within 5 s (a worker without --tls-ca?)")
+                        connection.close()
+                        return
+                    }
+                    do {
+                        try connection.startTLS(tls)
+                    } catch {
+                        logger.warning("refused \(connection.peer): \(error) (a worker without --tls-ca, or not a worker)")
+                        connection.close()
+                        return
+                    }
+                }
                 // Challenge-response first: nothing else is read from or sent to a peer before it passes.
                 var handshake = CoordinatorHandshake(token: token, peer: connection.peer, peerIsLoopback: connection.peerIsLoopback)
                 switch handshake.start() {

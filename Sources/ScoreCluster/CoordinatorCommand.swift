@@ -13,8 +13,9 @@ struct CoordinatorCommand: ParsableCommand {
             The coordinator reads the input and writes the output; workers need neither, nor the model: a \
             worker that lacks the model receives it (checked against its SHA-256) and keeps it in its cache. \
             Workers prove they know the shared token (--token-file or SCORE_CLUSTER_TOKEN) by \
-            challenge-response; without a token only workers on this machine are accepted. The job options \
-            are those of `score-cluster run`.
+            challenge-response; without a token only workers on this machine are accepted. With \
+            --tls-certificate and --tls-key every link is encrypted with TLS, and workers check the \
+            certificate (worker --tls-ca). The job options are those of `score-cluster run`.
             """
     )
 
@@ -30,12 +31,22 @@ struct CoordinatorCommand: ParsableCommand {
             help: ArgumentHelp("File holding the shared secret (mode 0600); default: $SCORE_CLUSTER_TOKEN.", valueName: "file"))
     var tokenFile: String?
 
+    @Option(name: .customLong("tls-certificate"),
+            help: ArgumentHelp("PEM certificate (chain) to present to workers: links are then TLS-encrypted; needs --tls-key.", valueName: "file"))
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key of --tls-certificate (unencrypted; keep it 0600).", valueName: "file"))
+    var tlsKey: String?
+
     @Option(name: .customLong("wait-for-workers"), help: ArgumentHelp("Seconds to wait for the first ready worker.", valueName: "seconds"))
     var waitForWorkers: Double = 600
 
     func validate() throws {
         guard HostPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got '\(listen)'") }
         guard minWorkers >= 1 else { throw ValidationError("--min-workers must be at least 1") }
+        guard (tlsCertificate == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-certificate and --tls-key go together")
+        }
     }
 
     func run() throws {
@@ -45,6 +56,11 @@ struct CoordinatorCommand: ParsableCommand {
         options.startupTimeout = waitForWorkers
         do { options.token = try ClusterToken.load(tokenFile: tokenFile) } catch {
             throw ValidationError("\(error)")
+        }
+        if let tlsCertificate, let tlsKey {
+            do { options.tls = try TLSContext.server(certificateFile: tlsCertificate, keyFile: tlsKey) } catch {
+                throw ValidationError("\(error)")
+            }
         }
         try job.execute(options)
     }

@@ -28,6 +28,14 @@ struct WorkerCommand: ParsableCommand {
             help: ArgumentHelp("File holding the shared secret (mode 0600); default: $SCORE_CLUSTER_TOKEN.", valueName: "file"))
     var tokenFile: String?
 
+    @Option(name: .customLong("tls-ca"),
+            help: ArgumentHelp("Connect with TLS, trusting the coordinator's certificate if it is in (or signed by one in) this PEM file.", valueName: "file"))
+    var tlsCA: String?
+
+    @Option(name: .customLong("tls-server-name"),
+            help: ArgumentHelp("With --tls-ca: the name (or IP address) the coordinator's certificate must carry (default: the --connect host).", valueName: "name"))
+    var tlsServerName: String?
+
     @Option(name: .customLong("model-cache"),
             help: ArgumentHelp("Where models received from coordinators are kept (default: ~/.cache/score-cluster/models).", valueName: "dir"))
     var modelCache: String?
@@ -54,6 +62,7 @@ struct WorkerCommand: ParsableCommand {
         guard coordinatorTimeout > 2 else { throw ValidationError("--coordinator-timeout must be more than 2 seconds (the coordinator beats every 2)") }
         guard HostPort(connect) != nil else { throw ValidationError("--connect must be HOST:PORT, got '\(connect)'") }
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
+        guard tlsServerName == nil || tlsCA != nil else { throw ValidationError("--tls-server-name applies with --tls-ca") }
         if let idleTimeout {
             guard keepAlive else { throw ValidationError("--idle-timeout applies to --keep-alive workers") }
             guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
@@ -71,6 +80,11 @@ struct WorkerCommand: ParsableCommand {
         options.keepAlive = keepAlive
         options.idleTimeout = idleTimeout
         options.coordinatorTimeout = coordinatorTimeout
+        if let tlsCA {
+            do { options.tls = try TLSContext.client(trustFile: tlsCA, serverName: tlsServerName) } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         let status = WorkerProcess(options: options).run()
         if status != 0 { throw ExitCode(status) }
     }

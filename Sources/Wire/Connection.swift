@@ -11,7 +11,8 @@ import Synchronization
 ///
 /// Sends may come from several threads (they are serialised); receives from one thread at a
 /// time. Batches and results travel as their column buffers, gathered with `writev` rather
-/// than copied into one message.
+/// than copied into one message. With `startTLS` every byte after the TLS handshake is
+/// encrypted (see `TLSContext`).
 public final class Connection: @unchecked Sendable {
     /// Largest payload accepted from a peer (1 GiB): bounds what a stranger can make us allocate.
     public static let defaultMaxPayload: UInt64 = 1 << 30
@@ -22,6 +23,10 @@ public final class Connection: @unchecked Sendable {
     public let maxPayload: UInt64
     private let sendLock = Mutex(())
     private let closed = Atomic<Bool>(false)
+    /// Set once by `startTLS`, before any frame, by the one thread using the connection then.
+    private var tls: TLSSession?
+    /// `setReceiveTimeout` in milliseconds (-1: none), for TLS reads, which wait with `poll`.
+    private let receiveTimeoutMilliseconds = Atomic<Int32>(-1)
 
     init(fd: Int32, peer: String, maxPayload: UInt64 = Connection.defaultMaxPayload) {
         self.fd = fd
@@ -74,6 +79,33 @@ public final class Connection: @unchecked Sendable {
     /// Unblocks a thread waiting in `receive()` without releasing the descriptor yet.
     public func shutdownReceive() { shutdown(fd, Int32(SHUT_RDWR)) }
 
+    // MARK: TLS
+
+    /// Whether frames on this connection are encrypted.
+    public var isTLS: Bool { tls != nil }
+
+    /// Runs the TLS handshake as `context`'s side (a worker checks the coordinator's certificate
+    /// against `serverName`, by default the host it connected to). Call before any frame.
+    /// - Throws: `WireError.tls` saying why (untrusted certificate, wrong name, a peer that does
+    ///   not speak TLS, no handshake within `seconds`).
+    public func startTLS(_ context: TLSContext, serverName: String? = nil, seconds: Double = 10) throws(WireError) {
+        precondition(tls == nil, "TLS already started on this connection")
+        let session = try TLSSession(context: context, fd: fd, serverName: serverName ?? context.serverName)
+        try session.handshake(seconds: seconds)
+        tls = session
+    }
+
+    /// Waits up to `milliseconds` for the peer to send something (or hang up); false when it
+    /// stays silent. A TLS client speaks first, a worker without TLS waits for the challenge.
+    public func waitForPeer(milliseconds: Int32) -> Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let ready = poll(&descriptor, 1, milliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            return ready != 0
+        }
+    }
+
     // MARK: Sending
 
     /// Sends a JSON control message.
@@ -113,7 +145,9 @@ public final class Connection: @unchecked Sendable {
                         let base = segment.buffer?.mutableBase ?? UnsafeMutableRawPointer(mutating: z.baseAddress!)
                         iov.append(iovec(iov_base: base, iov_len: segment.count))
                     }
-                    try sendLock.withLock { (_) throws in try writeAll(&iov) }
+                    try sendLock.withLock { (_) throws in
+                        if let tls { try writeAll(&iov, tls) } else { try writeAll(&iov) }
+                    }
                 }
             }
             withExtendedLifetime(segments) {}
@@ -144,6 +178,27 @@ public final class Connection: @unchecked Sendable {
             }
             while index < iov.count && iov[index].iov_len == 0 { index += 1 }
         }
+    }
+
+    /// Writes the pieces through TLS; small ones are gathered first, so that a frame's header
+    /// does not go out as a TLS record of its own.
+    private func writeAll(_ iov: inout [iovec], _ tls: TLSSession) throws {
+        let gatherLimit = 16 << 10
+        var gathered: [UInt8] = []
+        gathered.reserveCapacity(gatherLimit)
+        for piece in iov where piece.iov_len > 0 {
+            let bytes = UnsafeRawBufferPointer(start: piece.iov_base, count: piece.iov_len)
+            if gathered.count + bytes.count <= gatherLimit {
+                gathered.append(contentsOf: bytes)
+                continue
+            }
+            if !gathered.isEmpty {
+                try gathered.withUnsafeBytes { try tls.write($0.baseAddress!, $0.count) }
+                gathered.removeAll(keepingCapacity: true)
+            }
+            try tls.write(bytes.baseAddress!, bytes.count)
+        }
+        if !gathered.isEmpty { try gathered.withUnsafeBytes { try tls.write($0.baseAddress!, $0.count) } }
     }
 
     // MARK: Receiving
@@ -180,7 +235,14 @@ public final class Connection: @unchecked Sendable {
     private func readFully(_ base: UnsafeMutableRawPointer, _ count: Int, allowEOF: Bool) throws -> Bool {
         var done = 0
         while done < count {
-            let n = read(fd, base + done, count - done)
+            let n: Int
+            if let tls {
+                guard let got = try tls.read(base + done, count - done, milliseconds: receiveTimeoutMilliseconds.load(ordering: .relaxed))
+                else { throw WireError.timedOut(peer) }
+                n = got
+            } else {
+                n = read(fd, base + done, count - done)
+            }
             if n == 0 {
                 if done == 0 && allowEOF { return false }
                 throw WireError.malformed("connection from \(peer) ended in the middle of a frame")
@@ -200,6 +262,7 @@ public final class Connection: @unchecked Sendable {
 extension Connection {
     /// Bounds how long `receive()` may wait for bytes (0 = forever); a handshake must not hang.
     public func setReceiveTimeout(seconds: Int) {
+        receiveTimeoutMilliseconds.store(seconds > 0 ? Int32(seconds * 1000) : -1, ordering: .relaxed)
         var tv = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }

@@ -12,6 +12,8 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case io(String)
     /// A message arrived that is not allowed at this point of the conversation.
     case unexpected(String)
+    /// TLS could not be set up (certificate, key, trust) or the TLS handshake failed.
+    case tls(String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .closed: "connection closed by peer"
         case .io(let why): "socket error: \(why)"
         case .unexpected(let why): "unexpected message: \(why)"
+        case .tls(let why): "TLS: \(why)"
         }
     }
 }

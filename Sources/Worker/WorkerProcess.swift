@@ -37,6 +37,9 @@ public struct WorkerProcess {
         /// Seconds without a frame from the coordinator (it beats every 2 s) after which it is
         /// taken for gone.
         public var coordinatorTimeout: Int = Heartbeat.coordinatorSilenceSeconds
+        /// TLS towards the coordinator (`--tls-ca`): its certificate is checked against the
+        /// trusted certificates and its name (`--tls-server-name`, else `host`). nil: plain TCP.
+        public var tls: TLSContext?
 
         public init(host: String, port: Int, pythonEnvironment: String?, capacity: Int = 3, token: ClusterToken? = nil,
                     modelCache: String = ModelCache.defaultDirectory()) {
@@ -140,6 +143,15 @@ public struct WorkerProcess {
         }
         defer { connection.close() }
         do {
+            if let tls = options.tls {
+                do { try connection.startTLS(tls, serverName: tls.serverName ?? options.host) } catch {
+                    var why = "\(error)"
+                    if case .tls(let detail) = error { why = detail }
+                    throw WireError.tls("with the coordinator at \(options.host):\(options.port): \(why) "
+                                        + "(check --tls-ca and --tls-server-name against the coordinator's --tls-certificate, "
+                                        + "and that the coordinator was started with one)")
+                }
+            }
             try authenticate(connection)
         } catch WireError.closed where state.runtime != nil {
             logger.debug("the coordinator closed the connection before the handshake (it is winding down)")
@@ -204,6 +216,9 @@ public struct WorkerProcess {
                                         coordinatorIsLoopback: connection.peerIsLoopback,
                                         loopbackMayOmitToken: !options.keepAlive)
         let first = try connection.receive()
+        if first.header.type == .handshakeResult, let result = try? first.decode(HandshakeResult.self), !result.accepted {
+            throw WireError.unexpected("the coordinator refused this worker: \(result.reason ?? "no reason given")")
+        }
         guard first.header.type == .challenge else {
             throw WireError.unexpected("the coordinator sent \(first.header.type) instead of a challenge")
         }

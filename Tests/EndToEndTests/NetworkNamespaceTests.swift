@@ -47,8 +47,9 @@ enum NetworkNamespaces {
 @Suite("Workers in other network namespaces", .serialized,
        .enabled(if: NetworkNamespaces.available, "needs root and `ip netns` (CI runs as root); skipped here"))
 struct NetworkNamespaceTests {
-    @Test("coordinator + 2 workers in separate namespaces, model shipped: output equals the one-machine run")
-    func acrossNamespaces() throws {
+    @Test("coordinator + 2 workers in separate namespaces, model shipped, plain TCP and TLS: output equals the one-machine run",
+          arguments: [false, true])
+    func acrossNamespaces(tls: Bool) throws {
         let fixture = try EndToEndFixture.shared.get()
         let dir = try TestEnvironment.makeTemporaryDirectory("netns")
         let token = dir.appendingPathComponent("token").path
@@ -64,18 +65,24 @@ struct NetworkNamespaceTests {
         let job = ["--model", model, "--input", fixture.dataset.path, "--columns", "f0,f1,f2,f3", "--preview", "0",
                    "--partition-rows", "1000", "--batch-size", "400"]
         let port = 20_000 + Int.random(in: 0..<20_000)
-        let output = fixture.outputPath("netns")
+        let output = fixture.outputPath(tls ? "netns-tls" : "netns")
         let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+        // With TLS the workers check the coordinator's certificate by the name it carries
+        // (--tls-server-name), not by the namespace address they connect to.
+        let certificates = tls ? try TestCertificates.make() : nil
+        let coordinatorTLS = certificates.map { ["--tls-certificate", $0.certificateFile, "--tls-key", $0.keyFile] } ?? []
+        let workerTLS = certificates.map { ["--tls-ca", $0.caFile, "--tls-server-name", "coordinator.test"] } ?? []
         let coordinator = try BackgroundProcess(EndToEndFixture.binary,
             ["coordinator", "--listen", "0.0.0.0:\(port)", "--min-workers", "2", "--token-file", token,
-             "--wait-for-workers", "120", "--output", output, "--report", output + "-report.json"] + job,
+             "--wait-for-workers", "120", "--output", output, "--report", output + "-report.json"] + coordinatorTLS + job,
             environment: ["VIRTUAL_ENV": venv])
         #expect(BackgroundProcess.waitFor(seconds: 30) { coordinator.stderr.contains("listening for workers") }, "\(coordinator.stderr)")
+        #expect(coordinator.stderr.contains("links to workers are not encrypted") == !tls, "\(coordinator.stderr)")
         var workers: [BackgroundProcess] = []
         for (name, _, host, _) in spaces {
             workers.append(try BackgroundProcess(NetworkNamespaces.ipPath,
                 ["netns", "exec", name, EndToEndFixture.binary, "worker", "--connect", "\(host):\(port)", "--token-file", token,
-                 "--model-cache", dir.appendingPathComponent("cache-\(name)").path, "--python-env", venv]))
+                 "--model-cache", dir.appendingPathComponent("cache-\(name)").path, "--python-env", venv] + workerTLS))
         }
         let result = coordinator.wait(seconds: 300)
         #expect(result.status == 0, "\(result.stderr)")
@@ -88,7 +95,7 @@ struct NetworkNamespaceTests {
         let peers = (report?["workers"] as? [[String: Any]] ?? []).compactMap { $0["peer"] as? String }
         #expect(peers.contains { $0.hasPrefix("10.231.1.2:") } && peers.contains { $0.hasPrefix("10.231.2.2:") }, "\(peers)")
 
-        let local = fixture.outputPath("netns-local")
+        let local = fixture.outputPath(tls ? "netns-tls-local" : "netns-local")
         let run = try EndToEndFixture.scoreCluster(["run", "--output", local, "--workers", "2"] + job)
         #expect(run.status == 0, "\(run.stderr)")
         let verdict = try TestEnvironment.runPython("""

@@ -223,3 +223,47 @@ struct SilentCoordinatorTests {
         #expect(waited >= 3 && waited < 20, "the worker left after \(waited) s")
     }
 }
+
+@Suite("Workers over TLS", .serialized)
+struct TLSWorkersTests {
+    @Test("a coordinator with a certificate scores with a worker that trusts its CA; a worker without TLS is told what to pass")
+    func tlsJob() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let certificates = try TestCertificates.make()
+        let dir = try TestEnvironment.makeTemporaryDirectory("tls-job")
+        let token = dir.appendingPathComponent("token").path
+        try "tls-job-secret-0123456789abcdef".write(toFile: token, atomically: true, encoding: .utf8)
+        chmod(token, 0o600)
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let output = fixture.outputPath("tls")
+        let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+        let coordinator = try BackgroundProcess(EndToEndFixture.binary,
+            ["coordinator", "--listen", "127.0.0.1:\(port)", "--token-file", token, "--wait-for-workers", "120",
+             "--tls-certificate", certificates.certificateFile, "--tls-key", certificates.keyFile,
+             "--model", fixture.seedModel.path, "--input", fixture.dataset.path, "--output", output,
+             "--columns", "f0,f1,f2,f3", "--preview", "0"])
+        defer { coordinator.signal(SIGKILL); coordinator.wait(seconds: 5) }
+        #expect(BackgroundProcess.waitFor(seconds: 30) { coordinator.stderr.contains("listening for workers") }, "\(coordinator.stderr)")
+        #expect(coordinator.stderr.contains("(TLS)") && coordinator.stderr.contains("--tls-ca FILE"), "\(coordinator.stderr)")
+
+        let worker = ["worker", "--connect", "127.0.0.1:\(port)", "--token-file", token, "--python-env", venv,
+                      "--model-cache", dir.appendingPathComponent("cache").path]
+        let plain = try TestEnvironment.run(EndToEndFixture.binary, worker)
+        #expect(plain.status != 0)
+        #expect(plain.stderr.contains("this coordinator requires TLS: start the worker with --tls-ca"), "\(plain.stderr)")
+        let stranger = try TestEnvironment.run(EndToEndFixture.binary, worker + ["--tls-ca", certificates.strangerFile])
+        #expect(stranger.status != 0)
+        #expect(stranger.stderr.contains("certificate verify failed"), "\(stranger.stderr)")
+
+        let trusted = try TestEnvironment.run(EndToEndFixture.binary, worker + ["--tls-ca", certificates.caFile])
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        #expect(trusted.stderr.contains("received the model"), "\(trusted.stderr)")
+        let ended = coordinator.wait(seconds: 120)
+        #expect(ended.status == 0, "\(ended.stderr)")
+        #expect(ended.stderr.contains("did not start TLS") && ended.stderr.contains("unknown ca"), "\(ended.stderr)")
+        let checker = TestEnvironment.repoRoot.appendingPathComponent("Tests/Fixtures/check_e2e_output.py").path
+        let check = try TestEnvironment.run(TestEnvironment.python, [checker, fixture.dataset.path, output,
+                                                                     fixture.seedModel.path, "seed", "f0,f1,f2,f3"])
+        #expect(check.status == 0 && check.stdout.contains("OK"), "\(check.stderr)")
+    }
+}

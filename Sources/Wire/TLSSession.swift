@@ -1,0 +1,151 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSSL
+import Foundation
+import Synchronization
+
+/// One connection's TLS state over a non-blocking socket.
+///
+/// OpenSSL allows one call at a time on a session, and a connection receives on one thread
+/// while others send: every OpenSSL call holds `lock`, and waiting for the socket happens
+/// outside it, so a thread waiting for the next frame never holds up a heartbeat.
+final class TLSSession: @unchecked Sendable {
+    private let ssl: OpaquePointer
+    private let fd: Int32
+    private let lock = Mutex(())
+
+    /// A session on `fd` (made non-blocking). A client checks the server's certificate against
+    /// `serverName`, a DNS name or an IP address.
+    init(context: TLSContext, fd: Int32, serverName: String?) throws(WireError) {
+        guard let ssl = SSL_new(context.context) else { throw .tls("cannot create a TLS session: \(TLSContext.errors())") }
+        self.ssl = ssl
+        self.fd = fd
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        guard SSL_set_fd(ssl, fd) == 1 else { throw .tls("cannot attach TLS to the socket: \(TLSContext.errors())") }
+        if context.isServer {
+            SSL_set_accept_state(ssl)
+        } else {
+            SSL_set_connect_state(ssl)
+            if let name = serverName {
+                if TLSSession.isIPAddress(name) {
+                    guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1 else {
+                        throw .tls("cannot check the certificate against the address \(name): \(TLSContext.errors())")
+                    }
+                } else {
+                    _ = cssl_set_server_name(ssl, name)
+                    guard SSL_set1_host(ssl, name) == 1 else {
+                        throw .tls("cannot check the certificate against the name \(name): \(TLSContext.errors())")
+                    }
+                }
+            }
+        }
+    }
+
+    deinit { SSL_free(ssl) }
+
+    /// What one OpenSSL call came to.
+    private enum Step {
+        case done(Int32)
+        case wantRead
+        case wantWrite
+        case endOfStream
+        case failed(String)
+    }
+
+    private func attempt(_ call: (OpaquePointer) -> Int32) -> Step {
+        lock.withLock { _ in
+            ERR_clear_error()
+            let rc = call(ssl)
+            if rc > 0 { return .done(rc) }
+            switch SSL_get_error(ssl, rc) {
+            case SSL_ERROR_WANT_READ: return .wantRead
+            case SSL_ERROR_WANT_WRITE: return .wantWrite
+            case SSL_ERROR_ZERO_RETURN: return .endOfStream
+            case SSL_ERROR_SYSCALL:
+                let code = errno
+                let detail = TLSContext.errors()
+                // The peer went away (killed, closed) or the socket was shut down here.
+                if code == 0 || code == ECONNRESET || code == EPIPE || code == EBADF || code == ENOTCONN {
+                    return .endOfStream
+                }
+                return .failed("\(String(cString: strerror(code))) (\(detail))")
+            default:
+                var why = TLSContext.errors()
+                let verify = SSL_get_verify_result(ssl)
+                if verify != X509_V_OK {
+                    why += " (\(String(cString: X509_verify_cert_error_string(verify))))"
+                }
+                return .failed(why)
+            }
+        }
+    }
+
+    /// Waits until the socket is readable (or writable); false when `milliseconds` passed
+    /// first (-1: no limit). A closed or shut-down socket counts as ready: the next call says so.
+    private func wait(readable: Bool, milliseconds: Int32) -> Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(readable ? POLLIN : POLLOUT), revents: 0)
+        while true {
+            let ready = poll(&descriptor, 1, milliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            return ready != 0
+        }
+    }
+
+    /// Runs the handshake (and, for a client, checks the server's certificate).
+    /// - Throws: `WireError.tls` saying why, also when it takes longer than `seconds`.
+    func handshake(seconds: Double) throws(WireError) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let step = attempt { SSL_do_handshake($0) }
+            let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
+            switch step {
+            case .done: return
+            case .wantRead, .wantWrite:
+                let readable: Bool
+                if case .wantRead = step { readable = true } else { readable = false }
+                guard left > 0, wait(readable: readable, milliseconds: left) else {
+                    throw .tls("no TLS handshake within \(Int(seconds)) s")
+                }
+            case .endOfStream: throw .tls("the peer closed the connection during the TLS handshake")
+            case .failed(let why): throw .tls("handshake failed: \(why)")
+            }
+        }
+    }
+
+    /// Reads up to `count` bytes: how many (0 at the end of the stream), or nil when nothing
+    /// came within `milliseconds` (-1: no limit).
+    func read(_ base: UnsafeMutableRawPointer, _ count: Int, milliseconds: Int32) throws(WireError) -> Int? {
+        let chunk = Int32(min(count, 1 << 30))
+        while true {
+            switch attempt({ SSL_read($0, base, chunk) }) {
+            case .done(let n): return Int(n)
+            case .wantRead: if !wait(readable: true, milliseconds: milliseconds) { return nil }
+            case .wantWrite: _ = wait(readable: false, milliseconds: -1)
+            case .endOfStream: return 0
+            case .failed(let why): throw .tls("receive failed: \(why)")
+            }
+        }
+    }
+
+    /// Writes all `count` bytes.
+    /// - Throws: `WireError.closed` when the peer is gone.
+    func write(_ base: UnsafeRawPointer, _ count: Int) throws(WireError) {
+        var done = 0
+        while done < count {
+            let chunk = Int32(min(count - done, 1 << 30))
+            switch attempt({ SSL_write($0, base + done, chunk) }) {
+            case .done(let n): done += Int(n)
+            case .wantWrite: _ = wait(readable: false, milliseconds: -1)
+            case .wantRead: _ = wait(readable: true, milliseconds: -1)
+            case .endOfStream: throw .closed
+            case .failed(let why): throw .tls("send failed: \(why)")
+            }
+        }
+    }
+
+    static func isIPAddress(_ name: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, name, &v4) == 1 || inet_pton(AF_INET6, name, &v6) == 1
+    }
+}
