@@ -4,8 +4,14 @@
 
 // OpenSSL spells these as macros over SSL_CTX_ctrl/SSL_ctrl, which Swift does not import.
 
-static inline long cssl_ctx_set_min_tls12(SSL_CTX *ctx) {
-    return SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+/// Both ends are score-cluster with OpenSSL 3: TLS 1.3 only, which has no renegotiation.
+static inline long cssl_ctx_set_min_tls13(SSL_CTX *ctx) {
+    return SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+}
+
+static int cssl_no_password(char *buffer, int size, int rwflag, void *data) {
+    (void)buffer; (void)size; (void)rwflag; (void)data;
+    return 0;
 }
 
 /// Partial writes (a frame's buffers go out record by record) from buffers that may move between
@@ -15,9 +21,18 @@ static inline long cssl_ctx_set_min_tls12(SSL_CTX *ctx) {
 /// 16 KB record: batches are megabytes.
 static inline void cssl_ctx_set_stream_modes(SSL_CTX *ctx) {
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+    // An encrypted key fails with an error instead of asking for a passphrase on the terminal.
+    SSL_CTX_set_default_passwd_cb(ctx, cssl_no_password);
+    // Sessions are never resumed: no tickets.
+    SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_default_read_buffer_len(ctx, 256 * 1024);
+}
+
+/// A trusted intermediate CA (or the coordinator's own certificate) is enough, without the root.
+static inline void cssl_ctx_allow_partial_chain(SSL_CTX *ctx) {
+    X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_PARTIAL_CHAIN);
 }
 
 static inline long cssl_set_server_name(SSL *ssl, const char *name) {

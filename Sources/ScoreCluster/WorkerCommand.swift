@@ -63,6 +63,7 @@ struct WorkerCommand: ParsableCommand {
         guard HostPort(connect) != nil else { throw ValidationError("--connect must be HOST:PORT, got '\(connect)'") }
         guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
         guard tlsServerName == nil || tlsCA != nil else { throw ValidationError("--tls-server-name applies with --tls-ca") }
+        guard tlsServerName?.isEmpty != true else { throw ValidationError("--tls-server-name must not be empty") }
         if let idleTimeout {
             guard keepAlive else { throw ValidationError("--idle-timeout applies to --keep-alive workers") }
             guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }

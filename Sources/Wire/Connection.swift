@@ -39,7 +39,10 @@ public final class Connection: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        Glibc.close(fd)
+    }
 
     /// Connects to `host:port`, trying each address the name resolves to.
     public static func connect(host: String, port: Int) throws -> Connection {
@@ -68,11 +71,15 @@ public final class Connection: @unchecked Sendable {
         throw WireError.io("cannot connect to \(host):\(port): \(lastError)")
     }
 
-    /// Closes the socket; blocked receives return `.closed`. Safe to call more than once.
+    /// Ends the connection: blocked receives and sends return `.closed`, and so does every later
+    /// one. Safe to call more than once, from any thread.
+    ///
+    /// The descriptor itself is released when the last reference goes (`deinit`): a thread still
+    /// sending a heartbeat on this connection must fail, not write into whatever socket gets the
+    /// same descriptor number next (over TLS, a record under the old keys would end the new session).
     public func close() {
         if closed.exchange(true, ordering: .acquiringAndReleasing) == false {
             shutdown(fd, Int32(SHUT_RDWR))
-            Glibc.close(fd)
         }
     }
 
@@ -132,6 +139,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     private func sendFrame(_ type: MessageType, head: [UInt8], segments: [(buffer: ColumnBuffer?, count: Int)]) throws {
+        guard !closed.load(ordering: .acquiring) else { throw WireError.closed }
         let payloadLength = head.count + segments.reduce(0) { $0 + $1.count }
         let header = FrameHeader(type: type, payloadLength: UInt64(payloadLength)).encoded()
         let zeros = [UInt8](repeating: 0, count: 8)
@@ -220,6 +228,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Waits for the next frame. Throws `.closed` when the peer hangs up between frames.
     public func receive() throws -> Frame {
+        guard !closed.load(ordering: .acquiring) else { throw WireError.closed }
         var headerBytes = [UInt8](repeating: 0, count: FrameHeader.size)
         let got = try headerBytes.withUnsafeMutableBytes { (p) throws in try readFully(p.baseAddress!, p.count, allowEOF: true) }
         guard got else { throw WireError.closed }
@@ -262,7 +271,7 @@ public final class Connection: @unchecked Sendable {
 extension Connection {
     /// Bounds how long `receive()` may wait for bytes (0 = forever); a handshake must not hang.
     public func setReceiveTimeout(seconds: Int) {
-        receiveTimeoutMilliseconds.store(seconds > 0 ? Int32(seconds * 1000) : -1, ordering: .relaxed)
+        receiveTimeoutMilliseconds.store(seconds > 0 ? Int32(min(seconds, Int(Int32.max) / 1000) * 1000) : -1, ordering: .relaxed)
         var tv = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }

@@ -6,7 +6,7 @@ import Foundation
 /// The coordinator presents a certificate (`coordinator --tls-certificate FILE --tls-key FILE`);
 /// workers check it against the certificates they trust (`worker --tls-ca FILE`) and against the
 /// coordinator's name. The shared token still proves each worker to the coordinator, inside TLS.
-/// TLS 1.2 at least; OpenSSL's default cipher suites.
+/// TLS 1.3 (both ends are score-cluster); OpenSSL's default cipher suites; no session resumption.
 public final class TLSContext: @unchecked Sendable {
     /// An OpenSSL `SSL_CTX`: safe to make sessions from on any thread once configured.
     let context: OpaquePointer
@@ -54,20 +54,23 @@ public final class TLSContext: @unchecked Sendable {
     /// - Throws: `WireError.tls` naming the file that cannot be used and why.
     public static func client(trustFile: String, serverName: String? = nil) throws(WireError) -> TLSContext {
         try readable(trustFile, "--tls-ca")
+        guard serverName?.isEmpty != true else { throw .tls("the server name to check (--tls-server-name) is empty") }
         let context = try makeContext(TLS_client_method())
         guard SSL_CTX_load_verify_locations(context, trustFile, nil) == 1 else {
             SSL_CTX_free(context)
             throw .tls("cannot read trusted certificates from \(trustFile) (--tls-ca, PEM): \(TLSContext.errors())")
         }
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+        cssl_ctx_allow_partial_chain(context)
         return TLSContext(context: context, isServer: false, serverName: serverName)
     }
 
     private static func makeContext(_ method: OpaquePointer?) throws(WireError) -> OpaquePointer {
+        ERR_clear_error()
         guard let context = SSL_CTX_new(method) else { throw .tls("cannot create a TLS context: \(errors())") }
-        guard cssl_ctx_set_min_tls12(context) == 1 else {
+        guard cssl_ctx_set_min_tls13(context) == 1 else {
             SSL_CTX_free(context)
-            throw .tls("cannot require TLS 1.2: \(errors())")
+            throw .tls("cannot require TLS 1.3: \(errors())")
         }
         cssl_ctx_set_stream_modes(context)
         return context

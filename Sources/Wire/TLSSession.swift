@@ -28,6 +28,8 @@ final class TLSSession: @unchecked Sendable {
         } else {
             SSL_set_connect_state(ssl)
             if let name = serverName {
+                // An empty name would make OpenSSL skip the name check altogether.
+                guard !name.isEmpty else { throw .tls("an empty server name cannot be checked against the certificate") }
                 if TLSSession.isIPAddress(name) {
                     guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1 else {
                         throw .tls("cannot check the certificate against the address \(name): \(TLSContext.errors())")
@@ -50,12 +52,15 @@ final class TLSSession: @unchecked Sendable {
         case wantRead
         case wantWrite
         case endOfStream
+        /// The connection was reset or shut down (a killed peer, `close()` here).
+        case reset
         case failed(String)
     }
 
     private func attempt(_ call: (OpaquePointer) -> Int32) -> Step {
         lock.withLock { _ in
             ERR_clear_error()
+            errno = 0
             let rc = call(ssl)
             if rc > 0 { return .done(rc) }
             switch SSL_get_error(ssl, rc) {
@@ -66,9 +71,8 @@ final class TLSSession: @unchecked Sendable {
                 let code = errno
                 let detail = TLSContext.errors()
                 // The peer went away (killed, closed) or the socket was shut down here.
-                if code == 0 || code == ECONNRESET || code == EPIPE || code == EBADF || code == ENOTCONN {
-                    return .endOfStream
-                }
+                if code == 0 { return .endOfStream }
+                if code == ECONNRESET || code == EPIPE || code == EBADF || code == ENOTCONN { return .reset }
                 return .failed("\(String(cString: strerror(code))) (\(detail))")
             default:
                 var why = TLSContext.errors()
@@ -107,7 +111,7 @@ final class TLSSession: @unchecked Sendable {
                 guard left > 0, wait(readable: readable, milliseconds: left) else {
                     throw .tls("no TLS handshake within \(Int(seconds)) s")
                 }
-            case .endOfStream: throw .tls("the peer closed the connection during the TLS handshake")
+            case .endOfStream, .reset: throw .tls("the peer closed the connection during the TLS handshake")
             case .failed(let why): throw .tls("handshake failed: \(why)")
             }
         }
@@ -121,8 +125,10 @@ final class TLSSession: @unchecked Sendable {
             switch attempt({ SSL_read($0, base, chunk) }) {
             case .done(let n): return Int(n)
             case .wantRead: if !wait(readable: true, milliseconds: milliseconds) { return nil }
-            case .wantWrite: _ = wait(readable: false, milliseconds: -1)
+            case .wantWrite:
+                if !wait(readable: false, milliseconds: milliseconds) { return nil }
             case .endOfStream: return 0
+            case .reset: throw .closed
             case .failed(let why): throw .tls("receive failed: \(why)")
             }
         }
@@ -137,8 +143,11 @@ final class TLSSession: @unchecked Sendable {
             switch attempt({ SSL_write($0, base + done, chunk) }) {
             case .done(let n): done += Int(n)
             case .wantWrite: _ = wait(readable: false, milliseconds: -1)
-            case .wantRead: _ = wait(readable: true, milliseconds: -1)
-            case .endOfStream: throw .closed
+            case .wantRead:
+                // Only a renegotiation makes a write read, and TLS 1.3 has none: waiting for the
+                // socket to be readable could spin while the receive thread has not drained it.
+                throw .tls("send failed: the peer asked for a renegotiation")
+            case .endOfStream, .reset: throw .closed
             case .failed(let why): throw .tls("send failed: \(why)")
             }
         }

@@ -144,7 +144,8 @@ public struct WorkerProcess {
         defer { connection.close() }
         do {
             if let tls = options.tls {
-                do { try connection.startTLS(tls, serverName: tls.serverName ?? options.host) } catch {
+                // As long as the plain handshake is given: a busy coordinator starts it late.
+                do { try connection.startTLS(tls, serverName: tls.serverName ?? options.host, seconds: 30) } catch {
                     var why = "\(error)"
                     if case .tls(let detail) = error { why = detail }
                     throw WireError.tls("with the coordinator at \(options.host):\(options.port): \(why) "

@@ -13,6 +13,8 @@ public struct TestCertificates: Sendable {
     /// A self-signed certificate and key unrelated to the CA.
     public var strangerFile: String { path("stranger.pem") }
     public var strangerKeyFile: String { path("stranger.key") }
+    /// The coordinator's key encrypted with a passphrase (refused: there is no way to give one).
+    public var encryptedKeyFile: String { path("coordinator-encrypted.key") }
 
     public static func make() throws -> TestCertificates {
         let directory = try TestEnvironment.makeTemporaryDirectory("tls")
@@ -26,6 +28,8 @@ public struct TestCertificates: Sendable {
                                   "-out", "coordinator.pem", "-days", "2", "-extfile", "san.ext"])
         try certificates.openssl(["req", "-x509"] + key + ["-keyout", "stranger.key", "-out", "stranger.pem", "-days", "2",
                                   "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        try certificates.openssl(["pkey", "-in", "coordinator.key", "-aes256", "-passout", "pass:secret",
+                                  "-out", "coordinator-encrypted.key"])
         chmod(certificates.keyFile, 0o600)
         return certificates
     }

@@ -122,6 +122,34 @@ struct TLSConnectionTests {
         let otherAddress = try Self.connect(server: serverContext, client: clientContext, serverName: "10.1.2.3")
         guard case .failure(.tls(let addressWhy)) = otherAddress.client else { Issue.record("client: \(otherAddress.client)"); return }
         #expect(addressWhy.contains("certificate verify failed"), "\(addressWhy)")
+        // An empty name would switch OpenSSL's name check off: refused.
+        #expect { try TLSContext.client(trustFile: try Self.certificates.get().caFile, serverName: "") } throws: {
+            "\($0)".contains("empty")
+        }
+    }
+
+    @Test("trusting the coordinator's own CA-signed certificate, without the CA, is enough (an intermediate works the same way)")
+    func partialChain() throws {
+        let certificates = try Self.certificates.get()
+        let (serverContext, clientContext) = try Self.contexts(trust: certificates.certificateFile)
+        let pair = try Self.connect(server: serverContext, client: clientContext, serverName: "coordinator.test")
+        #expect(throws: Never.self) { try pair.client.get() }
+        #expect(throws: Never.self) { try pair.server.get() }
+    }
+
+    @Test("after close() a connection refuses to send or receive, and its descriptor is not reused meanwhile")
+    func closedConnection() throws {
+        let (serverContext, clientContext) = try Self.contexts()
+        let pair = try Self.connect(server: serverContext, client: clientContext, serverName: "localhost")
+        let client = try pair.client.get(), server = try pair.server.get()
+        client.close()
+        #expect(throws: WireError.closed) { try client.send(.heartbeat) }
+        #expect(throws: WireError.closed) { try client.receive() }
+        #expect(throws: WireError.closed) { try server.receive() }
+        // The descriptor stays allocated while the object lives: a new socket gets another number.
+        let listener = try Listener(host: "127.0.0.1", port: 0)
+        let next = try Connection.connect(host: "127.0.0.1", port: listener.port)
+        #expect(next.fd != client.fd)
     }
 
     @Test("a TLS worker meeting a coordinator without TLS fails fast instead of hanging")
@@ -152,6 +180,9 @@ struct TLSConnectionTests {
         }
         #expect { try TLSContext.server(certificateFile: certificates.keyFile, keyFile: certificates.keyFile) } throws: {
             "\($0)".contains("cannot use \(certificates.keyFile) as the certificate")
+        }
+        #expect { try TLSContext.server(certificateFile: certificates.certificateFile, keyFile: certificates.encryptedKeyFile) } throws: {
+            "\($0)".contains("cannot use \(certificates.encryptedKeyFile) as the private key")
         }
         #expect { try TLSContext.client(trustFile: missing) } throws: { "\($0)".contains("--tls-ca") }
         let notPEM = certificates.directory.appendingPathComponent("not.pem").path
