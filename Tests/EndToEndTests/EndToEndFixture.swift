@@ -54,6 +54,20 @@ struct EndToEndFixture: Sendable {
         return dir
     }
 
+    /// A token file `name` in `directory` holding `secret`, with the mode score-cluster requires (0600).
+    static func makeTokenFile(in directory: URL, _ secret: String, name: String = "token") throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        try secret.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)
+        return path
+    }
+
+    /// A port for a coordinator to listen on, picked at random among high ones (tests run one at a time).
+    static func randomPort() -> Int { 20_000 + Int.random(in: 0..<20_000) }
+
+    /// The project's Python environment, for workers' `--python-env`.
+    static var venv: String { TestEnvironment.repoRoot.appendingPathComponent(".venv").path }
+
     /// A fresh output path inside the fixture's directory (not created).
     func outputPath(_ label: String) -> String {
         root.appendingPathComponent("out-\(label)-\(UUID().uuidString.prefix(6))").path

@@ -52,9 +52,7 @@ struct NetworkNamespaceTests {
     func acrossNamespaces(tls: Bool) throws {
         let fixture = try EndToEndFixture.shared.get()
         let dir = try TestEnvironment.makeTemporaryDirectory("netns")
-        let token = dir.appendingPathComponent("token").path
-        try "netns-secret-\(UUID().uuidString)".write(toFile: token, atomically: true, encoding: .utf8)
-        chmod(token, 0o600)
+        let token = try EndToEndFixture.makeTokenFile(in: dir, "netns-secret-\(UUID().uuidString)")
         let tag = String(getpid() % 10_000)
         let spaces = [("sc\(tag)a", "vsc\(tag)a", "10.231.1.1", "10.231.1.2"), ("sc\(tag)b", "vsc\(tag)b", "10.231.2.1", "10.231.2.2")]
         defer { for (name, link, _, _) in spaces { NetworkNamespaces.remove(name, link: link) } }
@@ -64,9 +62,9 @@ struct NetworkNamespaceTests {
         let model = fixture.seedModel.path
         let job = ["--model", model, "--input", fixture.dataset.path, "--columns", "f0,f1,f2,f3", "--preview", "0",
                    "--partition-rows", "1000", "--batch-size", "400"]
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let port = EndToEndFixture.randomPort()
         let output = fixture.outputPath(tls ? "netns-tls" : "netns")
-        let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+        let venv = EndToEndFixture.venv
         // With TLS the workers check the coordinator's certificate by the name it carries
         // (--tls-server-name), not by the namespace address they connect to.
         let certificates = tls ? try TestCertificates.make() : nil

@@ -10,14 +10,11 @@ struct RemoteWorkersTests {
     func coordinatorAndWorkers() throws {
         let fixture = try EndToEndFixture.shared.get()
         let dir = try TestEnvironment.makeTemporaryDirectory("remote")
-        let token = dir.appendingPathComponent("token").path, wrong = dir.appendingPathComponent("wrong").path
-        try "a-shared-secret-of-some-length-1234".write(toFile: token, atomically: true, encoding: .utf8)
-        try "another-secret-of-some-length-5678".write(toFile: wrong, atomically: true, encoding: .utf8)
-        chmod(token, 0o600)
-        chmod(wrong, 0o600)
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let token = try EndToEndFixture.makeTokenFile(in: dir, "a-shared-secret-of-some-length-1234")
+        let wrong = try EndToEndFixture.makeTokenFile(in: dir, "another-secret-of-some-length-5678", name: "wrong")
+        let port = EndToEndFixture.randomPort()
         let output = fixture.outputPath("remote")
-        let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+        let venv = EndToEndFixture.venv
 
         nonisolated(unsafe) var coordinator: TestEnvironment.ProcessResult?
         let done = DispatchSemaphore(value: 0)
@@ -75,9 +72,7 @@ struct KeepAliveTests {
     func twoJobs() throws {
         let fixture = try EndToEndFixture.shared.get()
         let dir = try TestEnvironment.makeTemporaryDirectory("keep-alive")
-        let token = dir.appendingPathComponent("token").path
-        try "keep-alive-secret-0123456789".write(toFile: token, atomically: true, encoding: .utf8)
-        chmod(token, 0o600)
+        let token = try EndToEndFixture.makeTokenFile(in: dir, "keep-alive-secret-0123456789")
         // Loading takes 2 s, so that a second load would show in the report.
         let model = try fixture.makeSeedModel("""
             import time
@@ -88,8 +83,8 @@ struct KeepAliveTests {
                 time.sleep(2)
                 return M()
             """)
-        let port = 20_000 + Int.random(in: 0..<20_000)
-        let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+        let port = EndToEndFixture.randomPort()
+        let venv = EndToEndFixture.venv
         let worker = try BackgroundProcess(EndToEndFixture.binary,
             ["worker", "--connect", "127.0.0.1:\(port)", "--token-file", token, "--keep-alive", "--idle-timeout", "4",
              "--model-cache", dir.appendingPathComponent("cache").path, "--python-env", venv])
@@ -125,12 +120,10 @@ struct StrangerTests {
     func strangers() throws {
         let fixture = try EndToEndFixture.shared.get()
         let dir = try TestEnvironment.makeTemporaryDirectory("strangers")
-        let token = dir.appendingPathComponent("token").path
-        try "stranger-test-secret-0123456789".write(toFile: token, atomically: true, encoding: .utf8)
-        chmod(token, 0o600)
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let token = try EndToEndFixture.makeTokenFile(in: dir, "stranger-test-secret-0123456789")
+        let port = EndToEndFixture.randomPort()
         let output = fixture.outputPath("strangers")
-        let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+        let venv = EndToEndFixture.venv
         let coordinator = try BackgroundProcess(EndToEndFixture.binary,
             ["coordinator", "--listen", "127.0.0.1:\(port)", "--token-file", token, "--wait-for-workers", "120",
              "--model", fixture.seedModel.path, "--input", fixture.dataset.path, "--output", output,
@@ -185,9 +178,7 @@ struct SilentCoordinatorTests {
     func silentCoordinator() throws {
         let fixture = try EndToEndFixture.shared.get()
         let dir = try TestEnvironment.makeTemporaryDirectory("silent")
-        let token = dir.appendingPathComponent("token").path
-        try "silent-coordinator-secret-0123".write(toFile: token, atomically: true, encoding: .utf8)
-        chmod(token, 0o600)
+        let token = try EndToEndFixture.makeTokenFile(in: dir, "silent-coordinator-secret-0123")
         let model = try fixture.makeSeedModel("""
             import time
             class M:
@@ -197,8 +188,8 @@ struct SilentCoordinatorTests {
             def load_pyfunc(path):
                 return M()
             """)
-        let port = 20_000 + Int.random(in: 0..<20_000)
-        let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+        let port = EndToEndFixture.randomPort()
+        let venv = EndToEndFixture.venv
         let output = fixture.outputPath("silent")
         let coordinator = try BackgroundProcess(EndToEndFixture.binary,
             ["coordinator", "--listen", "127.0.0.1:\(port)", "--token-file", token, "--model", model.path,
@@ -231,12 +222,10 @@ struct TLSWorkersTests {
         let fixture = try EndToEndFixture.shared.get()
         let certificates = try TestCertificates.make()
         let dir = try TestEnvironment.makeTemporaryDirectory("tls-job")
-        let token = dir.appendingPathComponent("token").path
-        try "tls-job-secret-0123456789abcdef".write(toFile: token, atomically: true, encoding: .utf8)
-        chmod(token, 0o600)
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let token = try EndToEndFixture.makeTokenFile(in: dir, "tls-job-secret-0123456789abcdef")
+        let port = EndToEndFixture.randomPort()
         let output = fixture.outputPath("tls")
-        let venv = TestEnvironment.repoRoot.appendingPathComponent(".venv").path
+        let venv = EndToEndFixture.venv
         let coordinator = try BackgroundProcess(EndToEndFixture.binary,
             ["coordinator", "--listen", "127.0.0.1:\(port)", "--token-file", token, "--wait-for-workers", "120",
              "--tls-certificate", certificates.certificateFile, "--tls-key", certificates.keyFile,
