@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -103,6 +104,8 @@ def parse_args(argv):
     parser.add_argument("--work-dir", default=str(bench.REPO / "bench/out"),
                         help="where datasets and models are cached, as bench.py (default: bench/out)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--score-cluster-args", default="",
+                        help='extra arguments for score-cluster run, given with "=": --score-cluster-args="--block-rows 30000"')
     args = parser.parse_args(argv)
     try:
         args.rows = [int(r.replace("_", "")) for r in args.rows.split(",") if r.strip()]
@@ -161,7 +164,7 @@ def main(argv):
         output = runs_dir / "output"
         command = [args.exe, "run", "--model", str(model), "--input", str(data), "--output", str(output),
                    "--workers", str(args.workers), "--columns", ",".join(bench.FEATURE_COLUMNS),
-                   "--preview", "0", "--overwrite"]
+                   "--preview", "0", "--overwrite"] + shlex.split(args.score_cluster_args)
         if sys.prefix != sys.base_prefix:
             command += ["--python-env", sys.prefix]
         runs = []
