@@ -83,6 +83,11 @@ public final class Listener: @unchecked Sendable {
             }
         }
         guard rc == 0 else { return "unknown peer" }
-        return "\(String(cString: host)):\(String(cString: service))"
+        return "\(text(host)):\(text(service))"
+    }
+
+    /// A NUL-terminated C string held in an array.
+    private static func text(_ chars: [CChar]) -> String {
+        String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
