@@ -185,7 +185,7 @@ public struct WorkerProcess {
             try connection.send(.hello, WorkerHello(pid: getpid(), host: ProcessInfo.processInfo.hostName,
                                                     capacity: options.capacity, pythonVersion: runtime.version,
                                                     pythonEnvironment: runtime.environment.root))
-            let frame = try connection.receive()
+            let frame = try Self.receiveSkippingHeartbeats(connection)
             if frame.header.type == .shutdown { return .noJob(0) }
             guard frame.header.type == .job else { throw WireError.unexpected("expected a job, got \(frame.header.type)") }
             job = try frame.decode(JobSpec.self)
@@ -237,13 +237,22 @@ public struct WorkerProcess {
         }
     }
 
+    /// The next frame that is not a heartbeat: the coordinator beats every 2 s from the hello on,
+    /// so one may come before the job or the model archive (a large model takes a while).
+    private static func receiveSkippingHeartbeats(_ connection: Connection) throws -> Connection.Frame {
+        while true {
+            let frame = try connection.receive()
+            if frame.header.type != .heartbeat { return frame }
+        }
+    }
+
     /// The directory of the model with content hash `hash`: from the cache, or received from
     /// the coordinator, checked against the hash and stored in the cache.
     private func fetchModel(_ hash: String, connection: Connection) throws -> String {
         let cache = ModelCache(directory: options.modelCache)
         if let path = cache.path(for: hash) { return path }
         try connection.send(.modelRequest)
-        let frame = try connection.receive()
+        let frame = try Self.receiveSkippingHeartbeats(connection)
         guard frame.header.type == .modelArchive else {
             throw WireError.unexpected("expected the model archive, got \(frame.header.type)")
         }
