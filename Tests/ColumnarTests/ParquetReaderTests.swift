@@ -16,7 +16,8 @@ struct ParquetReaderTests {
     /// Every file is either read with pyarrow's values (flat columns of mixed files included, the
     /// nested ones listed and refused), or, if pyarrow cannot read it either, refused with a
     /// ParquetError naming the file.
-    @Test func everyParquetTestingFileMatchesPyarrow() throws {
+    @Test(.enabled(if: TestEnvironment.hasParquetTesting, "needs the parquet-testing files in ../shared"))
+    func everyParquetTestingFileMatchesPyarrow() throws {
         let paths = Self.parquetTestingFiles()
         #expect(paths.count >= 36)
         let dumps = try ParquetTestSupport.pyarrowDump(paths)
