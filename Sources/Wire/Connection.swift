@@ -105,7 +105,13 @@ public final class Connection: @unchecked Sendable {
     /// Waits up to `milliseconds` for the peer to send something (or hang up); false when it
     /// stays silent. A TLS client speaks first, a worker without TLS waits for the challenge.
     public func waitForPeer(milliseconds: Int32) -> Bool {
-        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        Connection.waitForSocket(fd, readable: true, milliseconds: milliseconds)
+    }
+
+    /// Waits until `fd` is readable (or writable); false when `milliseconds` passed first (-1: no
+    /// limit). A closed or shut-down socket counts as ready: the next call on it says so.
+    static func waitForSocket(_ fd: Int32, readable: Bool, milliseconds: Int32) -> Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(readable ? POLLIN : POLLOUT), revents: 0)
         while true {
             let ready = poll(&descriptor, 1, milliseconds)
             if ready < 0 && errno == EINTR { continue }

@@ -85,15 +85,8 @@ final class TLSSession: @unchecked Sendable {
         }
     }
 
-    /// Waits until the socket is readable (or writable); false when `milliseconds` passed
-    /// first (-1: no limit). A closed or shut-down socket counts as ready: the next call says so.
     private func wait(readable: Bool, milliseconds: Int32) -> Bool {
-        var descriptor = pollfd(fd: fd, events: Int16(readable ? POLLIN : POLLOUT), revents: 0)
-        while true {
-            let ready = poll(&descriptor, 1, milliseconds)
-            if ready < 0 && errno == EINTR { continue }
-            return ready != 0
-        }
+        Connection.waitForSocket(fd, readable: readable, milliseconds: milliseconds)
     }
 
     /// Runs the handshake (and, for a client, checks the server's certificate).
