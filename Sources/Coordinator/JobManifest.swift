@@ -81,6 +81,16 @@ final class JobManifest {
         return (header.fingerprint, header.partitions, committed)
     }
 
+    /// Whether `directory` holds a score-cluster job manifest (its first line a job header).
+    static func isJobManifest(in directory: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: directory + "/" + fileName) else { return false }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 1 << 20)) ?? Data()
+        guard let first = head.split(separator: UInt8(ascii: "\n")).first,
+              let header = try? JSONDecoder().decode(Header.self, from: Data(first)) else { return false }
+        return header.kind == "job"
+    }
+
     /// Reopens the manifest in `directory` to append to it.
     static func reopen(in directory: String) throws(JobError) -> JobManifest {
         let path = directory + "/" + fileName

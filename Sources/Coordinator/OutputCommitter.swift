@@ -26,21 +26,37 @@ public final class OutputCommitter: @unchecked Sendable {
     let previouslyCommitted: [Int: JobManifest.Entry]
     private let createdDirectory: Bool
     private let manifest: JobManifest
+    private let outputLock: OutputLock
     private var committed: [String] = []
     private let lock = NSLock()
 
     /// Prepares `directory` for a job whose identity is `fingerprint`.
+    ///
+    /// Nothing is written before every check passed: the location (never the file system root,
+    /// the home directory or anything overlapping the input, compared with symlinks resolved), no
+    /// other job holding the output, and for `--overwrite` a directory that is recognisably an
+    /// earlier output (`OutputLocationRules`). The job then holds the output's lock until it
+    /// finishes, suspends or aborts. A failure part-way removes what this call made.
     init(directory: String, mode: Mode, jobID: String, inputPath: String, fingerprint: JobFingerprint,
-         partitions: Int) throws(JobError) {
-        let dir = URL(fileURLWithPath: directory).standardizedFileURL.path
-        let input = URL(fileURLWithPath: inputPath).standardizedFileURL.path
-        if dir == input || input.hasPrefix(dir + "/") || dir.hasPrefix(input + "/") {
-            throw JobError("the output '\(dir)' overlaps the input '\(input)'; choose an output directory outside the input")
+         partitions: Int, lock: OutputLock? = nil, holder: OutputLockHolder = .current()) throws(JobError) {
+        let dir = OutputDirectoryFiles.resolve(directory)
+        let input = OutputDirectoryFiles.resolve(inputPath)
+        let home = ProcessInfo.processInfo.environment["HOME"].map(OutputDirectoryFiles.resolve)
+        if var refusal = OutputLocationRules.refusal(output: dir, input: input, home: home) {
+            for (given, resolved) in [(directory, dir), (inputPath, input)]
+            where URL(fileURLWithPath: given).standardizedFileURL.path != resolved {
+                refusal += " ('\(given)' is '\(resolved)' once symlinks are resolved)"
+            }
+            throw JobError(refusal)
         }
+        let outputLock = lock ?? LocalOutputLock(directory: dir)
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
-        var created = false
         let exists = fm.fileExists(atPath: dir, isDirectory: &isDirectory)
+        if exists, let other = outputLock.currentHolder() { throw LocalOutputLock.inUse(dir, by: other) }
+
+        // Checks that write nothing.
+        var toClear: [OutputLocationRules.Entry] = []
         switch mode {
         case .create(let overwrite):
             if exists {
@@ -50,56 +66,98 @@ public final class OutputCommitter: @unchecked Sendable {
                         + (resumable ? "it holds an unfinished job: pass --resume to finish it, --overwrite to start over, or choose another --output"
                                      : "pass --overwrite to replace it, or choose another --output"))
                 }
-                do {
-                    if isDirectory.boolValue {
-                        for name in try fm.contentsOfDirectory(atPath: dir) { try fm.removeItem(atPath: dir + "/" + name) }
-                    } else {
-                        try fm.removeItem(atPath: dir)
-                    }
-                } catch {
-                    throw JobError("cannot clear the output '\(dir)' for --overwrite: \(error.localizedDescription)")
+                guard isDirectory.boolValue else {
+                    throw JobError("the output '\(dir)' is a file, not a directory; --overwrite replaces only an earlier job's output directory: remove the file by hand or choose another --output")
+                }
+                let entries = try OutputDirectoryFiles.list(dir)
+                switch OutputLocationRules.overwrite(directory: dir, entries: entries, hasOwnManifest: JobManifest.isJobManifest(in: dir)) {
+                case .clear(let entries): toClear = entries
+                case .refuse(let reason): throw JobError(reason)
                 }
             }
-            created = !fm.fileExists(atPath: dir)
         case .resume:
             guard exists, isDirectory.boolValue else {
                 throw JobError("nothing to resume: the output '\(dir)' does not exist (run without --resume to start the job)")
             }
+            _ = try JobManifest.load(from: dir)
+        }
+
+        // Claim the output, then write.
+        var created = false
+        if !exists {
+            // mkdir, not mkdir -p, for the last component: a job starting on the same new output
+            // at the same moment must not count the directory as its own.
+            let parent = (dir as NSString).deletingLastPathComponent
+            try? fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            if mkdir(dir, 0o755) == 0 {
+                created = true
+            } else if errno != EEXIST {
+                throw JobError("cannot create the output directory '\(dir)': \(String(cString: strerror(errno)))")
+            }
+        }
+        // rmdir, which removes only an empty directory: never another job's files.
+        func undo() {
+            outputLock.release()
+            if created { rmdir(dir) }
+        }
+        do {
+            try outputLock.acquire(as: holder)
+        } catch {
+            if created { rmdir(dir) }
+            throw error
         }
         let temporary = dir + "/_temporary/" + jobID
-        do {
-            if case .resume = mode {
-                try? fm.removeItem(atPath: dir + "/_temporary")
-                try? fm.removeItem(atPath: dir + "/_failed")
-            }
-            try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        } catch {
-            throw JobError("cannot create the output directory '\(dir)': \(error.localizedDescription)")
-        }
         switch mode {
         case .create:
-            previouslyCommitted = [:]
-            manifest = try JobManifest.create(in: dir, fingerprint: fingerprint, partitions: partitions)
+            do throws(JobError) {
+                try OutputDirectoryFiles.remove(toClear, from: dir)
+                try Self.makeDirectory(temporary, output: dir)
+                previouslyCommitted = [:]
+                manifest = try JobManifest.create(in: dir, fingerprint: fingerprint, partitions: partitions)
+            } catch {
+                // Leave nothing: a rerun starts afresh instead of meeting a half-made job.
+                try? fm.removeItem(atPath: dir + "/_temporary")
+                try? fm.removeItem(atPath: dir + "/" + JobManifest.fileName)
+                undo()
+                throw error
+            }
         case .resume:
-            let recorded = try JobManifest.load(from: dir)
-            let differences = fingerprint.differences(from: recorded.fingerprint)
-            guard differences.isEmpty && recorded.partitions == partitions else {
-                let list = differences.isEmpty ? ["the job plans \(partitions) partitions, the recorded one \(recorded.partitions)"] : differences
-                throw JobError("cannot resume the job in '\(dir)': it is not the same job. \(list.joined(separator: "; ")). Resume with the same input, model and options, or pass --overwrite to start over")
+            do throws(JobError) {
+                let recorded = try JobManifest.load(from: dir)
+                let differences = fingerprint.differences(from: recorded.fingerprint)
+                guard differences.isEmpty && recorded.partitions == partitions else {
+                    let list = differences.isEmpty ? ["the job plans \(partitions) partitions, the recorded one \(recorded.partitions)"] : differences
+                    throw JobError("cannot resume the job in '\(dir)': it is not the same job. \(list.joined(separator: "; ")). Resume with the same input, model and options, or pass --overwrite to start over")
+                }
+                try? fm.removeItem(atPath: dir + "/_temporary")
+                try? fm.removeItem(atPath: dir + "/_failed")
+                try Self.makeDirectory(temporary, output: dir)
+                // Trust a recorded partition only if its file is still there, whole.
+                var kept: [Int: JobManifest.Entry] = [:]
+                for (id, entry) in recorded.committed {
+                    let size = (try? fm.attributesOfItem(atPath: dir + "/" + entry.file)[.size] as? Int) ?? nil
+                    if size == entry.bytes { kept[id] = entry }
+                }
+                previouslyCommitted = kept
+                try? fm.removeItem(atPath: dir + "/_SUCCESS")
+                manifest = try JobManifest.reopen(in: dir)
+            } catch {
+                // The manifest and committed partitions stay as they were: still resumable.
+                try? fm.removeItem(atPath: dir + "/_temporary")
+                outputLock.release()
+                throw error
             }
-            // Trust a recorded partition only if its file is still there, whole.
-            var kept: [Int: JobManifest.Entry] = [:]
-            for (id, entry) in recorded.committed {
-                let size = (try? fm.attributesOfItem(atPath: dir + "/" + entry.file)[.size] as? Int) ?? nil
-                if size == entry.bytes { kept[id] = entry }
-            }
-            previouslyCommitted = kept
-            try? fm.removeItem(atPath: dir + "/_SUCCESS")
-            manifest = try JobManifest.reopen(in: dir)
         }
         self.directory = dir
         self.temporaryDirectory = temporary
         self.createdDirectory = created
+        self.outputLock = outputLock
+    }
+
+    private static func makeDirectory(_ path: String, output: String) throws(JobError) {
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw JobError("cannot create '\(path)' in the output '\(output)': \(error.localizedDescription)")
+        }
     }
 
     /// Partitions committed, by this run and the one it resumes.
@@ -136,17 +194,22 @@ public final class OutputCommitter: @unchecked Sendable {
     func finish(complete: Bool) throws(JobError) {
         try? FileManager.default.removeItem(atPath: directory + "/_temporary")
         fsyncDirectory(directory)
-        guard complete else { return }
+        guard complete else {
+            outputLock.release()
+            return
+        }
         let marker = directory + "/_SUCCESS"
         guard FileManager.default.createFile(atPath: marker, contents: Data()) else {
             throw JobError("cannot write \(marker)")
         }
+        outputLock.release()
         fsyncDirectory(directory)
     }
 
     /// Leaves the committed partitions and the manifest for `--resume`; removes the rest.
     func suspend() {
         try? FileManager.default.removeItem(atPath: directory + "/_temporary")
+        outputLock.release()
     }
 
     /// Removes everything this job wrote; the output directory too if the job created it.
@@ -156,9 +219,8 @@ public final class OutputCommitter: @unchecked Sendable {
         try? fm.removeItem(atPath: directory + "/_failed")
         for file in lock.withLock({ committed }) { try? fm.removeItem(atPath: file) }
         if previouslyCommitted.isEmpty { try? fm.removeItem(atPath: manifest.path) }
-        if createdDirectory, let rest = try? fm.contentsOfDirectory(atPath: directory), rest.isEmpty {
-            try? fm.removeItem(atPath: directory)
-        }
+        outputLock.release()
+        if createdDirectory { rmdir(directory) }
     }
 
     private func fsyncDirectory(_ path: String) {
