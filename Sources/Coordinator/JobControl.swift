@@ -266,6 +266,11 @@ final class JobControl {
         case .failure(let id, let workerFailure):
             failed(workerFailure, on: id)
         case .disconnected(let id, let why):
+            // Each loss is told when it happens, naming the peer: at the end it is only a count.
+            if !schedulingDone, workerReports[id]?.lost == nil {
+                logger.warning("lost \(name(of: id)): it disconnected (\(why)); its batches go to other workers",
+                               metadata: ["worker": "\(id)", "peer": "\(links[id]?.connection.peer ?? "?")"])
+            }
             lastHeard[id] = nil
             held = held.filter { $0.value.worker != id }
             links[id]?.connection.close()

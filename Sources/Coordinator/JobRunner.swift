@@ -48,6 +48,10 @@ public final class JobRunner: @unchecked Sendable {
     public func run() throws(JobError) -> Summary {
         let started = Date()
         MemoryTuning.apply()
+        // Another job on this output is named before any work (preparing reads every footer);
+        // the committer claims the output for good below.
+        let output = OutputDirectoryFiles.resolve(options.outputPath)
+        if let other = LocalOutputLock(directory: output).currentHolder() { throw LocalOutputLock.inUse(output, by: other) }
         let job = try JobPreparation(options: options, log: { [logger] in logger.info("\($0)") })
         let jobID = UUID().uuidString.lowercased().prefix(12).description
         let modelDigest = try JobFingerprint.digest(ofModel: job.model.directory)
@@ -135,6 +139,8 @@ public final class JobRunner: @unchecked Sendable {
         /// With kept workers: records those still good for the next job (given the pids this job lost).
         var finishPool: ((Set<Int32>) -> Void)?
         switch options.workerSource {
+        case .local where job.plan.partitions.isEmpty:
+            logger.notice("the input has no rows: writing an empty output (\(job.plan.outputFileName(of: 0)) with the output schema, no rows) and _SUCCESS; no worker is needed")
         case .local where todo.isEmpty:
             logger.info("every partition is committed already; no worker is needed")
         case .local:

@@ -29,7 +29,9 @@ final class LocalWorkerLauncher: @unchecked Sendable {
         Task.detached { [self] in
             do {
                 var platform = PlatformOptions()
-                platform.createSession = logs != nil
+                // Never in this terminal's process group: a Ctrl-C reaches the coordinator alone,
+                // which finishes the partitions under way and then stops its workers in order.
+                if logs != nil { platform.createSession = true } else { platform.processGroupID = 0 }
                 let output: FileDescriptorOutput = logs.map { .fileDescriptor(FileDescriptor(rawValue: $0.0), closeAfterSpawningProcess: true) }
                     ?? .fileDescriptor(.standardError, closeAfterSpawningProcess: false)
                 let error: FileDescriptorOutput = logs.map { .fileDescriptor(FileDescriptor(rawValue: $0.1), closeAfterSpawningProcess: true) }

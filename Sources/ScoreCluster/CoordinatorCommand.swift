@@ -42,10 +42,10 @@ struct CoordinatorCommand: ParsableCommand {
     var waitForWorkers: Double = 600
 
     func validate() throws {
-        guard HostPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got '\(listen)'") }
-        guard minWorkers >= 1 else { throw ValidationError("--min-workers must be at least 1") }
+        guard HostPort(listen) != nil else { throw invalidOption("--listen must be HOST:PORT, got '\(listen)'") }
+        guard minWorkers >= 1 else { throw invalidOption("--min-workers must be at least 1") }
         guard (tlsCertificate == nil) == (tlsKey == nil) else {
-            throw ValidationError("--tls-certificate and --tls-key go together")
+            throw invalidOption("--tls-certificate and --tls-key go together")
         }
     }
 
@@ -55,11 +55,11 @@ struct CoordinatorCommand: ParsableCommand {
         options.workerSource = .listen(host: address.host, port: address.port, minWorkers: minWorkers)
         options.startupTimeout = waitForWorkers
         do { options.token = try ClusterToken.load(tokenFile: tokenFile) } catch {
-            throw ValidationError("\(error)")
+            throw invalidOption("\(error)")
         }
         if let tlsCertificate, let tlsKey {
             do { options.tls = try TLSContext.server(certificateFile: tlsCertificate, keyFile: tlsKey) } catch {
-                throw ValidationError("\(error)")
+                throw invalidOption("\(error)")
             }
         }
         try job.execute(options)

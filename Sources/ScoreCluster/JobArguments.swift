@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import Columnar
 import Coordinator
@@ -119,24 +122,24 @@ struct JobArguments: ParsableArguments {
     var quiet = false
 
     func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard partitionRows >= 1 else { throw ValidationError("--partition-rows must be at least 1") }
-        guard blockRows >= 1 else { throw ValidationError("--block-rows must be at least 1") }
-        guard maxFailedPartitions >= 0 else { throw ValidationError("--max-failed-partitions cannot be negative") }
-        guard gracePeriod >= 0 else { throw ValidationError("--grace-period cannot be negative") }
-        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
-        if let taskTimeout, taskTimeout <= 0 { throw ValidationError("--task-timeout must be positive") }
-        guard heartbeatTimeout > Double(2 * 2) else { throw ValidationError("--heartbeat-timeout must be more than 4 seconds (workers beat every 2)") }
+        guard batchSize >= 1 else { throw invalidOption("--batch-size must be at least 1") }
+        guard partitionRows >= 1 else { throw invalidOption("--partition-rows must be at least 1") }
+        guard blockRows >= 1 else { throw invalidOption("--block-rows must be at least 1") }
+        guard maxFailedPartitions >= 0 else { throw invalidOption("--max-failed-partitions cannot be negative") }
+        guard gracePeriod >= 0 else { throw invalidOption("--grace-period cannot be negative") }
+        if resume && overwrite { throw invalidOption("--resume and --overwrite exclude each other") }
+        guard maxAttempts >= 1 else { throw invalidOption("--max-attempts must be at least 1") }
+        if let taskTimeout, taskTimeout <= 0 { throw invalidOption("--task-timeout must be positive") }
+        guard heartbeatTimeout > Double(2 * 2) else { throw invalidOption("--heartbeat-timeout must be more than 4 seconds (workers beat every 2)") }
         guard ParquetCompression(rawValue: compression) != nil else {
-            throw ValidationError("--compression must be one of: \(ParquetCompression.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw invalidOption("--compression must be one of: \(ParquetCompression.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if let columns, columns.split(separator: ",").isEmpty { throw ValidationError("--columns names no column") }
-        guard EnvironmentManager(rawValue: envManager) != nil else { throw ValidationError("--env-manager must be local or virtualenv") }
-        if envManager == "virtualenv" && pythonEnv != nil { throw ValidationError("--python-env and --env-manager virtualenv exclude each other") }
-        guard InputBinding.Naming(rawValue: columnNames) != nil else { throw ValidationError("--column-names must be ordinal or dataset") }
+        if let columns, columns.split(separator: ",").isEmpty { throw invalidOption("--columns names no column") }
+        guard EnvironmentManager(rawValue: envManager) != nil else { throw invalidOption("--env-manager must be local or virtualenv") }
+        if envManager == "virtualenv" && pythonEnv != nil { throw invalidOption("--python-env and --env-manager virtualenv exclude each other") }
+        guard InputBinding.Naming(rawValue: columnNames) != nil else { throw invalidOption("--column-names must be ordinal or dataset") }
         for pair in modelConfig + params where JobArguments.keyValue(pair) == nil {
-            throw ValidationError("'\(pair)' is not KEY=VALUE")
+            throw invalidOption("'\(pair)' is not KEY=VALUE")
         }
     }
 
@@ -227,9 +230,33 @@ struct JobArguments: ParsableArguments {
     }
 }
 
-/// Writes to standard error.
+/// Writes to standard error, ignoring failure: a log line that cannot be written (standard
+/// error on a full disk, `/dev/full` or a closed pipe) must never change a job's outcome.
+/// (Foundation's `FileHandle.write` traps on such errors.)
 enum Console {
     static func error(_ message: String) {
-        FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
+        write(message.hasSuffix("\n") ? message : message + "\n")
     }
+
+    /// Writes `text` as it is.
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.write(STDERR_FILENO, raw.baseAddress! + done, raw.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return }
+                done += n
+            }
+        }
+    }
+}
+
+/// An invalid option value or option file (a token file with the wrong mode, a bad certificate):
+/// the message alone on standard error, exit status 64 (EX_USAGE). ArgumentParser's
+/// `ValidationError` would follow it with the whole usage text, which says nothing about the value.
+func invalidOption(_ message: String) -> ExitCode {
+    Console.error("error: " + message)
+    return .validationFailure
 }

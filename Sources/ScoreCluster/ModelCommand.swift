@@ -157,7 +157,7 @@ extension ModelCommand {
 
         func validate() throws {
             if let dest, dest.hasSuffix(".py") {
-                throw ValidationError("--dest is where the model directory will live (the seed's dst_path), not the loader file; write the source with --output \(dest)")
+                throw invalidOption("--dest is where the model directory will live (the seed's dst_path), not the loader file; write the source with --output \(dest)")
             }
         }
 
@@ -255,13 +255,13 @@ extension ModelCommand {
         var batchSize: Int = 10_000
 
         func validate() throws {
-            if let columns, columns.split(separator: ",").isEmpty { throw ValidationError("--columns names no column") }
+            if let columns, columns.split(separator: ",").isEmpty { throw invalidOption("--columns names no column") }
             if let output, ModelPrediction.Format(fileName: output) == nil {
-                throw ValidationError("--output must end in .csv or .jsonl (got '\(output)')")
+                throw invalidOption("--output must end in .csv or .jsonl (got '\(output)')")
             }
-            if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-            guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-            do { _ = try ResultType(parsing: resultType) } catch { throw ValidationError(error.message) }
+            if let limit, limit < 1 { throw invalidOption("--limit must be at least 1") }
+            guard batchSize >= 1 else { throw invalidOption("--batch-size must be at least 1") }
+            do { _ = try ResultType(parsing: resultType) } catch { throw invalidOption(error.message) }
         }
 
         func run() throws {

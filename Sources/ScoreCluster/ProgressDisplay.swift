@@ -45,7 +45,7 @@ final class ProgressDisplay: @unchecked Sendable {
         guard !quiet else { return }
         lock.withLock {
             if isTerminal {
-                FileHandle.standardError.write(Data(("\r\u{1B}[K" + Self.describe(progress)).utf8))
+                Console.write("\r\u{1B}[K" + Self.describe(progress))
                 lineShown = true
             } else if Date().timeIntervalSince(lastPlain) >= 10 {
                 lastPlain = Date()
@@ -62,7 +62,7 @@ final class ProgressDisplay: @unchecked Sendable {
 
     private func clearLine() {
         if lineShown {
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            Console.write("\r\u{1B}[K")
             lineShown = false
         }
     }

@@ -33,9 +33,9 @@ struct RunCommand: ParsableCommand {
     var keepWorkers: Double?
 
     func validate() throws {
-        if let keepWorkers, keepWorkers <= 0 { throw ValidationError("--keep-workers must be a positive number of seconds") }
-        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
-        guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
+        if let keepWorkers, keepWorkers <= 0 { throw invalidOption("--keep-workers must be a positive number of seconds") }
+        if let workers, workers < 1 { throw invalidOption("--workers must be at least 1") }
+        guard capacity >= 1 else { throw invalidOption("--capacity must be at least 1") }
     }
 
     func run() throws {

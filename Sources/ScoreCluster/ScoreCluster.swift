@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import Coordinator
 
@@ -14,4 +17,13 @@ struct ScoreCluster: ParsableCommand {
         version: BuildInfo.version,
         subcommands: [RunCommand.self, CoordinatorCommand.self, WorkerCommand.self, ModelCommand.self, StopWorkersCommand.self]
     )
+
+    static func main() {
+        // A closed standard error or output (`| head -c1`) makes writes fail with EPIPE, which
+        // every writer ignores, instead of killing the process part-way through a job.
+        signal(SIGPIPE, SIG_IGN)
+        var command: ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do { try command.run() } catch { exit(withError: error) }
+    }
 }

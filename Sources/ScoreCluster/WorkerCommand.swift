@@ -59,14 +59,14 @@ struct WorkerCommand: ParsableCommand {
     @OptionGroup var logging: LoggingArguments
 
     func validate() throws {
-        guard coordinatorTimeout > 2 else { throw ValidationError("--coordinator-timeout must be more than 2 seconds (the coordinator beats every 2)") }
-        guard HostPort(connect) != nil else { throw ValidationError("--connect must be HOST:PORT, got '\(connect)'") }
-        guard capacity >= 1 else { throw ValidationError("--capacity must be at least 1") }
-        guard tlsServerName == nil || tlsCA != nil else { throw ValidationError("--tls-server-name applies with --tls-ca") }
-        guard tlsServerName?.isEmpty != true else { throw ValidationError("--tls-server-name must not be empty") }
+        guard coordinatorTimeout > 2 else { throw invalidOption("--coordinator-timeout must be more than 2 seconds (the coordinator beats every 2)") }
+        guard HostPort(connect) != nil else { throw invalidOption("--connect must be HOST:PORT, got '\(connect)'") }
+        guard capacity >= 1 else { throw invalidOption("--capacity must be at least 1") }
+        guard tlsServerName == nil || tlsCA != nil else { throw invalidOption("--tls-server-name applies with --tls-ca") }
+        guard tlsServerName?.isEmpty != true else { throw invalidOption("--tls-server-name must not be empty") }
         if let idleTimeout {
-            guard keepAlive else { throw ValidationError("--idle-timeout applies to --keep-alive workers") }
-            guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+            guard keepAlive else { throw invalidOption("--idle-timeout applies to --keep-alive workers") }
+            guard idleTimeout > 0 else { throw invalidOption("--idle-timeout must be positive") }
         }
     }
 
@@ -74,7 +74,7 @@ struct WorkerCommand: ParsableCommand {
         logging.bootstrap(prefix: "score-cluster worker \(getpid()): ")
         let address = HostPort(connect)!
         let token: ClusterToken?
-        do { token = try ClusterToken.load(tokenFile: tokenFile) } catch { throw ValidationError("\(error)") }
+        do { token = try ClusterToken.load(tokenFile: tokenFile) } catch { throw invalidOption("\(error)") }
         var options = WorkerProcess.Options(host: address.host, port: address.port, pythonEnvironment: pythonEnv,
                                             capacity: capacity, token: token, modelCache: modelCache ?? ModelCache.defaultDirectory())
         options.connectTimeout = connectTimeout
@@ -83,7 +83,7 @@ struct WorkerCommand: ParsableCommand {
         options.coordinatorTimeout = coordinatorTimeout
         if let tlsCA {
             do { options.tls = try TLSContext.client(trustFile: tlsCA, serverName: tlsServerName) } catch {
-                throw ValidationError("\(error)")
+                throw invalidOption("\(error)")
             }
         }
         let status = WorkerProcess(options: options).run()

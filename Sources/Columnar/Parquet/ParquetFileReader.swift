@@ -480,7 +480,8 @@ public final class ParquetFileReader: @unchecked Sendable {
 
     /// Appends bytes `range` of this file to the file open as `out` at its current position
     /// (`sendfile`, which copies within the kernel; `pread` and `write` where it is refused).
-    func copyBytes(_ range: Range<Int>, to out: Int32) throws {
+    /// A failure to write names `destination` (a full disk is the output's problem, not this file's).
+    func copyBytes(_ range: Range<Int>, to out: Int32, destination: String) throws {
         var offset = range.lowerBound
         #if os(Linux)
         var useSendfile = true
@@ -502,7 +503,9 @@ public final class ParquetFileReader: @unchecked Sendable {
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && (errno == EINVAL || errno == ENOSYS) { useSendfile = false; continue }
                 if n == 0 { throw ParquetError(path: path, message: "unexpected end of file at offset \(offset)") }
-                throw ParquetError(path: path, message: "copying bytes from offset \(offset) into the output failed: \(String(cString: strerror(errno)))")
+                // sendfile does not say which side failed; these errors are the destination's.
+                if [ENOSPC, EDQUOT, EFBIG, EROFS].contains(errno) { throw Self.writeFailure(destination, copying: path) }
+                throw ParquetError(path: path, message: "copying bytes from offset \(offset) into \(destination) failed: \(String(cString: strerror(errno)))")
             }
             if buffer == nil { buffer = .allocate(byteCount: 1 << 20, alignment: 16) }
             let piece = UnsafeMutableRawBufferPointer(rebasing: buffer![0..<min(want, 1 << 20)])
@@ -511,11 +514,15 @@ public final class ParquetFileReader: @unchecked Sendable {
             while done < piece.count {
                 let n = write(out, piece.baseAddress! + done, piece.count - done)
                 if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw ParquetError(path: path, message: "writing its bytes into the output failed: \(String(cString: strerror(errno)))") }
+                guard n > 0 else { throw Self.writeFailure(destination, copying: path) }
                 done += n
             }
             offset += piece.count
         }
+    }
+
+    private static func writeFailure(_ destination: String, copying source: String) -> ParquetError {
+        ParquetError(path: destination, message: "cannot write the output file (copying column chunks from \(source)): \(String(cString: strerror(errno)))")
     }
 
     // MARK: I/O

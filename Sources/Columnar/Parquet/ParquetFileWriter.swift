@@ -315,7 +315,7 @@ public final class ParquetFileWriter {
     /// ColumnChunk (offsets moved to where it now lies) and uncompressed size.
     private func copyChunk(_ copy: ParquetChunkCopy, field: Int) throws -> (ParquetColumnChunk, Int64) {
         let start = offset
-        try copy.source.copyBytes(copy.bytes, to: fd)
+        try copy.source.copyBytes(copy.bytes, to: fd, destination: path)
         offset += copy.bytes.count
         var meta = copy.metaData
         meta.dataPageOffset += Int64(start)
