@@ -203,7 +203,7 @@ public final class JobRunner: @unchecked Sendable {
                 logger.warning("links to workers are not encrypted: input rows, predictions and the model cross the network in the clear; pass --tls-certificate and --tls-key to encrypt them")
             }
         }
-        let acceptor = Acceptor(listener: listener, events: events, logger: logger)
+        let acceptor = Acceptor(listener: listener, token: options.token, tls: options.tls, events: events, logger: logger)
         acceptor.start()
 
         // Input and output pipelines.
