@@ -29,6 +29,8 @@ final class Acceptor: @unchecked Sendable {
     /// The pending connections by id, so that a dropped one can be closed (its thread then ends).
     private var connections: [Int: Connection] = [:]
     private var nextID = 0
+    /// Hosts named already for connections that ended without a word during the handshake.
+    private var silentHosts = OncePerHost()
 
     convenience init(listener: Listener, token: ClusterToken?, tls: TLSContext?, limits: Limits = Limits(),
                      events: BlockingQueue<JobEvent>, logger: Logger) {
@@ -76,6 +78,22 @@ final class Acceptor: @unchecked Sendable {
         }
     }
 
+    /// Logs a refused handshake. Peers that go away without a word (probes, scanners, a flood)
+    /// are named once per host; the rest of them only at debug level.
+    private func logRefusal(_ refusal: Handshake.Refusal, peer: String) {
+        let metadata: Logger.Metadata = ["peer": "\(peer)"]
+        guard refusal.code == .connectionLost else { return logger.warning("\(refusal.message)", metadata: metadata) }
+        switch lock.withLock({ silentHosts.check(peer) }) {
+        case .first:
+            logger.warning("\(refusal.message) (further such connections from \(OncePerHost.host(of: peer)) are logged at debug level)",
+                           metadata: metadata)
+        case .last:
+            logger.warning("\(refusal.message) (further such connections from any host are logged at debug level)", metadata: metadata)
+        case .repeated:
+            logger.debug("\(refusal.message)", metadata: metadata)
+        }
+    }
+
     /// Runs `connection`'s handshake on a thread of its own, dropping the oldest pending one
     /// when there are too many.
     private func authenticate(_ connection: Connection, deadline: HandshakeDeadline) {
@@ -104,7 +122,8 @@ final class Acceptor: @unchecked Sendable {
                 // Dropped just as it authenticated: the connection is closed already.
                 break
             case .refused(let refusal):
-                if stillPending { logger.warning("\(refusal.message)", metadata: ["peer": "\(connection.peer)"]) }
+                guard stillPending else { break }
+                logRefusal(refusal, peer: connection.peer)
             }
         }
     }

@@ -11,9 +11,6 @@
 struct PendingHandshakes: Sendable {
     /// What the coordinator allows by default: far more than workers ever join at once.
     static let defaultLimit = 64
-    /// Hosts remembered as already logged; past this, drops are no longer logged at all.
-    static let maxHostsLogged = 256
-
     /// What `admit` decided.
     struct Admission: Sendable, Equatable {
         /// Connections to close now (the oldest pending ones), by id.
@@ -28,8 +25,8 @@ struct PendingHandshakes: Sendable {
     private(set) var waiting: [(id: Int, peer: String)] = []
     /// How many connections were dropped so far.
     private(set) var dropped = 0
-    private var hostsLogged: Set<String> = []
-    private var stoppedLogging = false
+    /// Hosts whose drops were logged already.
+    private var logged = OncePerHost()
 
     init(limit: Int = PendingHandshakes.defaultLimit) {
         precondition(limit > 0, "at least one connection must be allowed to authenticate")
@@ -58,22 +55,12 @@ struct PendingHandshakes: Sendable {
     }
 
     private mutating func logLine(forDropping peer: String) -> String? {
-        guard !stoppedLogging else { return nil }
-        let host = Self.host(of: peer)
-        guard !hostsLogged.contains(host) else { return nil }
         let reason = "dropped the connection from \(peer): it had not authenticated yet and \(limit) connections were "
             + "already waiting to (at most \(limit) may at once; the oldest goes)"
-        guard hostsLogged.count < Self.maxHostsLogged else {
-            stoppedLogging = true
-            return reason + "; connections from \(Self.maxHostsLogged) hosts were dropped, further drops are not logged"
+        switch logged.check(peer) {
+        case .first: return reason + "; further drops of connections from \(OncePerHost.host(of: peer)) are not logged"
+        case .last: return reason + "; connections from \(logged.capacity) hosts were dropped, further drops are not logged"
+        case .repeated: return nil
         }
-        hostsLogged.insert(host)
-        return reason + "; further drops of connections from \(host) are not logged"
-    }
-
-    /// "10.0.0.7:51234" → "10.0.0.7"; "::1:51234" → "::1" (`Listener` writes addresses without brackets).
-    static func host(of peer: String) -> String {
-        guard let colon = peer.lastIndex(of: ":") else { return peer }
-        return String(peer[..<colon])
     }
 }

@@ -107,6 +107,22 @@ struct AcceptorTests {
                 "\(running.log.all)")
     }
 
+    @Test("peers that connect and go away without a word are named once per host, then only at debug level")
+    func silentPeers() throws {
+        let running = try Self.start(limits: .init())
+        defer { running.acceptor.stop() }
+        for _ in 0..<5 {
+            let peer = try Connection.connect(host: "127.0.0.1", port: running.listener.port)
+            peer.setReceiveTimeout(seconds: 5)
+            _ = try peer.receive()
+            peer.close()
+        }
+        let ended = "closed the connection during the handshake"
+        #expect(BlockingTests.waitFor(seconds: 5) { running.log.matching(ended).count == 5 }, "\(running.log.all)")
+        #expect(running.log.matching(ended, level: .warning).count == 1, "\(running.log.all)")
+        #expect(running.log.matching(ended, level: .debug).count == 4, "\(running.log.all)")
+    }
+
     @Test("accept failing with too many open files: a warning, a pause, and accepting goes on")
     func outOfDescriptors() throws {
         let failures = Atomic<Int>(0)

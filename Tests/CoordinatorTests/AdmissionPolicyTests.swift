@@ -39,9 +39,12 @@ struct AdmissionPolicyTests {
         var pending = PendingHandshakes(limit: 1)
         var lines: [String] = []
         for i in 0..<2000 { lines += pending.admit(i, peer: "10.1.\(i / 256).\(i % 256):4000").log }
-        #expect(lines.count == PendingHandshakes.maxHostsLogged + 1)
+        #expect(lines.count == OncePerHost().capacity + 1)
         #expect(lines.last?.contains("further drops are not logged") == true)
-        #expect(PendingHandshakes.host(of: "::1:53122") == "::1" && PendingHandshakes.host(of: "127.0.0.1:80") == "127.0.0.1")
+        #expect(OncePerHost.host(of: "::1:53122") == "::1" && OncePerHost.host(of: "127.0.0.1:80") == "127.0.0.1")
+        var once = OncePerHost(capacity: 2)
+        let verdicts = ["10.0.0.1:1", "10.0.0.1:2", "10.0.0.2:1", "10.0.0.3:1", "10.0.0.4:1", "10.0.0.1:3"].map { once.check($0) }
+        #expect(verdicts == [.first, .repeated, .first, .last, .repeated, .repeated])
     }
 
     @Test("out of descriptors: pauses of 50 ms doubling to 1 s, one warning per 10 s, reset by a success")
