@@ -14,7 +14,8 @@ import Synchronization
 /// than copied into one message. With `startTLS` every byte after the TLS handshake is
 /// encrypted (see `TLSContext`).
 public final class Connection: @unchecked Sendable {
-    /// Largest payload accepted from a peer (1 GiB): bounds what a stranger can make us allocate.
+    /// Largest payload accepted from an authenticated peer (1 GiB). Before authentication the
+    /// handshake's own, far smaller limit applies (`Handshake.maxFramePayload`, `receiveHandshakeFrame`).
     public static let defaultMaxPayload: UInt64 = 1 << 30
 
     let fd: Int32
