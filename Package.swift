@@ -66,7 +66,9 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "Columnar", "TestSupport"]),
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
         .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "Columnar", "Digest", "TestSupport"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Wire", "Columnar"]),
+        .testTarget(name: "CoordinatorTests", dependencies: [
+            "Coordinator", "Wire", "Columnar", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "TestSupport"]),
     ]
 )

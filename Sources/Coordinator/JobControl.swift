@@ -225,8 +225,6 @@ final class JobControl {
                 reader?.pauseAtPartitionBoundary()
                 logger.notice("\(why): finishing the partitions under way for up to \(Int(options.gracePeriod)) s, starting no other (interrupt again to stop now)")
             }
-        case .accepted(let connection):
-            WorkerConnections.handshake(connection, token: options.token, tls: options.tls, events: events, logger: logger)
         case .hello(let connection, let hello):
             mark("worker pid \(hello.pid) connected")
             let id = nextWorkerID

@@ -209,16 +209,20 @@ public final class JobRunner: @unchecked Sendable {
                 logger.warning("links to workers are not encrypted: input rows, predictions and the model cross the network in the clear; pass --tls-certificate and --tls-key to encrypt them")
             }
         }
-        let acceptor = Acceptor(listener: listener, events: events, logger: logger)
-        acceptor.start()
-
-        // Input and output pipelines.
-        // Enough decoded rows to fill every worker's queue, and one block more; at least 2 blocks.
         let workerCount: Int
         switch options.workerSource {
         case .local: workerCount = options.workers
         case .listen(_, _, let minWorkers): workerCount = max(1, minWorkers)
         }
+        // Room for every expected worker to authenticate at once (they all connect at the start),
+        // so that the pending limit only ever drops strangers.
+        let limits = Acceptor.Limits(maxPending: max(PendingHandshakes.defaultLimit, 2 * workerCount))
+        let acceptor = Acceptor(listener: listener, token: options.token, tls: options.tls, limits: limits,
+                                events: events, logger: logger)
+        acceptor.start()
+
+        // Input and output pipelines.
+        // Enough decoded rows to fill every worker's queue, and one block more; at least 2 blocks.
         let blockRows = max(options.batchSize, options.blockRows / options.batchSize * options.batchSize)
         let wanted = workerCount * options.workerCapacity * options.batchSize + blockRows
         let maxBuffered = options.maxBufferedBlocks ?? max(2, (wanted + blockRows - 1) / blockRows)

@@ -14,7 +14,8 @@ import Synchronization
 /// than copied into one message. With `startTLS` every byte after the TLS handshake is
 /// encrypted (see `TLSContext`).
 public final class Connection: @unchecked Sendable {
-    /// Largest payload accepted from a peer (1 GiB): bounds what a stranger can make us allocate.
+    /// Largest payload accepted from an authenticated peer (1 GiB). Before authentication the
+    /// handshake's own, far smaller limit applies (`Handshake.maxFramePayload`, `receiveHandshakeFrame`).
     public static let defaultMaxPayload: UInt64 = 1 << 30
 
     let fd: Int32
@@ -96,9 +97,14 @@ public final class Connection: @unchecked Sendable {
     /// - Throws: `WireError.tls` saying why (untrusted certificate, wrong name, a peer that does
     ///   not speak TLS, no handshake within `seconds`).
     public func startTLS(_ context: TLSContext, serverName: String? = nil, seconds: Double = 10) throws(WireError) {
+        try startTLS(context, serverName: serverName, deadline: HandshakeDeadline(seconds: seconds))
+    }
+
+    /// `startTLS` as a part of a handshake that must be over by `deadline`.
+    public func startTLS(_ context: TLSContext, serverName: String? = nil, deadline: HandshakeDeadline) throws(WireError) {
         precondition(tls == nil, "TLS already started on this connection")
         let session = try TLSSession(context: context, fd: fd, serverName: serverName ?? context.serverName)
-        try session.handshake(seconds: seconds)
+        try session.handshake(deadline: deadline)
         tls = session
     }
 
@@ -234,28 +240,47 @@ public final class Connection: @unchecked Sendable {
 
     /// Waits for the next frame. Throws `.closed` when the peer hangs up between frames.
     public func receive() throws -> Frame {
+        try receive(deadline: nil) { (bytes) throws(WireError) in try FrameHeader.decode(bytes, maxPayload: maxPayload) }
+    }
+
+    /// Waits for the next frame, every byte of it by `deadline` when one is given. `decodeHeader`
+    /// validates the header, so it decides (before anything is allocated) what may follow.
+    func receive(deadline: HandshakeDeadline?, decodeHeader: (UnsafeRawBufferPointer) throws(WireError) -> FrameHeader) throws -> Frame {
         guard !closed.load(ordering: .acquiring) else { throw WireError.closed }
         var headerBytes = [UInt8](repeating: 0, count: FrameHeader.size)
-        let got = try headerBytes.withUnsafeMutableBytes { (p) throws in try readFully(p.baseAddress!, p.count, allowEOF: true) }
+        let got = try headerBytes.withUnsafeMutableBytes { (p) throws in
+            try readFully(p.baseAddress!, p.count, allowEOF: true, deadline: deadline)
+        }
         guard got else { throw WireError.closed }
-        let header = try headerBytes.withUnsafeBytes { (p) throws in try FrameHeader.decode(p, maxPayload: maxPayload) }
+        let header = try headerBytes.withUnsafeBytes { (p) throws in try decodeHeader(p) }
         let payload = ColumnBuffer(uninitializedCount: Int(header.payloadLength))
         if header.payloadLength > 0 {
-            _ = try readFully(payload.mutableBase, Int(header.payloadLength), allowEOF: false)
+            _ = try readFully(payload.mutableBase, Int(header.payloadLength), allowEOF: false, deadline: deadline)
         }
         return Frame(header: header, payload: payload)
     }
 
     /// Reads exactly `count` bytes. Returns false on a clean EOF before the first byte when allowed.
-    private func readFully(_ base: UnsafeMutableRawPointer, _ count: Int, allowEOF: Bool) throws -> Bool {
+    /// With a `deadline`, waits for each read no longer than what is left of it.
+    private func readFully(_ base: UnsafeMutableRawPointer, _ count: Int, allowEOF: Bool, deadline: HandshakeDeadline?) throws -> Bool {
         var done = 0
         while done < count {
             let n: Int
             if let tls {
-                guard let got = try tls.read(base + done, count - done, milliseconds: receiveTimeoutMilliseconds.load(ordering: .relaxed))
-                else { throw WireError.timedOut(peer) }
+                let wait = deadline?.millisecondsLeft() ?? receiveTimeoutMilliseconds.load(ordering: .relaxed)
+                if let deadline, wait == 0 { throw WireError.handshakeTimedOut(peer: peer, allowed: deadline.text) }
+                guard let got = try tls.read(base + done, count - done, milliseconds: wait) else {
+                    if let deadline { throw WireError.handshakeTimedOut(peer: peer, allowed: deadline.text) }
+                    throw WireError.timedOut(peer)
+                }
                 n = got
             } else {
+                if let deadline {
+                    let left = deadline.millisecondsLeft()
+                    guard left > 0, Connection.waitForSocket(fd, readable: true, milliseconds: left) else {
+                        throw WireError.handshakeTimedOut(peer: peer, allowed: deadline.text)
+                    }
+                }
                 n = read(fd, base + done, count - done)
             }
             if n == 0 {

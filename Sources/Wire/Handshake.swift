@@ -7,7 +7,8 @@ import Digest
 
 /// Challenge-response authentication between a coordinator and a worker, as pure state machines:
 /// they take the messages received and return what to send and whether to go on. The caller does
-/// the I/O (and should bound each receive with `Connection.setReceiveTimeout`).
+/// the I/O (`Connection.authenticateWorker` and `authenticateCoordinator`: small frames only, one
+/// deadline for the whole conversation).
 ///
 /// ## Conversation
 ///
@@ -102,6 +103,7 @@ public enum Handshake {
             enum Storage: Hashable, Sendable {
                 case wrongToken, missingToken, noTokenConfigured, versionMismatch, malformed, unexpectedMessage
                 case coordinatorUnauthenticated, refusedByCoordinator
+                case timedOut, frameTooLarge, tlsFailed, connectionLost
             }
             let storage: Storage
             /// The worker's proof is not the one the token gives (wrong token, or a replayed proof).
@@ -121,6 +123,14 @@ public enum Handshake {
             public static let coordinatorUnauthenticated = Code(storage: .coordinatorUnauthenticated)
             /// Worker side: the coordinator refused this worker; the message has its reason.
             public static let refusedByCoordinator = Code(storage: .refusedByCoordinator)
+            /// The peer did not finish the handshake by its deadline (`HandshakeDeadline`).
+            public static let timedOut = Code(storage: .timedOut)
+            /// The peer announced a frame larger than `Handshake.maxFramePayload` before authenticating.
+            public static let frameTooLarge = Code(storage: .frameTooLarge)
+            /// TLS was required and the peer did not start it, or the TLS handshake failed.
+            public static let tlsFailed = Code(storage: .tlsFailed)
+            /// The connection ended or failed before the handshake was over.
+            public static let connectionLost = Code(storage: .connectionLost)
 
             public var description: String { "\(storage)" }
         }

@@ -54,22 +54,46 @@ public final class Listener: @unchecked Sendable {
 
     deinit { Glibc.close(fd) }
 
+    /// What one wait for a peer came to.
+    public enum Accepted: Sendable {
+        /// A peer connected.
+        case connection(Connection)
+        /// No peer within the time given (or a signal interrupted the wait).
+        case idle
+        /// `poll` or `accept` failed with `errno` `code`; `message` says how, for the log.
+        case failed(code: Int32, message: String)
+    }
+
     /// Waits up to `timeoutMilliseconds` for a peer; nil when none came.
+    /// - Throws: `WireError.io` when `poll` or `accept` fails (too many open files, ...).
     public func accept(timeoutMilliseconds: Int32) throws(WireError) -> Connection? {
+        switch acceptOnce(timeoutMilliseconds: timeoutMilliseconds) {
+        case .connection(let connection): return connection
+        case .idle: return nil
+        case .failed(let code, let message):
+            if code == EINTR || code == EAGAIN || code == ECONNABORTED { return nil }
+            throw .io(message)
+        }
+    }
+
+    /// Waits up to `timeoutMilliseconds` for a peer and accepts it; failures are returned with
+    /// their `errno`, so that the caller can tell running out of descriptors (back off, go on)
+    /// from an aborted connection (just go on).
+    public func acceptOnce(timeoutMilliseconds: Int32) -> Accepted {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let ready = poll(&pfd, 1, timeoutMilliseconds)
-        if ready == 0 || (ready < 0 && errno == EINTR) { return nil }
-        guard ready > 0 else { throw .io("poll: \(String(cString: strerror(errno)))") }
+        if ready == 0 || (ready < 0 && errno == EINTR) { return .idle }
+        guard ready > 0 else { return .failed(code: errno, message: "poll: \(String(cString: strerror(errno)))") }
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let client = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &length) }
         }
         guard client >= 0 else {
-            if errno == EINTR || errno == EAGAIN || errno == ECONNABORTED { return nil }
-            throw .io("accept: \(String(cString: strerror(errno)))")
+            let code = errno
+            return .failed(code: code, message: "accept: \(String(cString: strerror(code)))")
         }
-        return Connection(fd: client, peer: Listener.describe(storage))
+        return .connection(Connection(fd: client, peer: Listener.describe(storage)))
     }
 
     private static func describe(_ storage: sockaddr_storage) -> String {

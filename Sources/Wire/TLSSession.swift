@@ -91,18 +91,17 @@ final class TLSSession: @unchecked Sendable {
 
     /// Runs the handshake (and, for a client, checks the server's certificate).
     /// - Throws: `WireError.tls` saying why, also when it takes longer than `seconds`.
-    func handshake(seconds: Double) throws(WireError) {
-        let deadline = Date().addingTimeInterval(seconds)
+    func handshake(deadline: HandshakeDeadline) throws(WireError) {
         while true {
             let step = attempt { SSL_do_handshake($0) }
-            let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
+            let left = deadline.millisecondsLeft()
             switch step {
             case .done: return
             case .wantRead, .wantWrite:
                 let readable: Bool
                 if case .wantRead = step { readable = true } else { readable = false }
                 guard left > 0, wait(readable: readable, milliseconds: left) else {
-                    throw .tls("no TLS handshake within \(Int(seconds)) s")
+                    throw .tls("no TLS handshake within \(deadline.text)")
                 }
             case .endOfStream, .reset: throw .tls("the peer closed the connection during the TLS handshake")
             case .failed(let why): throw .tls("handshake failed: \(why)")
@@ -110,16 +109,22 @@ final class TLSSession: @unchecked Sendable {
         }
     }
 
-    /// Reads up to `count` bytes: how many (0 at the end of the stream), or nil when nothing
-    /// came within `milliseconds` (-1: no limit).
+    /// Reads up to `count` bytes: how many (0 at the end of the stream), or nil when no whole
+    /// record came within `milliseconds` (-1: no limit). The limit is for the whole call, so a
+    /// peer trickling a record byte by byte cannot stretch it.
     func read(_ base: UnsafeMutableRawPointer, _ count: Int, milliseconds: Int32) throws(WireError) -> Int? {
         let chunk = Int32(min(count, 1 << 30))
+        let end = milliseconds < 0 ? nil : HandshakeDeadline(seconds: Double(milliseconds) / 1000)
+        func left() -> Int32 { end.map { $0.millisecondsLeft() } ?? -1 }
         while true {
             switch attempt({ SSL_read($0, base, chunk) }) {
             case .done(let n): return Int(n)
-            case .wantRead: if !wait(readable: true, milliseconds: milliseconds) { return nil }
+            case .wantRead:
+                let wait = left()
+                if wait == 0 || !self.wait(readable: true, milliseconds: wait) { return nil }
             case .wantWrite:
-                if !wait(readable: false, milliseconds: milliseconds) { return nil }
+                let wait = left()
+                if wait == 0 || !self.wait(readable: false, milliseconds: wait) { return nil }
             case .endOfStream: return 0
             case .reset: throw .closed
             case .failed(let why): throw .tls("receive failed: \(why)")

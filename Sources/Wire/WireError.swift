@@ -14,6 +14,13 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case unexpected(String)
     /// TLS could not be set up (certificate, key, trust) or the TLS handshake failed.
     case tls(String)
+    /// The peer did not finish the handshake (TLS included) by its deadline (`HandshakeDeadline`).
+    case handshakeTimedOut(peer: String, allowed: String)
+    /// Before authentication the peer announced a frame larger than the handshake's frames may be
+    /// (`Handshake.maxFramePayload`); nothing was allocated for it.
+    case frameTooLargeBeforeAuthentication(peer: String, bytes: UInt64, limit: UInt64)
+    /// Before authentication the peer sent a frame that is not one of the handshake's.
+    case notAHandshakeFrame(peer: String, type: MessageType)
 
     public var description: String {
         switch self {
@@ -25,6 +32,10 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .io(let why): "socket error: \(why)"
         case .unexpected(let why): "unexpected message: \(why)"
         case .tls(let why): "TLS: \(why)"
+        case .handshakeTimedOut(let peer, let allowed): "\(peer) did not finish the handshake within \(allowed)"
+        case .frameTooLargeBeforeAuthentication(let peer, let bytes, let limit):
+            "\(peer) announced a frame of \(bytes) bytes before authenticating, which exceeds the limit of \(limit) bytes until then"
+        case .notAHandshakeFrame(let peer, let type): "\(peer) sent a \(type) frame before authenticating"
         }
     }
 }

@@ -86,6 +86,10 @@ public struct WorkerProcess {
         Handshake.isLoopback(options.host) ? 0.05 : 2
     }
 
+    /// The whole handshake with the coordinator, TLS included (the coordinator allows 10 s
+    /// from its accept; this side also waits while the coordinator is busy starting its side).
+    static let handshakeSeconds: Double = 30
+
     /// Runs until the coordinator says shutdown or goes away (with `keepAlive`, job after job);
     /// returns the process exit status.
     public func run() -> Int32 {
@@ -143,9 +147,11 @@ public struct WorkerProcess {
         }
         defer { connection.close() }
         do {
+            // One deadline for TLS and the challenge-response; generous, as a busy coordinator
+            // starts its side late. Until the coordinator proves itself only small frames are taken.
+            let deadline = HandshakeDeadline(seconds: Self.handshakeSeconds)
             if let tls = options.tls {
-                // As long as the plain handshake is given: a busy coordinator starts it late.
-                do { try connection.startTLS(tls, serverName: tls.serverName ?? options.host, seconds: 30) } catch {
+                do { try connection.startTLS(tls, serverName: tls.serverName ?? options.host, deadline: deadline) } catch {
                     var why = "\(error)"
                     if case .tls(let detail) = error { why = detail }
                     throw WireError.tls("with the coordinator at \(options.host):\(options.port): \(why) "
@@ -153,7 +159,7 @@ public struct WorkerProcess {
                                         + "and that the coordinator was started with one)")
                 }
             }
-            try authenticate(connection)
+            try connection.authenticateCoordinator(token: options.token, loopbackMayOmitToken: !options.keepAlive, deadline: deadline)
         } catch WireError.closed where state.runtime != nil {
             logger.debug("the coordinator closed the connection before the handshake (it is winding down)")
             return .noJob(0)
@@ -207,34 +213,6 @@ public struct WorkerProcess {
         key.jobID = ""
         if key.modelSHA256 != nil { key.modelPath = "" }
         return key
-    }
-
-    /// Answers the coordinator's challenge; throws when either side refuses the other.
-    private func authenticate(_ connection: Connection) throws {
-        connection.setReceiveTimeout(seconds: 30)
-        defer { connection.setReceiveTimeout(seconds: 0) }
-        var handshake = WorkerHandshake(token: options.token, coordinator: connection.peer,
-                                        coordinatorIsLoopback: connection.peerIsLoopback,
-                                        loopbackMayOmitToken: !options.keepAlive)
-        let first = try connection.receive()
-        if first.header.type == .handshakeResult, let result = try? first.decode(HandshakeResult.self), !result.accepted {
-            throw WireError.unexpected("the coordinator refused this worker: \(result.reason ?? "no reason given")")
-        }
-        guard first.header.type == .challenge else {
-            throw WireError.unexpected("the coordinator sent \(first.header.type) instead of a challenge")
-        }
-        switch handshake.receive(try first.decode(Challenge.self)) {
-        case .respond(let response): try connection.send(.challengeResponse, response)
-        case .refuse(let refusal): throw WireError.unexpected(refusal.message)
-        case .accepted: break
-        }
-        let second = try connection.receive()
-        guard second.header.type == .handshakeResult else {
-            throw WireError.unexpected("the coordinator sent \(second.header.type) instead of the handshake's result")
-        }
-        if case .refuse(let refusal) = handshake.receive(try second.decode(HandshakeResult.self)) {
-            throw WireError.unexpected(refusal.message)
-        }
     }
 
     /// The next frame that is not a heartbeat: the coordinator beats every 2 s from the hello on,
