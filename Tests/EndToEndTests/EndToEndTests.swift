@@ -140,20 +140,24 @@ struct EndToEndTests {
         #expect(!quiet.stderr.contains("input decoded"))
     }
 
-    @Test("an existing output is refused without --overwrite and replaced with it")
+    @Test("an existing output is refused without --overwrite and replaced with it; a file of the user's in it stops --overwrite")
     func overwrite() throws {
         let output = fixture.outputPath("overwrite")
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        try "old".write(toFile: output + "/stale.txt", atomically: true, encoding: .utf8)
         let arguments = ["run", "--model", fixture.seedModel.path, "--input", fixture.dataset.path, "--output", output,
-                         "--workers", "1", "--columns", "f0,f1,f2,f3", "--keep-columns", "id", "--preview", "0"]
-        let refused = try EndToEndFixture.scoreCluster(arguments)
+                         "--workers", "1", "--columns", "f0,f1,f2,f3", "--preview", "0"]
+        #expect(try EndToEndFixture.scoreCluster(arguments).status == 0)
+        let refused = try EndToEndFixture.scoreCluster(arguments + ["--keep-columns", "id"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("already exists") && refused.stderr.contains("--overwrite"))
+        // Issue 13: --overwrite clears only what a job wrote; a file of the user's stops it.
+        try "old".write(toFile: output + "/stale.txt", atomically: true, encoding: .utf8)
+        let kept = try EndToEndFixture.scoreCluster(arguments + ["--keep-columns", "id", "--overwrite"])
+        #expect(kept.status != 0)
+        #expect(kept.stderr.contains("stale.txt"), "\(kept.stderr)")
         #expect(FileManager.default.fileExists(atPath: output + "/stale.txt"))
-        let replaced = try EndToEndFixture.scoreCluster(arguments + ["--overwrite"])
+        try FileManager.default.removeItem(atPath: output + "/stale.txt")
+        let replaced = try EndToEndFixture.scoreCluster(arguments + ["--keep-columns", "id", "--overwrite"])
         #expect(replaced.status == 0, "\(replaced.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: output + "/stale.txt"))
         #expect(FileManager.default.fileExists(atPath: output + "/_SUCCESS"))
         let columns = try TestEnvironment.runPython("import pyarrow.parquet as pq, sys; print(pq.read_table(sys.argv[1]).column_names)", [output + "/part-00000.parquet"])
         #expect(columns.contains("['id', 'prediction']"))
