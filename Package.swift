@@ -40,13 +40,22 @@ let package = Package(
         .target(name: "Digest"),
         // Frames and messages between coordinator and workers; socket transport, optionally TLS.
         .target(name: "Wire", dependencies: ["Columnar", "Digest", "CSSL"]),
-        // The embedded interpreter, MLmodel parsing, model loading, predict and result casting.
-        .target(name: "PyFunc", dependencies: ["CPython", "Columnar", "Digest", "Yams"]),
+        // What an MLflow model is, without an interpreter: the MLmodel file and its signature, result
+        // types, input binding, inspection, `model save`/`add-flavor`, Python environments and their
+        // builder, the model archive and its cache. Links no libpython.
+        .target(name: "MLflowModel", dependencies: [
+            "Columnar", "Digest", "Yams",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+        ]),
+        // The embedded interpreter: start it, load a model once, predict, build result columns.
+        .target(name: "PyFunc", dependencies: ["CPython", "MLflowModel", "Columnar"]),
         // The worker loop: connect, load the model once, score batches, stream results back.
-        .target(name: "Worker", dependencies: ["Wire", "PyFunc", "Columnar", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Worker", dependencies: [
+            "Wire", "MLflowModel", "PyFunc", "Columnar", .product(name: "Logging", package: "swift-log"),
+        ]),
         // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.
         .target(name: "Coordinator", dependencies: [
-            "Wire", "Columnar", "PyFunc", "Digest", "CMalloc",
+            "Wire", "Columnar", "MLflowModel", "Digest", "CMalloc",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
@@ -55,7 +64,7 @@ let package = Package(
         .executableTarget(name: "decode-bench", dependencies: ["Columnar"], path: "bench/decode-bench"),
         // The command-line tool: argument parsing and wiring only.
         .executableTarget(name: "ScoreCluster", dependencies: [
-            "Coordinator", "Worker",
+            "Coordinator", "Worker", "MLflowModel", "PyFunc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -65,9 +74,10 @@ let package = Package(
         .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Columnar", "TestSupport"]),
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
-        .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "Columnar", "Digest", "TestSupport"]),
+        .testTarget(name: "MLflowModelTests", dependencies: ["MLflowModel", "Columnar", "Digest", "TestSupport"]),
+        .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "MLflowModel", "Columnar", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
-            "Coordinator", "Wire", "Columnar", .product(name: "Logging", package: "swift-log"),
+            "Coordinator", "MLflowModel", "Wire", "Columnar", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "TestSupport"]),
     ]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MLflowModel
 import Wire
 import Worker
 

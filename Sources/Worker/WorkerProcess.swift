@@ -4,6 +4,7 @@ import Glibc
 import Columnar
 import Foundation
 import Logging
+import MLflowModel
 import PyFunc
 import Wire
 

@@ -1,4 +1,3 @@
-import CPython
 import Foundation
 import Yams
 
@@ -119,23 +118,20 @@ public struct ModelInspection: Sendable, Codable {
     ///   - directory: The model directory (it should hold an `MLmodel` file).
     ///   - environment: The Python environment the model would be scored with; nil when none was
     ///     found, in which case a loader module outside `code/` is reported as not checked.
-    public init(directory: String, environment: PythonEnvironment?) {
+    ///   - embeddedPython: The full version of the Python the workers embed, e.g. "3.11.2"
+    ///     (`PythonRuntime.libraryVersion`); the major.minor alone when not known.
+    public init(directory: String, environment: PythonEnvironment?, embeddedPython: String = EmbeddedPython.majorMinor) {
         let dir = URL(fileURLWithPath: directory).standardizedFileURL.path
         self.directory = dir
         loadable = false
         flavors = []
         environmentFiles = []
-        embeddedPython = ModelInspection.embeddedPythonVersion
+        self.embeddedPython = embeddedPython
         pythonEnvironment = environment?.root
         blockers = []
         warnings = []
         inspect(environment: environment)
         loadable = blockers.isEmpty
-    }
-
-    /// The full version of the libpython this binary links, e.g. "3.11.2" (safe before the interpreter starts).
-    public static var embeddedPythonVersion: String {
-        String(cString: Py_GetVersion()).split(separator: " ").first.map(String.init) ?? PythonRuntime.linkedMajorMinor
     }
 
     // MARK: - Inspection
@@ -247,7 +243,7 @@ public struct ModelInspection: Sendable, Codable {
 
     private mutating func checkPythonVersion(_ flavor: Flavor, environment: PythonEnvironment?) {
         guard let saved = flavor.pythonVersion else { return }
-        let linked = PythonRuntime.linkedMajorMinor
+        let linked = EmbeddedPython.majorMinor
         let savedMinor = saved.split(separator: ".").prefix(2).joined(separator: ".")
         if savedMinor != linked {
             block("python_version_mismatch", """
