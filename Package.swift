@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "MLflowModel", dependencies: [
             "Columnar", "Digest", "Yams",
             .product(name: "Subprocess", package: "swift-subprocess"),
+            .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // The embedded interpreter: start it, load a model once, predict, build result columns.
         .target(name: "PyFunc", dependencies: ["CPython", "MLflowModel", "Columnar"]),
