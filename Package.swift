@@ -53,6 +53,8 @@ let package = Package(
         ]),
         // Decode throughput of the Parquet reader, for bench/decode_bench.py.
         .executableTarget(name: "decode-bench", dependencies: ["Columnar"], path: "bench/decode-bench"),
+        // SHA-256 throughput of Digest's file hashing, for bench/digest_bench.py.
+        .executableTarget(name: "digest-bench", dependencies: ["Digest"], path: "bench/digest-bench"),
         // The command-line tool: argument parsing and wiring only.
         .executableTarget(name: "ScoreCluster", dependencies: [
             "Coordinator", "Worker",
