@@ -28,7 +28,8 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
                        providers: [.apt(["liblz4-dev"])]),
-        // OpenSSL, for TLS between machines (`coordinator --tls-certificate`, `worker --tls-ca`).
+        // OpenSSL: libssl for TLS between machines (`coordinator --tls-certificate`, `worker --tls-ca`),
+        // libcrypto for Digest's SHA-256 and HMAC.
         .systemLibrary(name: "CSSL", path: "Sources/CSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
         // glibc's malloc.h (mallopt), for the coordinator's memory tuning.
@@ -36,8 +37,8 @@ let package = Package(
 
         // Column buffers, record batches, Parquet reading and writing, dataset discovery.
         .target(name: "Columnar", dependencies: ["CZstd", "CSnappy", "CZlib", "CLZ4"]),
-        // SHA-256, HMAC-SHA256 and constant-time comparison in pure Swift.
-        .target(name: "Digest"),
+        // SHA-256, HMAC-SHA256 and constant-time comparison over OpenSSL's libcrypto (EVP); hex text.
+        .target(name: "Digest", dependencies: ["CSSL"]),
         // Frames and messages between coordinator and workers; socket transport, optionally TLS.
         .target(name: "Wire", dependencies: ["Columnar", "Digest", "CSSL"]),
         // What an MLflow model is, without an interpreter: the MLmodel file and its signature, result
@@ -63,6 +64,8 @@ let package = Package(
         ]),
         // Decode throughput of the Parquet reader, for bench/decode_bench.py.
         .executableTarget(name: "decode-bench", dependencies: ["Columnar"], path: "bench/decode-bench"),
+        // SHA-256 throughput of Digest's file hashing, for bench/digest_bench.py.
+        .executableTarget(name: "digest-bench", dependencies: ["Digest"], path: "bench/digest-bench"),
         // The command-line tool: argument parsing and wiring only.
         .executableTarget(name: "ScoreCluster", dependencies: [
             "Coordinator", "Worker", "MLflowModel", "PyFunc",
