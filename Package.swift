@@ -1,11 +1,14 @@
 // swift-tools-version: 6.0
 // score-cluster: batch-score MLflow pyfunc models over Parquet datasets with many worker processes.
+//
+// Linux only: the code calls glibc, reads /proc and embeds Debian's libpython3.11, so the
+// package claims no Apple platform (SwiftPM has no `platforms` entry for Linux); the
+// executable's main file stops a build elsewhere with an #error.
 
 import PackageDescription
 
 let package = Package(
     name: "score-cluster",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "score-cluster", targets: ["ScoreCluster"]),
     ],
@@ -86,3 +89,9 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "TestSupport"]),
     ]
 )
+
+// Every target imports what it uses: a member of a module the file does not import is an error,
+// not a silent dependency through another import (as Hummingbird's Package.swift does).
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

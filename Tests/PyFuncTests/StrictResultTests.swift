@@ -1,3 +1,4 @@
+import Foundation
 import Columnar
 import Testing
 @testable import MLflowModel
