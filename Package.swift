@@ -43,7 +43,7 @@ let package = Package(
         // SHA-256, HMAC-SHA256 and constant-time comparison over OpenSSL's libcrypto (EVP); hex text.
         .target(name: "Digest", dependencies: ["CSSL"]),
         // Frames and messages between coordinator and workers; socket transport, optionally TLS.
-        .target(name: "Wire", dependencies: ["Columnar", "Digest", "CSSL"]),
+        .target(name: "Wire", dependencies: ["Columnar", "MLflowModel", "Digest", "CSSL"]),
         // What an MLflow model is, without an interpreter: the MLmodel file and its signature, result
         // types, input binding, inspection, `model save`/`add-flavor`, Python environments and their
         // builder, the model archive and its cache. Links no libpython.
@@ -79,7 +79,7 @@ let package = Package(
         // Paths and process helpers shared by the tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "TestSupport"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "Columnar", "TestSupport"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "MLflowModel", "Columnar", "TestSupport"]),
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
         .testTarget(name: "MLflowModelTests", dependencies: ["MLflowModel", "Columnar", "Digest", "TestSupport"]),
         .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "MLflowModel", "Columnar", "Digest", "TestSupport"]),

@@ -94,8 +94,8 @@ final class JobControl {
         self.resumedRows = resumedRows
         var spec = JobSpec(jobID: jobID, modelPath: job.model.directory, columnNames: job.binding.labels,
                            integerLabels: job.binding.integerLabels, enforcedTypes: job.binding.enforcedTypes,
-                           modelConfigJSON: job.modelConfigJSON, paramsJSON: job.paramsJSON,
-                           resultType: job.resultType.rawValue, outputField: options.outputField,
+                           modelConfig: job.modelConfig, params: job.params,
+                           resultType: job.resultType, outputField: options.outputField,
                            strictTypes: options.strictTypes)
         spec.modelContentDigest = modelDigest
         self.spec = spec
@@ -135,7 +135,7 @@ final class JobControl {
     }
 
     func shutdownWorkers() {
-        for link in links.values { try? link.connection.send(.shutdown) }
+        for link in links.values { try? link.connection.send(CoordinatorMessage.shutdown) }
     }
 
     func closeConnections() {
@@ -163,7 +163,7 @@ final class JobControl {
         // stops (and, kept alive, waits for the next job) instead of waiting for ever.
         if now.timeIntervalSince(lastBeat) >= Double(Heartbeat.intervalSeconds) {
             lastBeat = now
-            for id in lastHeard.keys { try? links[id]?.connection.send(.heartbeat) }
+            for id in lastHeard.keys { try? links[id]?.connection.send(CoordinatorMessage.heartbeat) }
         }
         for (id, heard) in lastHeard where now.timeIntervalSince(heard) > options.heartbeatTimeout {
             lose(id, "\(name(of: id)) sent nothing for \(Int(options.heartbeatTimeout)) s (no heartbeat): it is stuck or unreachable")
@@ -234,7 +234,7 @@ final class JobControl {
             workerReports[id] = JobReport.Worker(id: id, host: hello.host, pid: hello.pid, peer: connection.peer)
             lastHeard[id] = Date()
             perform(scheduler.handle(.workerJoined(id, capacity: hello.capacity)))
-            do { try connection.send(.job, spec) } catch {
+            do { try connection.send(CoordinatorMessage.job(spec)) } catch {
                 markLost(id, "cannot send the job: \(error)")
                 perform(scheduler.handle(.workerLost(id, reason: "cannot send the job: \(error)")), resumable: true)
                 return
@@ -257,7 +257,7 @@ final class JobControl {
                 perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) asked for the model, which this job does not send")), resumable: true)
                 return
             }
-            do { try links[id]?.connection.send(.modelArchive, payload: archive.buffer) } catch {
+            do { try links[id]?.connection.send(CoordinatorMessage.modelArchive(archive.buffer)) } catch {
                 links[id]?.connection.shutdownReceive()
             }
         case .result(let id, let decoded):
@@ -320,7 +320,7 @@ final class JobControl {
         }
     }
 
-    private func received(_ decoded: ColumnBatchCodec.Decoded, from id: WorkerID) {
+    private func received(_ decoded: ColumnBatch, from id: WorkerID) {
         if lastHeard[id] != nil { lastHeard[id] = Date() }
         if let holder = held[decoded.taskID], holder.worker == id {
             held[decoded.taskID] = nil
@@ -441,7 +441,7 @@ final class JobControl {
         let batch = blocks[p.id]!
         let columns = job.modelColumns.map { batch.columns[$0].slice(rows) }
         do {
-            try links[worker]?.connection.send(.batch, batch: ColumnBatchCodec.encode(taskID: task, rowCount: rows.count, columns: columns))
+            try links[worker]?.connection.send(CoordinatorMessage.batch(ColumnBatch(taskID: task, rowCount: rows.count, columns: columns)))
         } catch {
             // Its receive thread reports the broken connection, and the scheduler requeues the batch.
             links[worker]?.connection.shutdownReceive()

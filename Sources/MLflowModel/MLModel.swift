@@ -87,7 +87,7 @@ public struct PyFuncFlavor: Sendable, Equatable {
     /// The Python version the model was saved with, if recorded.
     public var pythonVersion: String?
     /// `config`: the model's inference configuration and the keys `--model-config` may override.
-    public var configJSON: String?
+    public var config: [String: JSONValue]?
     public var configKeys: [String]
 
     init(_ conf: PythonFunctionFlavor, modelDirectory dir: String, file: String) throws(PyFuncError) {
@@ -107,11 +107,7 @@ public struct PyFuncFlavor: Sendable, Equatable {
         predictFunction = conf.predictFn ?? "predict"
         environmentFiles = conf.env ?? [:]
         pythonVersion = conf.pythonVersion
-        if let config = conf.config {
-            configKeys = config.keys.sorted()
-            configJSON = JSONValue.object(config).jsonText
-        } else {
-            configKeys = []
-        }
+        config = conf.config
+        configKeys = conf.config?.keys.sorted() ?? []
     }
 }

@@ -156,3 +156,22 @@ extension ResultType {
         }
     }
 }
+
+extension ResultType: Codable {
+    /// Decodes the DDL text (`"array<double>"`); text that does not parse is a decoding error naming it.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            self = try ResultType(parsing: text)
+        } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "result type '\(text)': \(error.message)")
+        }
+    }
+
+    /// Encodes the DDL text, which `init(parsing:)` reads back.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

@@ -180,7 +180,7 @@ public struct WorkerProcess {
                 runtime = try PythonRuntime.start(environment: environment)
                 state.runtime = runtime
             } catch {
-                try? connection.send(.failure, WorkerFailure(kind: .environment, message: "\(error)", traceback: error.traceback))
+                try? connection.send(.failure(WorkerFailure(kind: .environment, message: "\(error)", traceback: error.traceback)))
                 logger.error("\(error)")
                 return .noJob(1)
             }
@@ -191,13 +191,14 @@ public struct WorkerProcess {
             // A coordinator that says nothing after the handshake is not waited for forever.
             connection.setReceiveTimeout(seconds: 30)
             defer { connection.setReceiveTimeout(seconds: 0) }
-            try connection.send(.hello, WorkerHello(pid: getpid(), host: ProcessInfo.processInfo.hostName,
-                                                    capacity: options.capacity, pythonVersion: runtime.version,
-                                                    pythonEnvironment: runtime.environment.root))
-            let frame = try Self.receiveSkippingHeartbeats(connection)
-            if frame.header.type == .shutdown { return .noJob(0) }
-            guard frame.header.type == .job else { throw WireError.unexpected("expected a job, got \(frame.header.type)") }
-            job = try frame.decode(JobSpec.self)
+            try connection.send(.hello(WorkerHello(pid: getpid(), host: ProcessInfo.processInfo.hostName,
+                                                   capacity: options.capacity, pythonVersion: runtime.version,
+                                                   pythonEnvironment: runtime.environment.root)))
+            switch try Self.receiveSkippingHeartbeats(connection) {
+            case .job(let spec): job = spec
+            case .shutdown: return .noJob(0)
+            case let other: throw WireError.unexpected("expected a job, got \(other.type)")
+            }
             if let hash = job.modelSHA256 { job.modelPath = try fetchModel(hash, connection: connection) }
         } catch WireError.closed where state.model != nil {
             logger.debug("the coordinator closed the connection before sending a job (it is winding down)")
@@ -220,10 +221,11 @@ public struct WorkerProcess {
 
     /// The next frame that is not a heartbeat: the coordinator beats every 2 s from the hello on,
     /// so one may come before the job or the model archive (a large model takes a while).
-    private static func receiveSkippingHeartbeats(_ connection: Connection) throws -> Connection.Frame {
+    private static func receiveSkippingHeartbeats(_ connection: Connection) throws -> CoordinatorMessage {
         while true {
-            let frame = try connection.receive()
-            if frame.header.type != .heartbeat { return frame }
+            let message = try connection.receiveFromCoordinator()
+            if case .heartbeat = message { continue }
+            return message
         }
     }
 
@@ -233,18 +235,19 @@ public struct WorkerProcess {
         let cache = ModelCache(directory: options.modelCache)
         if let path = cache.path(for: hash) { return path }
         try connection.send(.modelRequest)
-        let frame = try Self.receiveSkippingHeartbeats(connection)
-        guard frame.header.type == .modelArchive else {
-            throw WireError.unexpected("expected the model archive, got \(frame.header.type)")
+        let bytes: ColumnBuffer
+        switch try Self.receiveSkippingHeartbeats(connection) {
+        case .modelArchive(let received): bytes = received
+        case let other: throw WireError.unexpected("expected the model archive, got \(other.type)")
         }
-        let archive = try ModelArchive(payload: frame.payload, expectedSHA256: hash)
+        let archive = try ModelArchive(payload: bytes, expectedSHA256: hash)
         let path = try cache.store(archive)
         logger.info("received the model (\(archive.count) bytes, sha256 \(hash.prefix(12))...) into \(path)")
         return path
     }
 
     private enum Inbound: Sendable {
-        case batch(ColumnBatchCodec.Decoded, decodeSeconds: Double)
+        case batch(ColumnBatch, decodeSeconds: Double)
         case shutdown
         case broken(String)
     }
@@ -255,7 +258,7 @@ public struct WorkerProcess {
         let heartbeat = Thread {
             while true {
                 sleep(Heartbeat.intervalSeconds)
-                do { try connection.send(.heartbeat) } catch { return }
+                do { try connection.send(WorkerMessage.heartbeat) } catch { return }
             }
         }
         heartbeat.start()
@@ -264,23 +267,23 @@ public struct WorkerProcess {
         if let kept = state.model, kept.key == key {
             model = kept.model
             logger.info("reusing the loaded model for job \(job.jobID)")
-            do { try connection.send(.ready, WorkerReady(loadSeconds: 0)) } catch { return 1 }
+            do { try connection.send(.ready(WorkerReady(loadSeconds: 0))) } catch { return 1 }
         } else {
             state.model = nil
             do {
-                let resultType = try ResultType(parsing: job.resultType)
                 let mlmodel = try MLModel(directory: job.modelPath)
                 let invocation = PyFuncModel.Invocation(labels: job.columnNames, integerLabels: job.integerLabels,
-                                                        enforcedTypes: job.enforcedTypes, modelConfigJSON: job.modelConfigJSON,
-                                                        paramsJSON: job.paramsJSON, resultType: resultType,
+                                                        enforcedTypes: job.enforcedTypes,
+                                                        modelConfigJSON: job.modelConfig.map { JSONValue.object($0).jsonText },
+                                                        paramsJSON: job.params.map { JSONValue.object($0).jsonText }, resultType: job.resultType,
                                                         outputField: job.outputField, strictTypes: job.strictTypes)
                 model = try PyFuncModel(runtime: runtime, model: mlmodel, invocation: invocation)
             } catch {
-                try? connection.send(.failure, WorkerFailure(kind: .modelLoad, message: error.message, traceback: error.traceback))
+                try? connection.send(.failure(WorkerFailure(kind: .modelLoad, message: error.message, traceback: error.traceback)))
                 return 1
             }
             state.model = (key, model)
-            do { try connection.send(.ready, WorkerReady(loadSeconds: model.loadSeconds)) } catch { return 1 }
+            do { try connection.send(.ready(WorkerReady(loadSeconds: model.loadSeconds))) } catch { return 1 }
         }
 
         let inbox = BlockingQueue<Inbound>()
@@ -291,15 +294,14 @@ public struct WorkerProcess {
             while true {
                 do {
                     let frame = try connection.receive()
-                    switch frame.header.type {
+                    let started = DispatchTime.now().uptimeNanoseconds
+                    switch try CoordinatorMessage(frame: frame) {
                     case .heartbeat:
                         continue
-                    case .batch:
-                        let started = DispatchTime.now().uptimeNanoseconds
-                        let batch = try ColumnBatchCodec.decode(frame.payload)
+                    case .batch(let batch):
                         inbox.push(.batch(batch, decodeSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
                     case .shutdown: inbox.push(.shutdown); return
-                    default: inbox.push(.broken("unexpected \(frame.header.type) frame")); return
+                    case let other: inbox.push(.broken("unexpected \(other.type) frame")); return
                     }
                 } catch WireError.closed {
                     inbox.push(.shutdown)
@@ -322,24 +324,23 @@ public struct WorkerProcess {
                 return 0
             case .broken(let why):
                 logger.warning("\(why)")
-                try? connection.send(.failure, WorkerFailure(kind: .protocolError, message: why))
+                try? connection.send(.failure(WorkerFailure(kind: .protocolError, message: why)))
                 return 1
             case .batch(let batch, let decodeSeconds):
                 do {
                     let started = DispatchTime.now().uptimeNanoseconds
                     let prediction = try model.predict(batch.columns, rowCount: batch.rowCount)
                     let predicted = DispatchTime.now().uptimeNanoseconds
-                    let encoded = ColumnBatchCodec.encode(taskID: batch.taskID, rowCount: batch.rowCount, columns: [prediction])
-                    try connection.send(.result, batch: encoded)
+                    try connection.send(.result(ColumnBatch(taskID: batch.taskID, rowCount: batch.rowCount, columns: [prediction])))
                     let sent = DispatchTime.now().uptimeNanoseconds
-                    try connection.send(.batchTimings, BatchTimings(taskID: batch.taskID, decodeSeconds: decodeSeconds,
+                    try connection.send(.batchTimings(BatchTimings(taskID: batch.taskID, decodeSeconds: decodeSeconds,
                                                                    predictSeconds: Double(predicted - started) / 1e9,
-                                                                   encodeSeconds: Double(sent - predicted) / 1e9))
+                                                                   encodeSeconds: Double(sent - predicted) / 1e9)))
                 } catch let error as PyFuncModel.PredictError {
                     let kind: WorkerFailure.Kind = .predict
                     do {
-                        try connection.send(.failure, WorkerFailure(kind: kind, taskID: batch.taskID,
-                                                                    message: error.description, traceback: error.traceback))
+                        try connection.send(.failure(WorkerFailure(kind: kind, taskID: batch.taskID,
+                                                                   message: error.description, traceback: error.traceback)))
                     } catch { return 1 }
                 } catch {
                     return 1  // the coordinator is gone
