@@ -429,7 +429,7 @@ final class JobControl {
     /// `--retry-model-errors` and `--max-failed-partitions` say) and, in a local run, another
     /// worker starts in its place. The failure is resumable: the model may fit a larger limit.
     private func overMemory(_ id: WorkerID, task: TaskID?, _ message: String) {
-        let advice = "raise --worker-memory if the model needs more, or pass --retry-model-errors to score the batch again "
+        let advice = "raise that limit if the model needs more memory, or pass --retry-model-errors to score the batch again "
             + "on a fresh worker (a model whose memory grows with every batch is leaking)"
         let reason = "\(message) (on \(name(of: id))); \(advice)"
         lastHeard[id] = nil
