@@ -158,6 +158,29 @@ struct MemoryLimitTests {
                 "\(result.stderr)")
     }
 
+    @Test("a kept-alive worker takes each job's limit and reuses its model when only --worker-memory changes")
+    func keptWorkerReusesModel() throws {
+        let dir = try TestEnvironment.makeTemporaryDirectory("memory-keep-alive")
+        let token = try EndToEndFixture.makeTokenFile(in: dir, "memory-keep-alive-secret-0123456789")
+        let port = EndToEndFixture.randomPort()
+        let worker = try BackgroundProcess(EndToEndFixture.binary,
+            ["worker", "--connect", "127.0.0.1:\(port)", "--token-file", token, "--keep-alive", "--idle-timeout", "4",
+             "--model-cache", dir.appendingPathComponent("cache").path, "--python-env", EndToEndFixture.venv, "--log-level", "debug"])
+        defer { worker.signal(SIGKILL); worker.wait(seconds: 5) }
+        for limit in ["3000", "2500"] {
+            let output = fixture.outputPath("memory-keep-alive")
+            let run = try EndToEndFixture.scoreCluster([
+                "coordinator", "--listen", "127.0.0.1:\(port)", "--token-file", token, "--wait-for-workers", "60",
+                "--model", fixture.seedModel.path, "--input", fixture.dataset.path, "--output", output,
+                "--columns", "f0,f1,f2,f3", "--worker-memory", limit, "--preview", "0", "--quiet"])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        let ended = worker.wait(seconds: 30)
+        #expect(ended.stderr.contains(#/memory limit for job \S+: 3000 MB/#) && ended.stderr.contains(#/memory limit for job \S+: 2500 MB/#),
+                "\(ended.stderr)")
+        #expect(ended.stderr.contains("reusing the loaded model"), "\(ended.stderr)")
+    }
+
     @Test("run's default limit is a share of 80% of the machine's memory; none switches it off; bad values are refused")
     func defaultsAndOptions() throws {
         let meminfo = try String(contentsOfFile: "/proc/meminfo", encoding: .utf8)
