@@ -6,6 +6,7 @@ import Columnar
 import Coordinator
 import Foundation
 import Logging
+import MLflowModel
 import PyFunc
 import Wire
 
