@@ -86,6 +86,7 @@ let package = Package(
         .testTarget(name: "CoordinatorTests", dependencies: [
             "Coordinator", "MLflowModel", "Wire", "Columnar", .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "TestSupport"]),
     ]
 )

@@ -77,6 +77,13 @@ final class JobControl {
     var lostPIDs: Set<Int32> { Set(workerReports.values.filter { $0.lost != nil }.map(\.pid)) }
     /// Starts a worker in place of a kept one that ended before joining (`run --keep-workers`).
     var replaceKeptWorker: (() -> Void)?
+    /// Starts a local worker in place of one that stopped over its memory limit (`run`).
+    var replaceLocalWorker: (() -> Void)?
+    /// Local workers replaced after stopping over their memory limit, by pid (each once), and
+    /// how many in a row without a batch answered in between (bounded, so that workers that go
+    /// over the limit before doing any work are not started for ever).
+    private var replacedPIDs: Set<Int32> = []
+    private var replacementsWithoutProgress = 0
     private var readyIDs: Set<WorkerID> = []
 
     /// Runs the partitions `todo` of `job` (all of them, unless resuming); `modelDigest` is
@@ -98,6 +105,7 @@ final class JobControl {
                            resultType: job.resultType, outputField: options.outputField,
                            strictTypes: options.strictTypes)
         spec.modelContentDigest = modelDigest
+        spec.memoryLimitMB = options.workerMemory?.megabytes
         self.spec = spec
         self.scheduler = Scheduler(configuration: .init(maxAttempts: options.maxAttempts,
                                                         failWhenNoWorkers: options.workerSource == .local,
@@ -275,9 +283,11 @@ final class JobControl {
             links[id]?.connection.close()
             markLost(id, "disconnected: \(why)")
             perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) disconnected: \(why)")), resumable: true)
-        case .workerExited(let index, let how):
+        case .workerExited(let index, let exit, let how):
             let pid = launcher?.pid(of: index)
             let label = "worker process \(index) (pid \(pid.map(String.init) ?? "?")) \(how)"
+            // One that stopped over its memory limit without a word reaching us is replaced here.
+            if exit?.verdict == .overMemoryLimit, reserveReplacement(for: pid, label) { startReplacement(for: label) }
             if !links.values.contains(where: { $0.hello.pid == pid }) {
                 perform(scheduler.handle(.workerLost(nil, reason: "\(label) before connecting")), resumable: true)
             } else if !schedulingDone {
@@ -329,6 +339,7 @@ final class JobControl {
         let actions = scheduler.handle(.resultReceived(id, decoded.taskID))
         if actions.contains(.accept(decoded.taskID)) {
             answered += 1
+            replacementsWithoutProgress = 0
             let b = job.plan.block(of: decoded.taskID)
             let expected = job.resultType.dataType
             guard decoded.columns.count == 1, decoded.rowCount == job.plan.rows(of: decoded.taskID, in: b).count,
@@ -408,8 +419,56 @@ final class JobControl {
                                                  reason: "\(workerFailure.message) (on \(name(of: id)))")))
         case .protocolError:
             perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) broke the protocol: \(workerFailure.message)")))
+        case .memoryLimit:
+            overMemory(id, task: workerFailure.taskID, workerFailure.message)
         }
         if !hadFailed, failure != nil { failure!.traceback = workerFailure.traceback }
+    }
+
+    /// A worker stopped over its memory limit (it said so, and exits): it is lost, the batch it
+    /// was scoring is failed as by the model (retried, set aside or failing the job, as
+    /// `--retry-model-errors` and `--max-failed-partitions` say) and, in a local run, another
+    /// worker starts in its place. The failure is resumable: the model may fit a larger limit.
+    private func overMemory(_ id: WorkerID, task: TaskID?, _ message: String) {
+        let advice = "raise that limit if the model needs more memory, or pass --retry-model-errors to score the batch again "
+            + "on a fresh worker (a model whose memory grows with every batch is leaking)"
+        let reason = "\(message) (on \(name(of: id))); \(advice)"
+        lastHeard[id] = nil
+        held = held.filter { $0.value.worker != id }
+        if task != nil { workerReports[id]?.failures += 1 }
+        lastTraceback = nil
+        logger.warning("\(name(of: id)) went over its memory limit\(task.map { " scoring \(job.describe(task: $0))" } ?? ""): \(message)",
+                       metadata: ["worker": "\(id)"])
+        markLost(id, message)
+        // The new worker is counted before the scheduler hears of the loss, so that a run with one
+        // worker does not fail for want of workers; it is started only if the job goes on.
+        let replacing = links[id].map { reserveReplacement(for: $0.hello.pid, name(of: id)) } ?? false
+        let partition = task.map { job.plan.partition(of: $0).id }
+        perform(scheduler.handle(.workerOverMemory(id, task: task, partition: partition, reason: reason)), resumable: true)
+        if replacing { startReplacement(for: name(of: id)) }
+    }
+
+    /// Whether a local worker is to start in place of `pid`, which stopped over its memory
+    /// limit (then the scheduler counts it as launched): once per process, while the job goes
+    /// on, and at most twice the workers times `--max-attempts` in a row without a batch answered.
+    private func reserveReplacement(for pid: Int32?, _ label: String) -> Bool {
+        guard options.workerSource == .local, replaceLocalWorker != nil,
+              !schedulingDone, failure == nil, drainDeadline == nil else { return false }
+        if let pid { guard replacedPIDs.insert(pid).inserted else { return false } }
+        guard replacementsWithoutProgress < 2 * max(1, options.workers) * options.maxAttempts else {
+            logger.warning("not starting another worker in place of \(label): \(replacementsWithoutProgress) workers in a row went over the memory limit without finishing a batch")
+            return false
+        }
+        replacementsWithoutProgress += 1
+        workerLaunched()
+        return true
+    }
+
+    /// Starts the worker `reserveReplacement` counted, unless the job has failed meanwhile.
+    private func startReplacement(for label: String) {
+        guard failure == nil, !schedulingDone, let replace = replaceLocalWorker else { return }
+        logger.info("starting a worker in place of \(label), which went over its memory limit")
+        replace()
     }
 
     private func perform(_ actions: [Scheduler.Action], resumable: Bool = false) {

@@ -88,6 +88,9 @@ public struct JobOptions: Sendable {
     public var taskTimeout: Double?
     /// A worker silent for longer than this (seconds; workers send heartbeats) counts as lost.
     public var heartbeatTimeout: Double = 30
+    /// `--worker-memory`: the most resident memory each worker may use (sent to every worker in
+    /// its job; a worker over it stops and the batch it was scoring fails). nil: no limit.
+    public var workerMemory: MemoryLimit?
     /// Seconds to wait for the first worker to be ready before giving up.
     public var startupTimeout: Double = 300
 

@@ -161,8 +161,8 @@ public final class JobRunner: @unchecked Sendable {
             let started = max(0, options.workers - kept.count)
             let executable = Self.executablePath()
             func launch(_ index: Int) {
-                local.launch(index: index, executable: executable, arguments: arguments, detachedLog: logFD) { index, how in
-                    events.push(.workerExited(index: index, how: how))
+                local.launch(index: index, executable: executable, arguments: arguments, detachedLog: logFD) { index, exit, how in
+                    events.push(.workerExited(index: index, exit: exit, how: how))
                 }
             }
             for index in 0..<started {
@@ -170,13 +170,19 @@ public final class JobRunner: @unchecked Sendable {
                 launch(index)
             }
             launcher = local
+            var launched = started
+            // In place of a worker that stopped over its memory limit.
+            control.replaceLocalWorker = {
+                launch(launched)
+                launched += 1
+                if pool == nil { localWorkers += 1 }
+            }
             if let pool {
                 // Kept workers outlive this job: it neither waits for them to exit nor stops them.
                 let port = listener.port
                 do { try pool.save(.init(port: port, pids: kept + local.pids(of: 0..<started, waiting: 5))) } catch {
                     logger.warning("\(error.message); the workers will not be found by the next job")
                 }
-                var launched = started
                 control.replaceKeptWorker = {
                     launch(launched)
                     launched += 1
@@ -256,7 +262,8 @@ public final class JobRunner: @unchecked Sendable {
             launcher?.settle(seconds: 1, expected: localWorkers)
             let exits = launcher?.abnormalExits ?? []
             if !exits.isEmpty {
-                failure.message += ". Worker processes that ended: \(exits.joined(separator: "; ")). A worker ends like this when the model crashes the interpreter (a segfault, os._exit, running out of memory); see the worker messages above"
+                failure.message += ". Worker processes that ended: \(exits.map(\.description).joined(separator: "; "))"
+                    + Self.exitAdvice(exits.map(\.exit))
             }
             writer.stop()
             if pool == nil { launcher?.signalAll(SIGTERM) }
@@ -291,6 +298,20 @@ public final class JobRunner: @unchecked Sendable {
                        outputDirectory: committer.directory,
                        outputFiles: files.filter { FileManager.default.fileExists(atPath: committer.directory + "/" + $0) },
                        report: control.report)
+    }
+
+    /// What to make of workers that ended abnormally: out of memory (by their limit or by the
+    /// kernel's out-of-memory killer) or a crash of the model.
+    static func exitAdvice(_ exits: [WorkerExit?]) -> String {
+        var advice: [String] = []
+        if exits.contains(where: { $0?.verdict == .probablyOutOfMemory }) {
+            advice.append("A worker killed by SIGKILL was most likely ended by the kernel's out-of-memory killer, the machine being out of memory: "
+                          + "lower --worker-memory so that workers stop themselves first (naming the batch), or use fewer --workers")
+        }
+        if exits.contains(where: { $0 == nil || $0?.verdict == .failed }) {
+            advice.append("A worker ends like this when the model crashes the interpreter (a segfault, os._exit); see the worker messages above")
+        }
+        return advice.map { ". " + $0 }.joined()
     }
 
     /// This process's executable, to start workers with.

@@ -15,7 +15,8 @@ enum JobEvent: Sendable {
     /// The coordinator was asked to stop (SIGINT, SIGTERM).
     case interrupted(String)
     case disconnected(WorkerID, String)
-    case workerExited(index: Int, how: String)
+    /// A local worker process ended: how (nil: it could not be started), and a description.
+    case workerExited(index: Int, exit: WorkerExit?, how: String)
     /// A worker kept from an earlier job (`run --keep-workers`) is no longer running.
     case keptWorkerGone(pid: Int32)
     case reader(PartitionReader.Output)

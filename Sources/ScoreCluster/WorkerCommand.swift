@@ -58,9 +58,16 @@ struct WorkerCommand: ParsableCommand {
             help: ArgumentHelp("Seconds without a word from the coordinator (it beats every 2) after which the worker takes it for gone.", valueName: "seconds"))
     var coordinatorTimeout: Int = Heartbeat.coordinatorSilenceSeconds
 
+    @Option(name: .customLong("memory-limit"),
+            help: ArgumentHelp("The most resident memory this worker may use, in MB (or 512m, 2g): over it, it reports the batch it was scoring and exits with status 12. A job's smaller --worker-memory applies instead (default: the job's, if any).", valueName: "MB"))
+    var memoryLimit: String?
+
     @OptionGroup var logging: LoggingArguments
 
     func validate() throws {
+        if let memoryLimit, MemoryLimit(parsing: memoryLimit) == nil {
+            throw invalidOption("--memory-limit must be a positive number of MB (or 512m, 2g, ...), got '\(memoryLimit)'")
+        }
         guard coordinatorTimeout > 2 else { throw invalidOption("--coordinator-timeout must be more than 2 seconds (the coordinator beats every 2)") }
         guard HostPort(connect) != nil else { throw invalidOption("--connect must be HOST:PORT, got '\(connect)'") }
         guard capacity >= 1 else { throw invalidOption("--capacity must be at least 1") }
@@ -83,6 +90,7 @@ struct WorkerCommand: ParsableCommand {
         options.keepAlive = keepAlive
         options.idleTimeout = idleTimeout
         options.coordinatorTimeout = coordinatorTimeout
+        options.memoryLimit = memoryLimit.flatMap(MemoryLimit.init(parsing:))
         if let tlsCA {
             do { options.tls = try TLSContext.client(trustFile: tlsCA, serverName: tlsServerName) } catch {
                 throw invalidOption("\(error)")

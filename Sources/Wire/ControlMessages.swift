@@ -48,6 +48,9 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// A digest of the model directory's files (names, sizes, contents), so that a kept-alive
     /// worker never reuses a loaded model that changed on disk under the same path.
     public var modelContentDigest: String?
+    /// `--worker-memory`: the most resident memory, in MB, a worker may use while it serves
+    /// this job (nil: no limit). A worker started with its own `--memory-limit` applies the smaller.
+    public var memoryLimitMB: Int?
 
     public init(jobID: String, modelPath: String, columnNames: [String], integerLabels: Bool = false,
                 enforcedTypes: [String?]? = nil, modelConfig: [String: JSONValue]? = nil, params: [String: JSONValue]? = nil,
@@ -100,6 +103,9 @@ public struct WorkerFailure: Codable, Sendable, Equatable, Error {
         case environment
         /// The conversation broke (bad frame, unexpected message).
         case protocolError
+        /// The worker's resident memory went over its limit (`--worker-memory`, `--memory-limit`)
+        /// while it scored `taskID` (or between batches, without one); the worker stops.
+        case memoryLimit
     }
     public var kind: Kind
     /// The batch being scored, when the failure is about one.

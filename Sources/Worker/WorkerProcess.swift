@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import MLflowModel
 import PyFunc
+import Synchronization
 import Wire
 
 /// A worker: connects to a coordinator, starts the embedded interpreter, loads the model
@@ -41,6 +42,9 @@ public struct WorkerProcess {
         /// TLS towards the coordinator (`--tls-ca`): its certificate is checked against the
         /// trusted certificates and its name (`--tls-server-name`, else `host`). nil: plain TCP.
         public var tls: TLSContext?
+        /// `--memory-limit`: the most resident memory this worker may use, whatever the job says
+        /// (a job's `--worker-memory` that is smaller applies instead). nil: the job's, if any.
+        public var memoryLimit: MemoryLimit?
 
         public init(host: String, port: Int, pythonEnvironment: String?, capacity: Int = 3, token: ClusterToken? = nil,
                     modelCache: String = ModelCache.defaultDirectory()) {
@@ -55,6 +59,9 @@ public struct WorkerProcess {
 
     public let options: Options
     private let logger: Logger
+    /// What the memory watchdog reports on, and where to.
+    private let watched = Watched()
+    private let watchdog: MemoryWatchdog
 
     /// A worker logging to `logger` (its caller's: `score-cluster worker` passes one labelled
     /// `score-cluster.worker`), to which it adds the coordinator's address as metadata.
@@ -63,6 +70,56 @@ public struct WorkerProcess {
         var logger = logger
         logger[metadataKey: "coordinator"] = "\(options.host):\(options.port)"
         self.logger = logger
+        let watched = self.watched
+        watchdog = MemoryWatchdog { [logger] exceeded in
+            Self.stopOverMemory(exceeded, watched: watched, logger: logger)
+        }
+        watchdog.limit = options.memoryLimit
+    }
+
+    /// The state the memory watchdog reads from its own thread: the coordinator's connection,
+    /// what the worker is doing, and where the limit in force comes from.
+    private final class Watched: Sendable {
+        struct State {
+            var connection: Connection?
+            var activity: OverMemoryReport.Activity = .idle
+            var origin: OverMemoryReport.Origin = .worker
+        }
+        let state = Mutex(State())
+        var activity: OverMemoryReport.Activity {
+            get { state.withLock { $0.activity } }
+            set { state.withLock { $0.activity = newValue } }
+        }
+    }
+
+    /// Over the memory limit: tells the coordinator (waiting at most 2 s for the send), says so
+    /// on standard error, and ends the process with `WorkerExit.memoryLimitStatus`.
+    private static func stopOverMemory(_ exceeded: MemoryWatchdog.Exceeded, watched: Watched, logger: Logger) -> Never {
+        let (connection, activity, origin) = watched.state.withLock { ($0.connection, $0.activity, $0.origin) }
+        let failure = OverMemoryReport.failure(exceeded, activity: activity, origin: origin, peakBytes: ResidentMemory.peak())
+        logger.error("\(failure.message); exiting with status \(WorkerExit.memoryLimitStatus)")
+        if let connection {
+            let sent = DispatchSemaphore(value: 0)
+            let sender = Thread {
+                try? connection.send(.failure(failure))
+                sent.signal()
+            }
+            sender.start()
+            _ = sent.wait(timeout: .now() + 2)
+        }
+        _exit(WorkerExit.memoryLimitStatus)
+    }
+
+    /// Applies the limit for a job: the smaller of this worker's own and the job's.
+    private func applyMemoryLimit(for job: JobSpec?) {
+        let fromJob = job?.memoryLimitMB.flatMap { $0 > 0 ? MemoryLimit(megabytes: $0) : nil }
+        let limit = MemoryLimit.effective(options.memoryLimit, fromJob)
+        let origin: OverMemoryReport.Origin = fromJob != nil && limit == fromJob ? .job : .worker
+        watched.state.withLock { $0.origin = origin }
+        watchdog.limit = limit
+        if let job, let limit {
+            logger.debug("memory limit for job \(job.jobID): \(limit) (\(origin == .job ? "--worker-memory" : "--memory-limit"))")
+        }
     }
 
     /// The interpreter and the model of the last job, kept between jobs with `keepAlive`.
@@ -98,6 +155,7 @@ public struct WorkerProcess {
     public func run() -> Int32 {
         // A closed socket must be an error on write, not a fatal signal.
         signal(SIGPIPE, SIG_IGN)
+        watchdog.start()
         let state = State()
         var outcome = session(state, until: Date().addingTimeInterval(options.connectTimeout))
         var idleSince = Date()
@@ -149,6 +207,10 @@ public struct WorkerProcess {
             }
         }
         defer { connection.close() }
+        defer {
+            watched.state.withLock { $0.connection = nil; $0.activity = .idle }
+            applyMemoryLimit(for: nil)
+        }
         do {
             // One deadline for TLS and the challenge-response; generous, as a busy coordinator
             // starts its side late. Until the coordinator proves itself only small frames are taken.
@@ -199,6 +261,9 @@ public struct WorkerProcess {
             case .shutdown: return .noJob(0)
             case let other: throw WireError.unexpected("expected a job, got \(other.type)")
             }
+            // From here the job's limit applies, and going over it is reported on this connection.
+            applyMemoryLimit(for: job)
+            watched.state.withLock { $0.connection = connection }
             if let hash = job.modelSHA256 { job.modelPath = try fetchModel(hash, connection: connection) }
         } catch WireError.closed where state.model != nil {
             logger.debug("the coordinator closed the connection before sending a job (it is winding down)")
@@ -210,11 +275,12 @@ public struct WorkerProcess {
         return .served(serve(job: job, runtime: runtime, state: state, connection: connection))
     }
 
-    /// What makes two jobs' models interchangeable: everything but the job's id (and the path,
-    /// when the model is known by its content hash).
+    /// What makes two jobs' models interchangeable: everything but the job's id and memory
+    /// limit (and the path, when the model is known by its content hash).
     private static func modelKey(_ job: JobSpec) -> JobSpec {
         var key = job
         key.jobID = ""
+        key.memoryLimitMB = nil
         if key.modelSHA256 != nil { key.modelPath = "" }
         return key
     }
@@ -270,6 +336,8 @@ public struct WorkerProcess {
             do { try connection.send(.ready(WorkerReady(loadSeconds: 0))) } catch { return 1 }
         } else {
             state.model = nil
+            watched.activity = .loading
+            defer { watched.activity = .idle }
             do {
                 let mlmodel = try MLModel(directory: job.modelPath)
                 let invocation = PyFuncModel.Invocation(labels: job.columnNames, integerLabels: job.integerLabels,
@@ -278,6 +346,7 @@ public struct WorkerProcess {
                                                         paramsJSON: job.params.map { JSONValue.object($0).jsonText }, resultType: job.resultType,
                                                         outputField: job.outputField, strictTypes: job.strictTypes)
                 model = try PyFuncModel(runtime: runtime, model: mlmodel, invocation: invocation)
+                watchdog.check()
             } catch {
                 try? connection.send(.failure(WorkerFailure(kind: .modelLoad, message: error.message, traceback: error.traceback)))
                 return 1
@@ -327,9 +396,13 @@ public struct WorkerProcess {
                 try? connection.send(.failure(WorkerFailure(kind: .protocolError, message: why)))
                 return 1
             case .batch(let batch, let decodeSeconds):
+                watched.activity = .scoring(batch.taskID)
+                defer { watched.activity = .idle }
                 do {
                     let started = DispatchTime.now().uptimeNanoseconds
                     let prediction = try model.predict(batch.columns, rowCount: batch.rowCount)
+                    // The batch that took the worker over its limit is the one reported, not its result.
+                    watchdog.check()
                     let predicted = DispatchTime.now().uptimeNanoseconds
                     try connection.send(.result(ColumnBatch(taskID: batch.taskID, rowCount: batch.rowCount, columns: [prediction])))
                     let sent = DispatchTime.now().uptimeNanoseconds
