@@ -58,9 +58,12 @@ let package = Package(
         .target(name: "Worker", dependencies: [
             "Wire", "MLflowModel", "PyFunc", "Columnar", .product(name: "Logging", package: "swift-log"),
         ]),
+        // How a coordinator starts a local worker (`WorkerLaunch`, rendered to `score-cluster worker`'s
+        // arguments in one place) and the record a kept worker holds while it lives.
+        .target(name: "WorkerLaunch"),
         // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.
         .target(name: "Coordinator", dependencies: [
-            "Wire", "Columnar", "MLflowModel", "Digest", "CMalloc",
+            "Wire", "Columnar", "MLflowModel", "WorkerLaunch", "Digest", "CMalloc",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
@@ -71,7 +74,7 @@ let package = Package(
         .executableTarget(name: "digest-bench", dependencies: ["Digest"], path: "bench/digest-bench"),
         // The command-line tool: argument parsing and wiring only.
         .executableTarget(name: "ScoreCluster", dependencies: [
-            "Coordinator", "Worker", "MLflowModel", "PyFunc",
+            "Coordinator", "Worker", "WorkerLaunch", "MLflowModel", "PyFunc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -84,7 +87,7 @@ let package = Package(
         .testTarget(name: "MLflowModelTests", dependencies: ["MLflowModel", "Columnar", "Digest", "TestSupport"]),
         .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "MLflowModel", "Columnar", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
-            "Coordinator", "MLflowModel", "Wire", "Columnar", .product(name: "Logging", package: "swift-log"),
+            "Coordinator", "MLflowModel", "Wire", "WorkerLaunch", "Columnar", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "TestSupport"]),

@@ -106,7 +106,7 @@ struct JobLifecycle {
     private(set) var readyCount = 0
     private var blocksHeld = 0
     private var readerPaused = false
-    private var schedulingFinished = false
+    private(set) var schedulingFinished = false
     private var outputFinished = false
     private var lastWatch: Date
     private var lastBeat: Date

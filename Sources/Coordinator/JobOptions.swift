@@ -78,8 +78,9 @@ public struct JobOptions: Sendable {
     /// `run --keep-workers`: leave the local workers running, model loaded, for the next job on
     /// this machine, until they have been idle this many seconds (see `WarmWorkerPool`).
     public var keepWorkers: Double?
-    /// Extra arguments for local `score-cluster worker` processes (their logging options).
-    public var localWorkerArguments: [String] = []
+    /// Local workers' `--log-level` and `--log-format` (the job's own).
+    public var workerLogLevel: String?
+    public var workerLogFormat: String?
     /// The shared secret workers must prove they know (remote workers need one).
     public var token: ClusterToken?
     /// TLS for workers' connections (`coordinator --tls-certificate/--tls-key`); nil: plain TCP.

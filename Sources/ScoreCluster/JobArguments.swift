@@ -181,7 +181,8 @@ struct JobArguments: ParsableArguments {
         options.partitionRows = partitionRows
         options.blockRows = blockRows
         options.gracePeriod = gracePeriod
-        options.localWorkerArguments = ["--log-level", logging.logLevel.rawValue, "--log-format", logging.logFormat.rawValue]
+        options.workerLogLevel = logging.logLevel.rawValue
+        options.workerLogFormat = logging.logFormat.rawValue
         return options
     }
 

@@ -4,6 +4,7 @@ import Logging
 import MLflowModel
 import Wire
 import Worker
+import WorkerLaunch
 
 /// `score-cluster worker`: join a coordinator and score the batches it sends.
 struct WorkerCommand: ParsableCommand {
@@ -54,6 +55,10 @@ struct WorkerCommand: ParsableCommand {
             help: ArgumentHelp("With --keep-alive: exit after this many seconds without a job (default: wait for ever).", valueName: "seconds"))
     var idleTimeout: Double?
 
+    @Option(name: .customLong(String(WorkerLaunch.Option.record.dropFirst(2))),
+            help: ArgumentHelp("With --keep-alive: a file this worker writes and keeps locked while it runs, by which `run --keep-workers` knows it is still there.", valueName: "file"))
+    var record: String?
+
     @Option(name: .customLong("coordinator-timeout"),
             help: ArgumentHelp("Seconds without a word from the coordinator (it beats every 2) after which the worker takes it for gone.", valueName: "seconds"))
     var coordinatorTimeout: Int = Heartbeat.coordinatorSilenceSeconds
@@ -73,6 +78,7 @@ struct WorkerCommand: ParsableCommand {
         guard capacity >= 1 else { throw invalidOption("--capacity must be at least 1") }
         guard tlsServerName == nil || tlsCA != nil else { throw invalidOption("--tls-server-name applies with --tls-ca") }
         guard tlsServerName?.isEmpty != true else { throw invalidOption("--tls-server-name must not be empty") }
+        guard record == nil || keepAlive else { throw invalidOption("--record applies to --keep-alive workers") }
         if let idleTimeout {
             guard keepAlive else { throw invalidOption("--idle-timeout applies to --keep-alive workers") }
             guard idleTimeout > 0 else { throw invalidOption("--idle-timeout must be positive") }
@@ -98,7 +104,16 @@ struct WorkerCommand: ParsableCommand {
         }
         var logger = Logger(label: "score-cluster.worker")
         logger[metadataKey: "pid"] = "\(getpid())"
-        let status = WorkerProcess(options: options, logger: logger).run()
+        // Held (locked) until the process ends, however it ends.
+        let held: KeptWorkerRecord.Held?
+        do throws(KeptWorkerRecord.RecordError) {
+            held = try record.map { (path) throws(KeptWorkerRecord.RecordError) in
+                try KeptWorkerRecord.hold(path: path, record: .init(pid: getpid(), port: address.port))
+            }
+        } catch {
+            throw invalidOption(error.message)
+        }
+        let status = withExtendedLifetime(held) { WorkerProcess(options: options, logger: logger).run() }
         if status != 0 { throw ExitCode(status) }
     }
 }
