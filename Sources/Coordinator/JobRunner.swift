@@ -259,7 +259,8 @@ public final class JobRunner: @unchecked Sendable {
         let port = started.listener.port
         started.replaceLocalWorker = start
         started.replaceKeptWorker = start
-        do { try pool!.save(.init(port: port, records: kept.map(\.path) + records.all)) } catch {
+        let pids = kept.map(\.pid) + local.pids(of: 0..<count, waiting: 5)
+        do { try pool!.save(.init(port: port, pids: pids, records: kept.map(\.path) + records.all)) } catch {
             logger.warning("\(error.message); the workers will not be found by the next job")
         }
         let watch = WarmWorkerPool.Watch(workers: kept) { events.push(.keptWorkerGone(pid: $0)) }
@@ -267,10 +268,10 @@ public final class JobRunner: @unchecked Sendable {
             // Workers this job gave up on (stuck in predict, broken) are not kept; the rest are.
             watch.stop()
             let ours = kept.map(\.path) + records.all
-            let live = WarmWorkerPool.liveWorkers(.init(port: port, records: ours))
+            let live = WarmWorkerPool.liveWorkers(.init(port: port, pids: [], records: ours))
             for worker in live where lost.contains(worker.pid) { kill(worker.pid, SIGKILL) }
-            let alive = live.filter { !lost.contains($0.pid) }.map(\.path)
-            do { try pool!.save(.init(port: port, records: alive)) } catch {
+            let alive = live.filter { !lost.contains($0.pid) }
+            do { try pool!.save(.init(port: port, pids: alive.map(\.pid), records: alive.map(\.path))) } catch {
                 logger.warning("\(error); the workers will not be found by the next job")
             }
             if let logFD { close(logFD) }

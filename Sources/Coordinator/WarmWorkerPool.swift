@@ -15,7 +15,7 @@ import WorkerLaunch
 /// A pool is named by what its workers were started with (the executable, the Python
 /// environment, the number of workers and their options). Its files live under
 /// `~/.cache/score-cluster/workers/` (or `$XDG_CACHE_HOME`): `NAME.json` records the loopback
-/// port the workers reconnect to and the records its workers hold (`NAME.worker-ID.json`, a
+/// port the workers reconnect to and the records its workers hold (`NAME.worker-ID.record`, a
 /// `KeptWorkerRecord` each: a worker is there while its record is locked), `NAME.token` the secret they prove
 /// they hold (mode 0600, so no other user's process can take their place), `NAME.log` their
 /// messages, and `NAME.lock` is held by the job using the pool. A second job started meanwhile
@@ -27,6 +27,8 @@ public final class WarmWorkerPool {
     /// What a pool's state file records.
     struct State: Codable, Equatable {
         var port: Int
+        /// The workers' process ids, for people (and `stop-workers`' message); what counts is `records`.
+        var pids: [Int32]
         /// The workers' record files.
         var records: [String]
     }
@@ -61,7 +63,7 @@ public final class WarmWorkerPool {
 
     /// A new record file for a worker about to start.
     func newRecordPath() -> String {
-        "\(directory)/\(name).worker-\(UUID().uuidString.lowercased().prefix(12)).json"
+        "\(directory)/\(name).worker-\(UUID().uuidString.lowercased().prefix(12)).record"
     }
 
     /// Takes pool `name`'s lock; nil when another job holds it.
