@@ -48,7 +48,7 @@ enum BuildProcess {
                 case .exited(let code): code
                 case .signaled(let signal): 128 + signal
                 }
-                box.result = Result(status: status, output: result.standardOutput ?? "")
+                box.result = Result(status: status, output: result.standardOutput)
             } catch {
                 box.result = Result(status: -1, output: "cannot run \(executable): \(error)")
             }
