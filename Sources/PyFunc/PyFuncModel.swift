@@ -47,10 +47,12 @@ public final class PyFuncModel {
     /// Seconds spent importing and loading the model.
     public let loadSeconds: Double
     private let runtime: PythonRuntime
-    /// The bridge's `Scorer` methods for this model.
-    private let makeFrame: PyObjectPointer
-    private let predictFunction: PyObjectPointer
-    private let convert: PyObjectPointer
+    /// The bridge's `Scorer` methods for this model. They hold the `Scorer`, which holds the
+    /// loaded model: releasing them (when this value goes away, see `PythonObject`) releases the
+    /// model, so that a kept-alive worker that loads another one does not keep this one too.
+    private let makeFrame: PythonObject
+    private let predictFunction: PythonObject
+    private let convert: PythonObject
 
     /// Scores with string labels and no signature enforcement (spark_udf's default).
     public convenience init(runtime: PythonRuntime, model: MLModel, columnNames: [String], resultType: ResultType) throws(PyFuncError) {
@@ -61,7 +63,7 @@ public final class PyFuncModel {
     public init(runtime: PythonRuntime, model: MLModel, invocation: Invocation) throws(PyFuncError) {
         let start = Date()
         let flavor = model.pyfunc
-        let methods = try runtime.withGIL { () throws(PyFuncError) -> (PyObjectPointer, PyObjectPointer, PyObjectPointer) in
+        let methods = try runtime.withGIL { () throws(PyFuncError) -> (PythonObject, PythonObject, PythonObject) in
             func optional(_ text: String?) -> PyObjectPointer {
                 if let text { return runtime.string(text) }
                 let none: PyObjectPointer = cpy_none()!
@@ -79,7 +81,7 @@ public final class PyFuncModel {
                              enforced, optional(invocation.modelConfigJSON), optional(invocation.paramsJSON),
                              optional(invocation.outputField), PyBool_FromLong(invocation.strictTypes ? 1 : 0)!]
             defer { arguments.forEach { Py_DECREF($0) } }
-            let scorer: PyObjectPointer
+            let scorer: PythonObject
             do throws(PyFuncError) {
                 scorer = try runtime.callBridge("Scorer", arguments)
             } catch {
@@ -88,9 +90,8 @@ public final class PyFuncModel {
                     Check that the Python environment \(runtime.environment.root) has the packages the model needs
                     """, traceback: error.traceback)
             }
-            defer { Py_DECREF(scorer) }
-            return (PyObject_GetAttrString(scorer, "frame")!, PyObject_GetAttrString(scorer, "predict")!,
-                    PyObject_GetAttrString(scorer, "convert")!)
+            func method(_ name: String) -> PythonObject { PythonObject(owning: PyObject_GetAttrString(scorer.pointer, name)!) }
+            return (method("frame"), method("predict"), method("convert"))
         }
         (makeFrame, predictFunction, convert) = methods
         try runtime.restoreSignals()
@@ -169,31 +170,26 @@ public final class PyFuncModel {
                 views.append(list)  // released with the views
                 frameArguments = [nrows, list, none]
             }
-            let frame: PyObjectPointer
-            do throws(PythonError) { frame = try runtime.call(makeFrame, frameArguments) } catch {
+            let frame: PythonObject
+            do throws(PythonError) { frame = try runtime.call(makeFrame.pointer, frameArguments) } catch {
                 if error.typeName == "SchemaError" { throw .schema(message: error.message) }
                 throw .conversion(message: "cannot build the input DataFrame: \(error)")
             }
-            let result: PyObjectPointer
+            let result: PythonObject
             do throws(PythonError) {
-                result = try runtime.call(predictFunction, [frame])
+                result = try runtime.call(predictFunction.pointer, [frame.pointer])
             } catch {
-                Py_DECREF(frame)
                 throw .modelRaised(error)
             }
-            Py_DECREF(frame)
-            let converted: PyObjectPointer
+            let converted: PythonObject
             do throws(PythonError) {
-                converted = try runtime.call(convert, [result, nrows])
+                converted = try runtime.call(convert.pointer, [result.pointer, nrows])
             } catch {
-                Py_DECREF(result)
                 // The bridge's own errors carry spark_udf's messages; others say what raised.
                 let own = error.typeName == "ResultTypeError" || error.typeName == "ResultRowsError"
                 throw .conversion(message: own ? error.message : "cannot convert the prediction to \(resultType.rawValue): \(error)")
             }
-            Py_DECREF(result)
-            defer { Py_DECREF(converted) }
-            return ResultColumnBuilder.build(from: converted, resultType: resultType, rowCount: rowCount)
+            return ResultColumnBuilder.build(from: converted.pointer, resultType: resultType, rowCount: rowCount)
         }
     }
 

@@ -17,7 +17,8 @@ public final class PythonRuntime: @unchecked Sendable {
     public let environment: PythonEnvironment
     /// The running interpreter's version, e.g. "3.11.2".
     public let version: String
-    let bridge: PyObjectPointer
+    /// The bridge module (`_score_cluster_bridge`), kept for the life of the process.
+    let bridge: PythonObject
     private var threadState: UnsafeMutablePointer<PyThreadState>?
     private let owner = pthread_self()
     nonisolated(unsafe) private static var started = false
@@ -66,14 +67,14 @@ public final class PythonRuntime: @unchecked Sendable {
             throw PyFuncError(message, traceback: error.traceback)
         }
         Py_DECREF(code)
-        let runtime = PythonRuntime(environment: environment, version: version, bridge: module)
+        let runtime = PythonRuntime(environment: environment, version: version, bridge: PythonObject(owning: module))
         try runtime.callBridgeIgnoringResult("restore_signals")
         // Release the GIL that initialisation left with this thread.
         runtime.threadState = PyEval_SaveThread()
         return runtime
     }
 
-    private init(environment: PythonEnvironment, version: String, bridge: PyObjectPointer) {
+    private init(environment: PythonEnvironment, version: String, bridge: PythonObject) {
         self.environment = environment
         self.version = version
         self.bridge = bridge
@@ -93,36 +94,39 @@ public final class PythonRuntime: @unchecked Sendable {
     }
 
     private func callBridgeIgnoringResult(_ name: String) throws(PyFuncError) {
-        let result = try callBridge(name, [])
-        Py_DECREF(result)
+        _ = try callBridge(name, [])
     }
 
     // MARK: Calling Python (GIL held)
 
-    /// Calls the bridge function `name` with `arguments` (borrowed); returns a new reference.
-    func callBridge(_ name: String, _ arguments: [PyObjectPointer]) throws(PyFuncError) -> PyObjectPointer {
-        guard let function = PyObject_GetAttrString(bridge, name) else {
-            let error = PythonRuntime.fetchError(bridge: bridge)
+    /// The bridge's attribute `name` (a function or class).
+    func bridgeAttribute(_ name: String) throws(PyFuncError) -> PythonObject {
+        guard let attribute = PythonObject.owning(PyObject_GetAttrString(bridge.pointer, name)) else {
+            let error = PythonRuntime.fetchError(bridge: bridge.pointer)
             throw PyFuncError("internal: bridge has no \(name): \(error)")
         }
-        defer { Py_DECREF(function) }
+        return attribute
+    }
+
+    /// Calls the bridge function `name` with `arguments` (borrowed) and `keywords` (a dict, borrowed).
+    func callBridge(_ name: String, _ arguments: [PyObjectPointer], keywords: PyObjectPointer? = nil) throws(PyFuncError) -> PythonObject {
+        let function = try bridgeAttribute(name)
         do throws(PythonError) {
-            return try call(function, arguments)
+            return try call(function.pointer, arguments, keywords: keywords)
         } catch {
             throw PyFuncError("\(error)", traceback: error.traceback)
         }
     }
 
-    /// Calls `function(*arguments)` (arguments borrowed); returns a new reference.
-    func call(_ function: PyObjectPointer, _ arguments: [PyObjectPointer]) throws(PythonError) -> PyObjectPointer {
-        let tuple = PyTuple_New(arguments.count)!
+    /// Calls `function(*arguments, **keywords)` (all borrowed).
+    func call(_ function: PyObjectPointer, _ arguments: [PyObjectPointer], keywords: PyObjectPointer? = nil) throws(PythonError) -> PythonObject {
+        let tuple = PythonObject(owning: PyTuple_New(arguments.count)!)
         for (i, argument) in arguments.enumerated() {
             Py_INCREF(argument)
-            PyTuple_SetItem(tuple, i, argument)
+            PyTuple_SetItem(tuple.pointer, i, argument)
         }
-        defer { Py_DECREF(tuple) }
-        guard let result = PyObject_Call(function, tuple, nil) else { throw PythonRuntime.fetchError(bridge: bridge) }
-        return result
+        guard let result = PyObject_Call(function, tuple.pointer, keywords) else { throw PythonRuntime.fetchError(bridge: bridge.pointer) }
+        return PythonObject(owning: result)
     }
 
     /// A new Python str.
