@@ -41,7 +41,12 @@ let package = Package(
         // Frames and messages between coordinator and workers; socket transport, optionally TLS.
         .target(name: "Wire", dependencies: ["Columnar", "Digest", "CSSL"]),
         // The embedded interpreter, MLmodel parsing, model loading, predict and result casting.
-        .target(name: "PyFunc", dependencies: ["CPython", "Columnar", "Digest", "Yams"]),
+        // Its Python (Python/*.py) is compiled into the binary as strings by EmbedPythonPlugin.
+        .target(name: "PyFunc", dependencies: ["CPython", "Columnar", "Digest", "Yams"],
+                plugins: ["EmbedPythonPlugin"]),
+        // Build-time only: writes a .py file as a Swift string literal, for EmbedPythonPlugin.
+        .executableTarget(name: "EmbedPython"),
+        .plugin(name: "EmbedPythonPlugin", capability: .buildTool(), dependencies: ["EmbedPython"]),
         // The worker loop: connect, load the model once, score batches, stream results back.
         .target(name: "Worker", dependencies: ["Wire", "PyFunc", "Columnar", .product(name: "Logging", package: "swift-log")]),
         // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.

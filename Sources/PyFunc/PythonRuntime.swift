@@ -57,7 +57,7 @@ public final class PythonRuntime: @unchecked Sendable {
             throw PyFuncError("the embedded Python did not pick up the environment \(environment.root) (sys.prefix is \(prefix))")
         }
 
-        guard let code = Py_CompileString(BridgeSource.code, "<score-cluster bridge>", Py_file_input),
+        guard let code = Py_CompileString(BridgeSource.code, BridgeSource.fileName, Py_file_input),
               let module = PyImport_ExecCodeModule(BridgeSource.moduleName, code) else {
             let error = PythonRuntime.fetchError(bridge: nil)
             var message = "cannot prepare the embedded Python: \(error)"
