@@ -76,11 +76,10 @@ public final class PyFuncModel {
             }
             let enforced = PyList_New(invocation.enforcedTypes.count)!
             for (i, type) in invocation.enforcedTypes.enumerated() { PyList_SetItem(enforced, i, optional(type)) }
-            let arguments: [PyObjectPointer] = [runtime.string(flavor.loaderModule), optional(flavor.codeDirectory), runtime.string(flavor.dataPath),
+            let arguments: [PythonObject] = [runtime.string(flavor.loaderModule), optional(flavor.codeDirectory), runtime.string(flavor.dataPath),
                              runtime.string(flavor.predictFunction), labels, runtime.string(invocation.resultType.bridgeSpec),
                              enforced, optional(invocation.modelConfigJSON), optional(invocation.paramsJSON),
-                             optional(invocation.outputField), PyBool_FromLong(invocation.strictTypes ? 1 : 0)!]
-            defer { arguments.forEach { Py_DECREF($0) } }
+                             optional(invocation.outputField), PyBool_FromLong(invocation.strictTypes ? 1 : 0)!].map(PythonObject.init(owning:))
             let scorer: PythonObject
             do throws(PyFuncError) {
                 scorer = try runtime.callBridge("Scorer", arguments)
@@ -90,7 +89,7 @@ public final class PyFuncModel {
                     Check that the Python environment \(runtime.environment.root) has the packages the model needs
                     """, traceback: error.traceback)
             }
-            func method(_ name: String) -> PythonObject { PythonObject(owning: PyObject_GetAttrString(scorer.pointer, name)!) }
+            func method(_ name: String) -> PythonObject { scorer.attribute(name)! }
             return (method("frame"), method("predict"), method("convert"))
         }
         (makeFrame, predictFunction, convert) = methods
@@ -128,25 +127,21 @@ public final class PyFuncModel {
         precondition(columns.count == invocation.labels.count, "batch has \(columns.count) columns, model takes \(invocation.labels.count)")
         if rowCount == 0 { return ResultColumnBuilder.empty(resultType) }
         return try runtime.withGIL { () throws(PredictError) -> Column in
-            var views: [PyObjectPointer] = []
-            defer { views.forEach { Py_DECREF($0) } }
             // (address, size, owner): Python keeps the Swift buffer alive while it uses the memory.
-            func view(_ buffer: ColumnBuffer, _ count: Int) -> PyObjectPointer {
+            func view(_ buffer: ColumnBuffer, _ count: Int) -> PythonObject {
                 let spec = PyTuple_New(3)!
                 PyTuple_SetItem(spec, 0, PyLong_FromSize_t(Int(bitPattern: buffer.mutableBase)))
                 PyTuple_SetItem(spec, 1, PyLong_FromLong(count))
                 PyTuple_SetItem(spec, 2, PyCapsule_New(Unmanaged.passRetained(buffer).toOpaque(), nil, releaseColumnBuffer))
-                views.append(spec)
-                return spec
+                return PythonObject(owning: spec)
             }
-            let none: PyObjectPointer = cpy_none()!
-            let frameArguments: [PyObjectPointer]
-            let nrows = PyLong_FromLong(rowCount)!
-            defer { Py_DECREF(nrows) }
+            let none = PythonObject(borrowing: cpy_none()!)
+            let frameArguments: [PythonObject]
+            let nrows = PythonObject(owning: PyLong_FromLong(rowCount)!)
             if isContiguousFloat64Block(columns, rowCount: rowCount) {
                 frameArguments = [nrows, none, view(columns[0].values, columns.count * rowCount * 8)]
             } else {
-                let list = PyList_New(columns.count)!
+                let list = PythonObject(owning: PyList_New(columns.count)!)
                 for (i, column) in columns.enumerated() {
                     let width = column.type.byteWidth
                     let valuesLength = width.map { $0 * rowCount } ?? Int(column.offsets!.typed(Int64.self)[rowCount])
@@ -156,40 +151,38 @@ public final class PyFuncModel {
                     let params = PyTuple_New(4)!
                     for (k, byte) in [p.0, p.1, p.2, p.3].enumerated() { PyTuple_SetItem(params, k, PyLong_FromLong(Int(byte))) }
                     PyTuple_SetItem(item, 1, params)
-                    let parts: [PyObjectPointer] = [
+                    let parts: [PythonObject] = [
                         view(column.values, valuesLength),
                         column.offsets.map { view($0, (rowCount + 1) * 8) } ?? none,
                         column.validity.map { view($0, rowCount) } ?? none,
                     ]
                     for (k, part) in parts.enumerated() {
-                        Py_INCREF(part)
-                        PyTuple_SetItem(item, k + 2, part)
+                        PyTuple_SetItem(item, k + 2, part.newReference())
                     }
-                    PyList_SetItem(list, i, item)
+                    PyList_SetItem(list.pointer, i, item)
                 }
-                views.append(list)  // released with the views
                 frameArguments = [nrows, list, none]
             }
             let frame: PythonObject
-            do throws(PythonError) { frame = try runtime.call(makeFrame.pointer, frameArguments) } catch {
+            do throws(PythonError) { frame = try runtime.call(makeFrame, frameArguments) } catch {
                 if error.typeName == "SchemaError" { throw .schema(message: error.message) }
                 throw .conversion(message: "cannot build the input DataFrame: \(error)")
             }
             let result: PythonObject
             do throws(PythonError) {
-                result = try runtime.call(predictFunction.pointer, [frame.pointer])
+                result = try runtime.call(predictFunction, [frame])
             } catch {
                 throw .modelRaised(error)
             }
             let converted: PythonObject
             do throws(PythonError) {
-                converted = try runtime.call(convert.pointer, [result.pointer, nrows])
+                converted = try runtime.call(convert, [result, nrows])
             } catch {
                 // The bridge's own errors carry spark_udf's messages; others say what raised.
                 let own = error.typeName == "ResultTypeError" || error.typeName == "ResultRowsError"
                 throw .conversion(message: own ? error.message : "cannot convert the prediction to \(resultType.rawValue): \(error)")
             }
-            return ResultColumnBuilder.build(from: converted.pointer, resultType: resultType, rowCount: rowCount)
+            return ResultColumnBuilder.build(from: converted, resultType: resultType, rowCount: rowCount)
         }
     }
 

@@ -21,8 +21,13 @@ import CPython
 ///
 /// Not `Sendable`: a Python object is used on the Python thread only; only its release may
 /// happen elsewhere.
+///
+/// Swift may release an object right after its last use, even before the end of its scope
+/// (optimised builds do): reading `pointer` is such a use, so a caller that hands `pointer` to
+/// C must keep the owner alive until that call returns (`withExtendedLifetime`). The methods
+/// here and `PythonRuntime.call` do this themselves; prefer them.
 final class PythonObject {
-    /// The object; valid for as long as this value lives. Borrowed by callers: do not release it.
+    /// The object, borrowed: valid while this value lives; do not release it.
     let pointer: PyObjectPointer
 
     /// Takes over `newReference` (a reference the caller owns, e.g. the result of a call).
@@ -39,6 +44,18 @@ final class PythonObject {
     /// Takes over `newReference`, or returns nil when it is NULL (the call raised; the error is pending).
     static func owning(_ newReference: PyObjectPointer?) -> PythonObject? {
         newReference.map { PythonObject(owning: $0) }
+    }
+
+    /// A new reference to the object, for a C function that steals one (`PyTuple_SetItem`,
+    /// `PyList_SetItem`). The GIL must be held.
+    func newReference() -> PyObjectPointer {
+        Py_IncRef(pointer)
+        return pointer
+    }
+
+    /// The attribute `name`, or nil with the Python error pending. The GIL must be held.
+    func attribute(_ name: String) -> PythonObject? {
+        PythonObject.owning(PyObject_GetAttrString(pointer, name))
     }
 
     deinit {

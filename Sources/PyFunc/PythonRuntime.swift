@@ -101,31 +101,33 @@ public final class PythonRuntime: @unchecked Sendable {
 
     /// The bridge's attribute `name` (a function or class).
     func bridgeAttribute(_ name: String) throws(PyFuncError) -> PythonObject {
-        guard let attribute = PythonObject.owning(PyObject_GetAttrString(bridge.pointer, name)) else {
+        guard let attribute = bridge.attribute(name) else {
             let error = PythonRuntime.fetchError(bridge: bridge.pointer)
             throw PyFuncError("internal: bridge has no \(name): \(error)")
         }
         return attribute
     }
 
-    /// Calls the bridge function `name` with `arguments` (borrowed) and `keywords` (a dict, borrowed).
-    func callBridge(_ name: String, _ arguments: [PyObjectPointer], keywords: PyObjectPointer? = nil) throws(PyFuncError) -> PythonObject {
+    /// Calls the bridge function `name` with `arguments` and `keywords` (a dict).
+    func callBridge(_ name: String, _ arguments: [PythonObject], keywords: PythonObject? = nil) throws(PyFuncError) -> PythonObject {
         let function = try bridgeAttribute(name)
         do throws(PythonError) {
-            return try call(function.pointer, arguments, keywords: keywords)
+            return try call(function, arguments, keywords: keywords)
         } catch {
             throw PyFuncError("\(error)", traceback: error.traceback)
         }
     }
 
-    /// Calls `function(*arguments, **keywords)` (all borrowed).
-    func call(_ function: PyObjectPointer, _ arguments: [PyObjectPointer], keywords: PyObjectPointer? = nil) throws(PythonError) -> PythonObject {
+    /// Calls `function(*arguments, **keywords)`, keeping all of them alive until it returns.
+    func call(_ function: PythonObject, _ arguments: [PythonObject], keywords: PythonObject? = nil) throws(PythonError) -> PythonObject {
         let tuple = PythonObject(owning: PyTuple_New(arguments.count)!)
         for (i, argument) in arguments.enumerated() {
-            Py_INCREF(argument)
-            PyTuple_SetItem(tuple.pointer, i, argument)
+            PyTuple_SetItem(tuple.pointer, i, argument.newReference())
         }
-        guard let result = PyObject_Call(function, tuple.pointer, keywords) else { throw PythonRuntime.fetchError(bridge: bridge.pointer) }
+        let result = withExtendedLifetime((function, tuple, keywords)) {
+            PyObject_Call(function.pointer, tuple.pointer, keywords?.pointer)
+        }
+        guard let result else { throw PythonRuntime.fetchError(bridge: bridge.pointer) }
         return PythonObject(owning: result)
     }
 

@@ -36,8 +36,8 @@ struct ModelReleaseTests {
         runtime.withGIL {
             let builtins = PythonObject(owning: PyImport_ImportModule("builtins")!)
             guard PyRun_SimpleString("import builtins\nbuiltins._tracked_alive = sum(r() is not None for r in builtins.\(key))\n") == 0,
-                  let count = PythonObject.owning(PyObject_GetAttrString(builtins.pointer, "_tracked_alive")) else { return -1 }
-            return PyLong_AsLong(count.pointer)
+                  let count = builtins.attribute("_tracked_alive") else { return -1 }
+            return withExtendedLifetime(count) { PyLong_AsLong(count.pointer) }
         }
     }
 
