@@ -5,7 +5,10 @@ import Testing
 
 /// The bridge's Python as a Python file: it compiles, imports with the project's environment
 /// alone, and is what the binary embeds.
-@Suite("The bridge module as Python")
+///
+/// One Python process for both checks: Foundation's pipe reads in `TestEnvironment.run` can fail
+/// with EINTR (a crash) when another child's SIGCHLD lands on their thread, so the fewer at once the better.
+@Suite("The bridge module as Python", .serialized)
 struct BridgeModuleTests {
     static let path = TestEnvironment.repoRoot.appendingPathComponent("Sources/PyFunc/Python/_score_cluster_bridge.py").path
 
@@ -14,18 +17,14 @@ struct BridgeModuleTests {
         #expect(BridgeSource.code == (try String(contentsOfFile: Self.path, encoding: .utf8)))
     }
 
-    @Test("the file compiles with the environment's python (without writing a .pyc into the source tree)")
-    func compiles() throws {
-        let result = try TestEnvironment.run(TestEnvironment.python, ["-c", "import sys; compile(open(sys.argv[1], encoding='utf-8').read(), sys.argv[1], 'exec')", Self.path])
-        #expect(result.status == 0, "\(result.stderr)")
-    }
-
-    @Test("imported as a plain module, it converts a prediction as spark_udf does")
-    func convertsOutsideTheWorker() throws {
+    @Test("it compiles with the environment's python, and imported as a plain module it converts a prediction as spark_udf does")
+    func compilesAndConverts() throws {
         let output = try TestEnvironment.runPython("""
             import importlib.util, sys
             import numpy as np
             sys.dont_write_bytecode = True  # no __pycache__ in the target's sources
+            with open(sys.argv[1], encoding="utf-8") as f:
+                compile(f.read(), sys.argv[1], "exec")
             spec = importlib.util.spec_from_file_location("_score_cluster_bridge", sys.argv[1])
             bridge = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(bridge)
