@@ -63,26 +63,11 @@ public final class PyFuncModel {
     public init(runtime: PythonRuntime, model: MLModel, invocation: Invocation) throws(PyFuncError) {
         let start = Date()
         let flavor = model.pyfunc
+        let configuration = ScorerConfiguration(flavor: flavor, invocation: invocation)
         let methods = try runtime.withGIL { () throws(PyFuncError) -> (PythonObject, PythonObject, PythonObject) in
-            func optional(_ text: String?) -> PyObjectPointer {
-                if let text { return runtime.string(text) }
-                let none: PyObjectPointer = cpy_none()!
-                Py_INCREF(none)
-                return none
-            }
-            let labels = PyList_New(invocation.labels.count)!
-            for (i, label) in invocation.labels.enumerated() {
-                PyList_SetItem(labels, i, invocation.integerLabels ? PyLong_FromLong(i) : runtime.string(label))
-            }
-            let enforced = PyList_New(invocation.enforcedTypes.count)!
-            for (i, type) in invocation.enforcedTypes.enumerated() { PyList_SetItem(enforced, i, optional(type)) }
-            let arguments: [PythonObject] = [runtime.string(flavor.loaderModule), optional(flavor.codeDirectory), runtime.string(flavor.dataPath),
-                             runtime.string(flavor.predictFunction), labels, runtime.string(invocation.resultType.bridgeSpec),
-                             enforced, optional(invocation.modelConfigJSON), optional(invocation.paramsJSON),
-                             optional(invocation.outputField), PyBool_FromLong(invocation.strictTypes ? 1 : 0)!].map(PythonObject.init(owning:))
             let scorer: PythonObject
             do throws(PyFuncError) {
-                scorer = try runtime.callBridge("Scorer", arguments)
+                scorer = try runtime.callBridge("Scorer", [], keywords: configuration.keywordArguments())
             } catch {
                 throw PyFuncError("""
                     cannot load the model \(model.directory) with loader module '\(flavor.loaderModule)': \(error.message). \

@@ -131,9 +131,6 @@ public final class PythonRuntime: @unchecked Sendable {
         return PythonObject(owning: result)
     }
 
-    /// A new Python str.
-    func string(_ value: String) -> PyObjectPointer { PyUnicode_FromString(value)! }
-
     /// Takes the pending Python exception as a `PythonError` (and clears it).
     static func fetchError(bridge: PyObjectPointer?) -> PythonError {
         var type: PyObjectPointer?, value: PyObjectPointer?, traceback: PyObjectPointer?

@@ -90,19 +90,35 @@ _NAN_HINT = (" Hint: the type mismatch is likely caused by missing values. Integ
 
 
 class Scorer:
-    """One loaded model and how to call it: labels, enforced signature types, params, result type."""
+    """One loaded model and how to call it: labels, enforced signature types, params, result type.
 
-    def __init__(self, loader_module, code_dir, data_path, predict_fn, labels, result_type, enforced,
-                 config_json, params_json, output_field, strict):
+    Swift's ScorerConfiguration (Sources/PyFunc/ScorerConfiguration.swift) names every argument;
+    they are keyword-only so that the two sides cannot bind a value to the wrong parameter.
+
+    loader_module: the module whose _load_pyfunc (or load_pyfunc) loads the model
+    code_dir: put first on sys.path before importing it (or None)
+    data_path: what the loader gets
+    predict_fn: the loaded model's method that predicts
+    labels: the DataFrame's column labels (strings, or the integers 0, 1, ...)
+    result_type: a primitive type name ("double", ...) or a JSON type tree for nested types
+    enforced_types: per column, the signature type cast to on each batch (or None)
+    model_config_json: the loader's model_config as JSON (or None)
+    params_json: params for a predict that declares them, as JSON (or None)
+    output_field: the column of a DataFrame result to convert (or None)
+    strict_types: exact casts instead of spark_udf's silent choices
+    """
+
+    def __init__(self, *, loader_module, code_dir, data_path, predict_fn, labels, result_type, enforced_types,
+                 model_config_json=None, params_json=None, output_field=None, strict_types=False):
         import inspect
         import json
         self.fn = _load(loader_module, code_dir, data_path, predict_fn,
-                        json.loads(config_json) if config_json else None)
+                        json.loads(model_config_json) if model_config_json else None)
         self.labels = labels
         self.result_type = result_type
         self.output_field = output_field
-        self.strict = bool(strict)
-        self.enforced = enforced if any(t is not None for t in enforced) else None
+        self.strict = bool(strict_types)
+        self.enforced = enforced_types if any(t is not None for t in enforced_types) else None
         self.params = json.loads(params_json) if params_json else None
         try:
             arg = inspect.signature(self.fn).parameters.get("params")
