@@ -150,7 +150,7 @@ public final class PyFuncModel {
             }
             let frame: PythonObject
             do throws(PythonError) { frame = try runtime.call(makeFrame, frameArguments) } catch {
-                if error.typeName == "SchemaError" { throw .schema(message: error.message) }
+                if error.kind == .input { throw .schema(message: error.message) }
                 throw .conversion(message: "cannot build the input DataFrame: \(error)")
             }
             let result: PythonObject
@@ -164,8 +164,8 @@ public final class PyFuncModel {
                 converted = try runtime.call(convert, [result, nrows])
             } catch {
                 // The bridge's own errors carry spark_udf's messages; others say what raised.
-                let own = error.typeName == "ResultTypeError" || error.typeName == "ResultRowsError"
-                throw .conversion(message: own ? error.message : "cannot convert the prediction to \(resultType.rawValue): \(error)")
+                throw .conversion(message: error.kind == .result ? error.message
+                                  : "cannot convert the prediction to \(resultType.rawValue): \(error)")
             }
             return ResultColumnBuilder.build(from: converted, resultType: resultType, rowCount: rowCount)
         }

@@ -61,7 +61,7 @@ public final class PythonRuntime: @unchecked Sendable {
               let module = PyImport_ExecCodeModule(BridgeSource.moduleName, code) else {
             let error = PythonRuntime.fetchError(bridge: nil)
             var message = "cannot prepare the embedded Python: \(error)"
-            if error.typeName == "ModuleNotFoundError" {
+            if error.kind == .environment {
                 message += ". The environment \(environment.root) must have numpy and pandas installed (pip install numpy pandas)"
             }
             throw PyFuncError(message, traceback: error.traceback)
@@ -145,6 +145,9 @@ public final class PythonRuntime: @unchecked Sendable {
         guard let type else { return PythonError(typeName: "SystemError", message: "error return without exception set") }
         let typeName = describe(PyObject_GetAttrString(type, "__name__"), owned: true) ?? "Exception"
         let message = value.flatMap { describe(PyObject_Str($0), owned: true) } ?? ""
+        // The bridge's mark, on the exception or its class; absent on others.
+        let kind = value.flatMap { describe(PyObject_GetAttrString($0, "_score_cluster_kind"), owned: true) }
+            .flatMap(PythonError.Kind.init(rawValue:))
         var formatted: String?
         if let bridge, let formatter = PyObject_GetAttrString(bridge, "format_exception") {
             let tuple = PyTuple_New(3)!
@@ -157,7 +160,7 @@ public final class PythonRuntime: @unchecked Sendable {
             Py_DECREF(formatter)
             PyErr_Clear()
         }
-        return PythonError(typeName: typeName, message: message, traceback: formatted)
+        return PythonError(typeName: typeName, message: message, traceback: formatted, kind: kind)
     }
 
     /// `str` of a Python string object; releases it when `owned`.

@@ -17,8 +17,30 @@ import os
 import sys
 import traceback
 
-import numpy as np
-import pandas as pd
+
+def _mark(exc, kind):
+    """Tells Swift what failed: sets `exc._score_cluster_kind`, which PythonRuntime.fetchError
+    reads into PythonError.kind (Sources/PyFunc/PythonError.swift), so that Swift tells errors
+    apart by this field and never by class names. The kinds:
+
+    environment  the environment lacks a package the bridge needs (numpy, pandas)
+    input        a batch does not fit the model's input signature (SchemaError)
+    predict      the model's predict function raised
+    result       the prediction cannot be converted to the result type (ResultTypeError,
+                 ResultRowsError); the message is spark_udf's, for people as it is
+    """
+    try:
+        exc._score_cluster_kind = kind
+    except Exception:  # an exception type that takes no attributes: it stays unmarked
+        pass
+    return exc
+
+
+try:
+    import numpy as np
+    import pandas as pd
+except ImportError as _exc:
+    raise _mark(_exc, "environment")
 
 
 def format_exception(exc_type, exc, tb):
@@ -79,6 +101,8 @@ def _load(loader_module, code_dir, data_path, predict_fn, model_config):
 
 class SchemaError(Exception):
     """A batch does not fit the model's input signature."""
+
+    _score_cluster_kind = "input"
 
 
 _CASTS = {"double": np.float64, "float": np.float32, "long": np.int64, "integer": np.int32}
@@ -152,7 +176,11 @@ class Scorer:
                 df[label] = pd.to_datetime(column).astype("datetime64[ns]")
 
     def predict(self, df):
-        return self.fn(df, params=self.params) if self.pass_params else self.fn(df)
+        try:
+            return self.fn(df, params=self.params) if self.pass_params else self.fn(df)
+        except Exception as exc:
+            _mark(exc, "predict")
+            raise
 
     def convert(self, result, nrows):
         if self.output_field is not None and self.result_type.startswith("{"):
@@ -269,9 +297,13 @@ def make_frame(names, nrows, columns, block):
 class ResultTypeError(Exception):
     """The prediction has no values of the requested type (spark_udf's ERR-nc)."""
 
+    _score_cluster_kind = "result"
+
 
 class ResultRowsError(Exception):
     """The prediction has another number of rows than the batch."""
+
+    _score_cluster_kind = "result"
 
 
 _SPARK_NAMES = {"double": "DoubleType()", "float": "FloatType()", "int": "IntegerType()",
