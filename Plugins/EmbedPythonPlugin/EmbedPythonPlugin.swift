@@ -2,8 +2,8 @@ import Foundation
 import PackagePlugin
 
 /// Compiles every `.py` file of a target (PyFunc keeps them in `Python/`) into the target, as a
-/// string constant of `EmbeddedPython` named after the file (`_score_cluster_bridge.py` becomes
-/// `EmbeddedPython._score_cluster_bridge`), by running the `EmbedPython` tool.
+/// string constant of `EmbeddedPythonFiles` named after the file (`_score_cluster_bridge.py` becomes
+/// `EmbeddedPythonFiles._score_cluster_bridge`), by running the `EmbedPython` tool.
 ///
 /// The Python stays a real file (read, linted and tested as Python) and is still inside the
 /// binary, so that workers run on machines without the source tree, with no resource bundle

@@ -1,6 +1,7 @@
 import Columnar
 import Foundation
 import Logging
+import MLflowModel
 import Wire
 
 /// The state of a running job, owned by the control thread: worker links, decoded partitions

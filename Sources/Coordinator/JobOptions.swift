@@ -1,6 +1,6 @@
 import Columnar
 import Wire
-import PyFunc
+import MLflowModel
 
 /// Everything a scoring job is told by its user.
 public struct JobOptions: Sendable {

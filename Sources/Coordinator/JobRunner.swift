@@ -4,7 +4,7 @@ import Glibc
 import Columnar
 import Foundation
 import Logging
-import PyFunc
+import MLflowModel
 import Wire
 
 /// Runs one scoring job on this machine: validates everything up front, starts local worker

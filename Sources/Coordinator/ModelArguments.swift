@@ -1,5 +1,5 @@
 import Foundation
-import PyFunc
+import MLflowModel
 
 /// Checks `--model-config` and `--params` against what the model declares, before any work,
 /// and turns them into the JSON the worker passes to the loader and to predict.

@@ -12,5 +12,5 @@ enum BridgeSource {
     /// The file name the bridge's frames show in tracebacks.
     static let fileName = "_score_cluster_bridge.py"
     /// The module's text.
-    static var code: String { EmbeddedPython._score_cluster_bridge }
+    static var code: String { EmbeddedPythonFiles._score_cluster_bridge }
 }

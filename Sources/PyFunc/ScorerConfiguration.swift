@@ -1,4 +1,5 @@
 import CPython
+import MLflowModel
 
 /// Everything the bridge's `Scorer` needs to load one model and call it, named and typed.
 ///

@@ -6,6 +6,7 @@ import Columnar
 import Coordinator
 import Foundation
 import Logging
+import MLflowModel
 import PyFunc
 
 /// The options of a scoring job, shared by `run` and `coordinator`.

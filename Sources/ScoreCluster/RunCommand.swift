@@ -1,6 +1,7 @@
 import ArgumentParser
 import Columnar
 import Coordinator
+import MLflowModel
 import PyFunc
 import Foundation
 

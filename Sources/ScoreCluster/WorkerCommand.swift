@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Logging
+import MLflowModel
 import Wire
 import Worker
 
@@ -86,7 +88,9 @@ struct WorkerCommand: ParsableCommand {
                 throw invalidOption("\(error)")
             }
         }
-        let status = WorkerProcess(options: options).run()
+        var logger = Logger(label: "score-cluster.worker")
+        logger[metadataKey: "pid"] = "\(getpid())"
+        let status = WorkerProcess(options: options, logger: logger).run()
         if status != 0 { throw ExitCode(status) }
     }
 }

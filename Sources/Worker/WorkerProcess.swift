@@ -4,6 +4,7 @@ import Glibc
 import Columnar
 import Foundation
 import Logging
+import MLflowModel
 import PyFunc
 import Wire
 
@@ -54,10 +55,12 @@ public struct WorkerProcess {
 
     public let options: Options
     private let logger: Logger
-    public init(options: Options) {
+
+    /// A worker logging to `logger` (its caller's: `score-cluster worker` passes one labelled
+    /// `score-cluster.worker`), to which it adds the coordinator's address as metadata.
+    public init(options: Options, logger: Logger) {
         self.options = options
-        var logger = Logger(label: "score-cluster.worker")
-        logger[metadataKey: "pid"] = "\(getpid())"
+        var logger = logger
         logger[metadataKey: "coordinator"] = "\(options.host):\(options.port)"
         self.logger = logger
     }

@@ -1,5 +1,6 @@
 import Columnar
 import Foundation
+import MLflowModel
 import Testing
 @testable import PyFunc
 

@@ -1,5 +1,7 @@
 import CPython
+import Columnar
 import Foundation
+import MLflowModel
 import TestSupport
 import Testing
 @testable import PyFunc

@@ -1,5 +1,6 @@
 import CPython
 import Foundation
+import MLflowModel
 import Testing
 @testable import PyFunc
 
