@@ -53,7 +53,11 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // The embedded interpreter: start it, load a model once, predict, build result columns.
-        .target(name: "PyFunc", dependencies: ["CPython", "MLflowModel", "Columnar"]),
+        // Its Python (Python/*.py) is compiled into the binary as strings by EmbedPythonPlugin.
+        .target(name: "PyFunc", dependencies: ["CPython", "MLflowModel", "Columnar"], plugins: ["EmbedPythonPlugin"]),
+        // Build time only: writes a .py file as a Swift string literal, for EmbedPythonPlugin.
+        .executableTarget(name: "EmbedPython"),
+        .plugin(name: "EmbedPythonPlugin", capability: .buildTool(), dependencies: ["EmbedPython"]),
         // The worker loop: connect, load the model once, score batches, stream results back.
         .target(name: "Worker", dependencies: [
             "Wire", "MLflowModel", "PyFunc", "Columnar", .product(name: "Logging", package: "swift-log"),
@@ -96,6 +100,6 @@ let package = Package(
 
 // Every target imports what it uses: a member of a module the file does not import is an error,
 // not a silent dependency through another import (as Hummingbird's Package.swift does).
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.type != .plugin {
     target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
 }

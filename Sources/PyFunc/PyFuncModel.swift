@@ -48,10 +48,12 @@ public final class PyFuncModel {
     /// Seconds spent importing and loading the model.
     public let loadSeconds: Double
     private let runtime: PythonRuntime
-    /// The bridge's `Scorer` methods for this model.
-    private let makeFrame: PyObjectPointer
-    private let predictFunction: PyObjectPointer
-    private let convert: PyObjectPointer
+    /// The bridge's `Scorer` methods for this model. They hold the `Scorer`, which holds the
+    /// loaded model: releasing them (when this value goes away, see `PythonObject`) releases the
+    /// model, so that a kept-alive worker that loads another one does not keep this one too.
+    private let makeFrame: PythonObject
+    private let predictFunction: PythonObject
+    private let convert: PythonObject
 
     /// Scores with string labels and no signature enforcement (spark_udf's default).
     public convenience init(runtime: PythonRuntime, model: MLModel, columnNames: [String], resultType: ResultType) throws(PyFuncError) {
@@ -62,36 +64,19 @@ public final class PyFuncModel {
     public init(runtime: PythonRuntime, model: MLModel, invocation: Invocation) throws(PyFuncError) {
         let start = Date()
         let flavor = model.pyfunc
-        let methods = try runtime.withGIL { () throws(PyFuncError) -> (PyObjectPointer, PyObjectPointer, PyObjectPointer) in
-            func optional(_ text: String?) -> PyObjectPointer {
-                if let text { return runtime.string(text) }
-                let none: PyObjectPointer = cpy_none()!
-                Py_INCREF(none)
-                return none
-            }
-            let labels = PyList_New(invocation.labels.count)!
-            for (i, label) in invocation.labels.enumerated() {
-                PyList_SetItem(labels, i, invocation.integerLabels ? PyLong_FromLong(i) : runtime.string(label))
-            }
-            let enforced = PyList_New(invocation.enforcedTypes.count)!
-            for (i, type) in invocation.enforcedTypes.enumerated() { PyList_SetItem(enforced, i, optional(type)) }
-            let arguments: [PyObjectPointer] = [runtime.string(flavor.loaderModule), optional(flavor.codeDirectory), runtime.string(flavor.dataPath),
-                             runtime.string(flavor.predictFunction), labels, runtime.string(invocation.resultType.bridgeSpec),
-                             enforced, optional(invocation.modelConfigJSON), optional(invocation.paramsJSON),
-                             optional(invocation.outputField), PyBool_FromLong(invocation.strictTypes ? 1 : 0)!]
-            defer { arguments.forEach { Py_DECREF($0) } }
-            let scorer: PyObjectPointer
+        let configuration = ScorerConfiguration(flavor: flavor, invocation: invocation)
+        let methods = try runtime.withGIL { () throws(PyFuncError) -> (PythonObject, PythonObject, PythonObject) in
+            let scorer: PythonObject
             do throws(PyFuncError) {
-                scorer = try runtime.callBridge("Scorer", arguments)
+                scorer = try runtime.callBridge("Scorer", [], keywords: configuration.keywordArguments())
             } catch {
                 throw PyFuncError("""
                     cannot load the model \(model.directory) with loader module '\(flavor.loaderModule)': \(error.message). \
                     Check that the Python environment \(runtime.environment.root) has the packages the model needs
                     """, traceback: error.traceback)
             }
-            defer { Py_DECREF(scorer) }
-            return (PyObject_GetAttrString(scorer, "frame")!, PyObject_GetAttrString(scorer, "predict")!,
-                    PyObject_GetAttrString(scorer, "convert")!)
+            func method(_ name: String) -> PythonObject { scorer.attribute(name)! }
+            return (method("frame"), method("predict"), method("convert"))
         }
         (makeFrame, predictFunction, convert) = methods
         try runtime.restoreSignals()
@@ -128,25 +113,21 @@ public final class PyFuncModel {
         precondition(columns.count == invocation.labels.count, "batch has \(columns.count) columns, model takes \(invocation.labels.count)")
         if rowCount == 0 { return ResultColumnBuilder.empty(resultType) }
         return try runtime.withGIL { () throws(PredictError) -> Column in
-            var views: [PyObjectPointer] = []
-            defer { views.forEach { Py_DECREF($0) } }
             // (address, size, owner): Python keeps the Swift buffer alive while it uses the memory.
-            func view(_ buffer: ColumnBuffer, _ count: Int) -> PyObjectPointer {
+            func view(_ buffer: ColumnBuffer, _ count: Int) -> PythonObject {
                 let spec = PyTuple_New(3)!
                 PyTuple_SetItem(spec, 0, PyLong_FromSize_t(Int(bitPattern: buffer.mutableBase)))
                 PyTuple_SetItem(spec, 1, PyLong_FromLong(count))
                 PyTuple_SetItem(spec, 2, PyCapsule_New(Unmanaged.passRetained(buffer).toOpaque(), nil, releaseColumnBuffer))
-                views.append(spec)
-                return spec
+                return PythonObject(owning: spec)
             }
-            let none: PyObjectPointer = cpy_none()!
-            let frameArguments: [PyObjectPointer]
-            let nrows = PyLong_FromLong(rowCount)!
-            defer { Py_DECREF(nrows) }
+            let none = PythonObject(borrowing: cpy_none()!)
+            let frameArguments: [PythonObject]
+            let nrows = PythonObject(owning: PyLong_FromLong(rowCount)!)
             if isContiguousFloat64Block(columns, rowCount: rowCount) {
                 frameArguments = [nrows, none, view(columns[0].values, columns.count * rowCount * 8)]
             } else {
-                let list = PyList_New(columns.count)!
+                let list = PythonObject(owning: PyList_New(columns.count)!)
                 for (i, column) in columns.enumerated() {
                     let width = column.type.byteWidth
                     let valuesLength = width.map { $0 * rowCount } ?? Int(column.offsets!.typed(Int64.self)[rowCount])
@@ -156,44 +137,37 @@ public final class PyFuncModel {
                     let params = PyTuple_New(4)!
                     for (k, byte) in [p.0, p.1, p.2, p.3].enumerated() { PyTuple_SetItem(params, k, PyLong_FromLong(Int(byte))) }
                     PyTuple_SetItem(item, 1, params)
-                    let parts: [PyObjectPointer] = [
+                    let parts: [PythonObject] = [
                         view(column.values, valuesLength),
                         column.offsets.map { view($0, (rowCount + 1) * 8) } ?? none,
                         column.validity.map { view($0, rowCount) } ?? none,
                     ]
                     for (k, part) in parts.enumerated() {
-                        Py_INCREF(part)
-                        PyTuple_SetItem(item, k + 2, part)
+                        PyTuple_SetItem(item, k + 2, part.newReference())
                     }
-                    PyList_SetItem(list, i, item)
+                    PyList_SetItem(list.pointer, i, item)
                 }
-                views.append(list)  // released with the views
                 frameArguments = [nrows, list, none]
             }
-            let frame: PyObjectPointer
+            let frame: PythonObject
             do throws(PythonError) { frame = try runtime.call(makeFrame, frameArguments) } catch {
-                if error.typeName == "SchemaError" { throw .schema(message: error.message) }
+                if error.kind == .input { throw .schema(message: error.message) }
                 throw .conversion(message: "cannot build the input DataFrame: \(error)")
             }
-            let result: PyObjectPointer
+            let result: PythonObject
             do throws(PythonError) {
                 result = try runtime.call(predictFunction, [frame])
             } catch {
-                Py_DECREF(frame)
                 throw .modelRaised(error)
             }
-            Py_DECREF(frame)
-            let converted: PyObjectPointer
+            let converted: PythonObject
             do throws(PythonError) {
                 converted = try runtime.call(convert, [result, nrows])
             } catch {
-                Py_DECREF(result)
                 // The bridge's own errors carry spark_udf's messages; others say what raised.
-                let own = error.typeName == "ResultTypeError" || error.typeName == "ResultRowsError"
-                throw .conversion(message: own ? error.message : "cannot convert the prediction to \(resultType.rawValue): \(error)")
+                throw .conversion(message: error.kind == .result ? error.message
+                                  : "cannot convert the prediction to \(resultType.rawValue): \(error)")
             }
-            Py_DECREF(result)
-            defer { Py_DECREF(converted) }
             return ResultColumnBuilder.build(from: converted, resultType: resultType, rowCount: rowCount)
         }
     }

@@ -24,7 +24,8 @@ public final class PythonRuntime: @unchecked Sendable {
     public let environment: PythonEnvironment
     /// The running interpreter's version, e.g. "3.11.2".
     public let version: String
-    let bridge: PyObjectPointer
+    /// The bridge module (`_score_cluster_bridge`), kept for the life of the process.
+    let bridge: PythonObject
     private var threadState: UnsafeMutablePointer<PyThreadState>?
     private let owner = pthread_self()
     nonisolated(unsafe) private static var started = false
@@ -69,24 +70,24 @@ public final class PythonRuntime: @unchecked Sendable {
             throw PyFuncError("the embedded Python did not pick up the environment \(environment.root) (sys.prefix is \(prefix))")
         }
 
-        guard let code = Py_CompileString(BridgeSource.code, "<score-cluster bridge>", Py_file_input),
+        guard let code = Py_CompileString(BridgeSource.code, BridgeSource.fileName, Py_file_input),
               let module = PyImport_ExecCodeModule(BridgeSource.moduleName, code) else {
             let error = PythonRuntime.fetchError(bridge: nil)
             var message = "cannot prepare the embedded Python: \(error)"
-            if error.typeName == "ModuleNotFoundError" {
+            if error.kind == .environment {
                 message += ". The environment \(environment.root) must have numpy and pandas installed (pip install numpy pandas)"
             }
             throw PyFuncError(message, traceback: error.traceback)
         }
         Py_DECREF(code)
-        let runtime = PythonRuntime(environment: environment, version: version, bridge: module)
+        let runtime = PythonRuntime(environment: environment, version: version, bridge: PythonObject(owning: module))
         try runtime.callBridgeIgnoringResult("restore_signals")
         // Release the GIL that initialisation left with this thread.
         runtime.threadState = PyEval_SaveThread()
         return runtime
     }
 
-    private init(environment: PythonEnvironment, version: String, bridge: PyObjectPointer) {
+    private init(environment: PythonEnvironment, version: String, bridge: PythonObject) {
         self.environment = environment
         self.version = version
         self.bridge = bridge
@@ -106,40 +107,42 @@ public final class PythonRuntime: @unchecked Sendable {
     }
 
     private func callBridgeIgnoringResult(_ name: String) throws(PyFuncError) {
-        let result = try callBridge(name, [])
-        Py_DECREF(result)
+        _ = try callBridge(name, [])
     }
 
     // MARK: Calling Python (GIL held)
 
-    /// Calls the bridge function `name` with `arguments` (borrowed); returns a new reference.
-    func callBridge(_ name: String, _ arguments: [PyObjectPointer]) throws(PyFuncError) -> PyObjectPointer {
-        guard let function = PyObject_GetAttrString(bridge, name) else {
-            let error = PythonRuntime.fetchError(bridge: bridge)
+    /// The bridge's attribute `name` (a function or class).
+    func bridgeAttribute(_ name: String) throws(PyFuncError) -> PythonObject {
+        guard let attribute = bridge.attribute(name) else {
+            let error = PythonRuntime.fetchError(bridge: bridge.pointer)
             throw PyFuncError("internal: bridge has no \(name): \(error)")
         }
-        defer { Py_DECREF(function) }
+        return attribute
+    }
+
+    /// Calls the bridge function `name` with `arguments` and `keywords` (a dict).
+    func callBridge(_ name: String, _ arguments: [PythonObject], keywords: PythonObject? = nil) throws(PyFuncError) -> PythonObject {
+        let function = try bridgeAttribute(name)
         do throws(PythonError) {
-            return try call(function, arguments)
+            return try call(function, arguments, keywords: keywords)
         } catch {
             throw PyFuncError("\(error)", traceback: error.traceback)
         }
     }
 
-    /// Calls `function(*arguments)` (arguments borrowed); returns a new reference.
-    func call(_ function: PyObjectPointer, _ arguments: [PyObjectPointer]) throws(PythonError) -> PyObjectPointer {
-        let tuple = PyTuple_New(arguments.count)!
+    /// Calls `function(*arguments, **keywords)`, keeping all of them alive until it returns.
+    func call(_ function: PythonObject, _ arguments: [PythonObject], keywords: PythonObject? = nil) throws(PythonError) -> PythonObject {
+        let tuple = PythonObject(owning: PyTuple_New(arguments.count)!)
         for (i, argument) in arguments.enumerated() {
-            Py_INCREF(argument)
-            PyTuple_SetItem(tuple, i, argument)
+            PyTuple_SetItem(tuple.pointer, i, argument.newReference())
         }
-        defer { Py_DECREF(tuple) }
-        guard let result = PyObject_Call(function, tuple, nil) else { throw PythonRuntime.fetchError(bridge: bridge) }
-        return result
+        let result = withExtendedLifetime((function, tuple, keywords)) {
+            PyObject_Call(function.pointer, tuple.pointer, keywords?.pointer)
+        }
+        guard let result else { throw PythonRuntime.fetchError(bridge: bridge.pointer) }
+        return PythonObject(owning: result)
     }
-
-    /// A new Python str.
-    func string(_ value: String) -> PyObjectPointer { PyUnicode_FromString(value)! }
 
     /// Takes the pending Python exception as a `PythonError` (and clears it).
     static func fetchError(bridge: PyObjectPointer?) -> PythonError {
@@ -155,6 +158,9 @@ public final class PythonRuntime: @unchecked Sendable {
         guard let type else { return PythonError(typeName: "SystemError", message: "error return without exception set") }
         let typeName = describe(PyObject_GetAttrString(type, "__name__"), owned: true) ?? "Exception"
         let message = value.flatMap { describe(PyObject_Str($0), owned: true) } ?? ""
+        // The bridge's mark, on the exception or its class; absent on others.
+        let kind = value.flatMap { describe(PyObject_GetAttrString($0, "_score_cluster_kind"), owned: true) }
+            .flatMap(PythonError.Kind.init(rawValue:))
         var formatted: String?
         if let bridge, let formatter = PyObject_GetAttrString(bridge, "format_exception") {
             let tuple = PyTuple_New(3)!
@@ -167,7 +173,7 @@ public final class PythonRuntime: @unchecked Sendable {
             Py_DECREF(formatter)
             PyErr_Clear()
         }
-        return PythonError(typeName: typeName, message: message, traceback: formatted)
+        return PythonError(typeName: typeName, message: message, traceback: formatted, kind: kind)
     }
 
     /// `str` of a Python string object; releases it when `owned`.

@@ -14,8 +14,8 @@ enum ResultColumnBuilder {
     }
 
     /// `converted` is the bridge's tuple; its arrays are C-contiguous and of the result type's dtype.
-    static func build(from converted: PyObjectPointer, resultType: ResultType, rowCount: Int) -> Column {
-        build(node: converted, type: resultType.dataType, rowCount: rowCount)
+    static func build(from converted: PythonObject, resultType: ResultType, rowCount: Int) -> Column {
+        withExtendedLifetime(converted) { build(node: converted.pointer, type: resultType.dataType, rowCount: rowCount) }
     }
 
     private static func build(node: PyObjectPointer, type: DataType, rowCount: Int) -> Column {
