@@ -482,12 +482,12 @@ final class ColumnChunkDecoder {
             var decoder = try RLEHybridDecoder(UnsafeRawBufferPointer(rebasing: data[4..<4 + length]), bitWidth: 1)
             try decoder.decode(into: dense.assumingMemoryBound(to: UInt8.self), count: count)
         case .deltaBinaryPacked where physical == .int32 || physical == .int64:
-            _ = try DeltaDecoders.binaryPacked(data, count: count, width: pw, into: dense)
+            _ = try DeltaBinaryPackedDecoder.decode(data, count: count, width: pw, into: dense)
         case .byteStreamSplit where physical != .boolean:
-            try DeltaDecoders.byteStreamSplit(data, count: count, width: pw, into: dense)
+            try ByteStreamSplitDecoder.decode(data, count: count, width: pw, into: dense)
         case .deltaByteArray where physical == .fixedLenByteArray:
             var k = 0
-            try DeltaDecoders.forEachDeltaByteArray(data, count: count, scratch: scratch) { src, len in
+            try DeltaByteArrayDecoder.forEach(data, count: count, scratch: scratch) { src, len in
                 guard len == pw else {
                     throw ParquetFormatError("DELTA_BYTE_ARRAY value of \(len) bytes in a FIXED_LEN_BYTE_ARRAY(\(pw)) column")
                 }
@@ -553,8 +553,8 @@ final class ColumnChunkDecoder {
                                   _ body: (UnsafeRawPointer, Int) throws -> Void) throws {
         switch ParquetEncoding(rawValue: encoding) {
         case .plain: try PlainDecoder.forEachByteArray(data, count: count, body)
-        case .deltaLengthByteArray: try DeltaDecoders.forEachDeltaLength(data, count: count, scratch: scratch, body)
-        case .deltaByteArray: try DeltaDecoders.forEachDeltaByteArray(data, count: count, scratch: scratch, body)
+        case .deltaLengthByteArray: try DeltaLengthByteArrayDecoder.forEach(data, count: count, scratch: scratch, body)
+        case .deltaByteArray: try DeltaByteArrayDecoder.forEach(data, count: count, scratch: scratch, body)
         default: throw unsupportedEncoding(encoding)
         }
     }
