@@ -37,6 +37,17 @@ enum PlainDecoder {
         }
     }
 
+    /// Copies `count` PLAIN values of `width` bytes (a fixed-width `physical` type other than
+    /// BOOLEAN: the values as stored) to `out`.
+    @inline(__always)
+    static func decodeFixedWidth(_ physical: ParquetPhysicalType, _ data: UnsafeRawBufferPointer, width: Int, count: Int,
+                                 into out: UnsafeMutableRawPointer) throws {
+        guard data.count >= count * width else {
+            throw ParquetFormatError("unexpected end of page: PLAIN \(physical.name) values need \(count * width) bytes, page holds \(data.count)")
+        }
+        out.copyMemory(from: data.baseAddress!, byteCount: count * width)
+    }
+
     /// Bit-packed booleans, LSB first, into one byte (0 or 1) per value.
     static func decodeBooleans<S: FixedWidthInteger & UnsignedInteger>(
         _ data: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<S>, count: Int
