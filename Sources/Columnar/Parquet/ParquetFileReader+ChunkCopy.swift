@@ -27,7 +27,7 @@ extension ParquetFileReader {
             guard chunk.filePath == nil, let meta = chunk.metaData else { return "row group \(g): data in another file" }
             // parquet-mr reads DELTA_BYTE_ARRAY pages of parquet-mr < 1.8 with a workaround chosen by
             // created_by (PARQUET-246), which a copy under score-cluster's name would lose.
-            guard !meta.encodings.contains(7) else { return "row group \(g) uses DELTA_BYTE_ARRAY" }
+            guard !meta.encodings.contains(ParquetEncoding.deltaByteArray.rawValue) else { return "row group \(g) uses DELTA_BYTE_ARRAY" }
             guard meta.codec == codec.rawValue else {
                 return "row group \(g) is compressed with \(CompressionCodec.name(meta.codec)), the output with \(CompressionCodec.name(codec.rawValue))"
             }
