@@ -1,20 +1,38 @@
 /// One page of a column chunk, as `ParquetPageReader` found it: its header, checked, and where
 /// its bytes are.
 struct ParquetPage {
-    /// The page's type and its type's header (INDEX_PAGE and unknown types are skipped).
+    /// The page's type and its type's header.
     enum Kind {
         case dictionary(ParquetDictionaryPageHeader)
         case dataV1(ParquetDataPageHeader)
         case dataV2(ParquetDataPageHeaderV2)
     }
 
-    var kind: Kind
+    /// The header as read: a dictionary, v1 or v2 data page's, with its type's header present
+    /// (the page reader keeps no other page).
+    let header: ParquetPageHeader
     /// Offset in the chunk of the page's stored bytes (just after its header).
-    var dataStart: Int
+    let dataStart: Int
+
+    // The page keeps its whole header (88 bytes a page, as when the page walk was part of
+    // ColumnChunkDecoder) rather than only `Kind` and the sizes (56 bytes). This small array,
+    // made for every chunk, changes where glibc places later blocks; with glibc's default
+    // (dynamic) mmap and trim thresholds, 56 bytes a page made decode-bench fault 6% more pages
+    // in on one file (and fewer on others). A process that fixes M_TRIM_THRESHOLD, as the
+    // coordinator does (`MemoryTuning`), faults the same pages either way.
+
+    var kind: Kind {
+        switch ParquetPageType(rawValue: header.type) {
+        case .dictionaryPage: .dictionary(header.dictionaryPageHeader!)
+        case .dataPage: .dataV1(header.dataPageHeader!)
+        default: .dataV2(header.dataPageHeaderV2!)
+        }
+    }
+
     /// Bytes stored (`compressed_page_size`, within the chunk).
-    var compressedSize: Int
+    var compressedSize: Int { Int(header.compressedPageSize) }
     /// Bytes once decompressed (`uncompressed_page_size`, not negative).
-    var uncompressedSize: Int
+    var uncompressedSize: Int { Int(header.uncompressedPageSize) }
 }
 
 /// The pages of one column chunk held in memory (from its first page header to its end): walks
@@ -76,19 +94,18 @@ struct ParquetPageReader {
                     throw ParquetFormatError("page at chunk offset \(position) fails its CRC check (stored \(String(UInt32(bitPattern: crc), radix: 16)), computed \(String(computed, radix: 16)))")
                 }
             }
-            var kind: ParquetPage.Kind?
+            var keep = false
             switch ParquetPageType(rawValue: header.type) {
             case .dictionaryPage:
                 guard let dh = header.dictionaryPageHeader else { throw ParquetFormatError("dictionary page without its header") }
                 guard dh.numValues >= 0 else { throw ParquetFormatError("dictionary page has negative value count \(dh.numValues)") }
                 guard !sawData else { throw ParquetFormatError("dictionary page after data pages") }
-                kind = .dictionary(dh)
+                keep = true
             case .dataPage, .dataPageV2:
                 let n: Int32
                 if header.type == ParquetPageType.dataPage.rawValue {
                     guard let h = header.dataPageHeader else { throw ParquetFormatError("data page without its header") }
                     n = h.numValues
-                    kind = .dataV1(h)
                 } else {
                     guard let h = header.dataPageHeaderV2 else { throw ParquetFormatError("data page v2 without its header") }
                     guard h.definitionLevelsByteLength >= 0, h.repetitionLevelsByteLength >= 0,
@@ -96,7 +113,6 @@ struct ParquetPageReader {
                         throw ParquetFormatError("data page v2 level lengths exceed the page size")
                     }
                     n = h.numValues
-                    kind = .dataV2(h)
                 }
                 guard n >= 0 else { throw ParquetFormatError("data page has negative value count \(n)") }
                 valueCount += Int(n)
@@ -105,13 +121,11 @@ struct ParquetPageReader {
                 }
                 sawData = true
                 plainByteEstimate += max(0, Int(header.uncompressedPageSize) - 4 * Int(n))
+                keep = true
             default:
                 break  // skipped by size
             }
-            if let kind {
-                pages.append(ParquetPage(kind: kind, dataStart: dataStart, compressedSize: size,
-                                         uncompressedSize: Int(header.uncompressedPageSize)))
-            }
+            if keep { pages.append(ParquetPage(header: header, dataStart: dataStart)) }
             position = dataStart + size
         }
     }
