@@ -1,11 +1,14 @@
 // swift-tools-version: 6.0
 // score-cluster: batch-score MLflow pyfunc models over Parquet datasets with many worker processes.
+//
+// Linux only: the code calls glibc, reads /proc and embeds Debian's libpython3.11, so the
+// package claims no Apple platform (SwiftPM has no `platforms` entry for Linux); the
+// executable's main file stops a build elsewhere with an #error.
 
 import PackageDescription
 
 let package = Package(
     name: "score-cluster",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "score-cluster", targets: ["ScoreCluster"]),
     ],
@@ -28,7 +31,8 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4",
                        providers: [.apt(["liblz4-dev"])]),
-        // OpenSSL, for TLS between machines (`coordinator --tls-certificate`, `worker --tls-ca`).
+        // OpenSSL: libssl for TLS between machines (`coordinator --tls-certificate`, `worker --tls-ca`),
+        // libcrypto for Digest's SHA-256 and HMAC.
         .systemLibrary(name: "CSSL", path: "Sources/CSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
         // glibc's malloc.h (mallopt), for the coordinator's memory tuning.
@@ -36,26 +40,41 @@ let package = Package(
 
         // Column buffers, record batches, Parquet reading and writing, dataset discovery.
         .target(name: "Columnar", dependencies: ["CZstd", "CSnappy", "CZlib", "CLZ4"]),
-        // SHA-256, HMAC-SHA256 and constant-time comparison in pure Swift.
-        .target(name: "Digest"),
+        // SHA-256, HMAC-SHA256 and constant-time comparison over OpenSSL's libcrypto (EVP); hex text.
+        .target(name: "Digest", dependencies: ["CSSL"]),
         // Frames and messages between coordinator and workers; socket transport, optionally TLS.
-        .target(name: "Wire", dependencies: ["Columnar", "Digest", "CSSL"]),
-        // The embedded interpreter, MLmodel parsing, model loading, predict and result casting.
-        .target(name: "PyFunc", dependencies: ["CPython", "Columnar", "Digest", "Yams"]),
+        .target(name: "Wire", dependencies: ["Columnar", "MLflowModel", "Digest", "CSSL"]),
+        // What an MLflow model is, without an interpreter: the MLmodel file and its signature, result
+        // types, input binding, inspection, `model save`/`add-flavor`, Python environments and their
+        // builder, the model archive and its cache. Links no libpython.
+        .target(name: "MLflowModel", dependencies: [
+            "Columnar", "Digest", "Yams",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        // The embedded interpreter: start it, load a model once, predict, build result columns.
+        .target(name: "PyFunc", dependencies: ["CPython", "MLflowModel", "Columnar"]),
         // The worker loop: connect, load the model once, score batches, stream results back.
-        .target(name: "Worker", dependencies: ["Wire", "PyFunc", "Columnar", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Worker", dependencies: [
+            "Wire", "MLflowModel", "PyFunc", "Columnar", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // How a coordinator starts a local worker (`WorkerLaunch`, rendered to `score-cluster worker`'s
+        // arguments in one place) and the record a kept worker holds while it lives.
+        .target(name: "WorkerLaunch"),
         // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.
         .target(name: "Coordinator", dependencies: [
-            "Wire", "Columnar", "PyFunc", "Digest", "CMalloc",
+            "Wire", "Columnar", "MLflowModel", "WorkerLaunch", "Digest", "CMalloc",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Decode throughput of the Parquet reader, for bench/decode_bench.py.
         .executableTarget(name: "decode-bench", dependencies: ["Columnar"], path: "bench/decode-bench"),
+        // SHA-256 throughput of Digest's file hashing, for bench/digest_bench.py.
+        .executableTarget(name: "digest-bench", dependencies: ["Digest"], path: "bench/digest-bench"),
         // The command-line tool: argument parsing and wiring only.
         .executableTarget(name: "ScoreCluster", dependencies: [
-            "Coordinator", "Worker",
+            "Coordinator", "Worker", "WorkerLaunch", "MLflowModel", "PyFunc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -63,12 +82,20 @@ let package = Package(
         // Paths and process helpers shared by the tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "TestSupport"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "Columnar", "TestSupport"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "MLflowModel", "Columnar", "TestSupport"]),
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
-        .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "Columnar", "Digest", "TestSupport"]),
+        .testTarget(name: "MLflowModelTests", dependencies: ["MLflowModel", "Columnar", "Digest", "TestSupport"]),
+        .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "MLflowModel", "Columnar", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
-            "Coordinator", "Wire", "Columnar", .product(name: "Logging", package: "swift-log"),
+            "Coordinator", "MLflowModel", "Wire", "WorkerLaunch", "Columnar", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "TestSupport"]),
     ]
 )
+
+// Every target imports what it uses: a member of a module the file does not import is an error,
+// not a silent dependency through another import (as Hummingbird's Package.swift does).
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

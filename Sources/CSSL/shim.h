@@ -1,4 +1,8 @@
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -37,4 +41,18 @@ static inline void cssl_ctx_allow_partial_chain(SSL_CTX *ctx) {
 
 static inline long cssl_set_server_name(SSL *ssl, const char *name) {
     return SSL_set_tlsext_host_name(ssl, name);
+}
+
+/// Starts (or restarts) an HMAC-SHA256 computation under `key` on a context of the "HMAC" EVP_MAC.
+/// The digest is chosen through an OSSL_PARAM array built from a macro name and a mutable char
+/// buffer, which Swift cannot spell directly. A NULL key would mean "keep the key set before"
+/// (there is none yet): an empty key is passed as a zero-length one.
+static inline int cssl_hmac_sha256_init(EVP_MAC_CTX *ctx, const unsigned char *key, size_t key_length) {
+    static const unsigned char no_key = 0;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    return EVP_MAC_init(ctx, key != NULL ? key : &no_key, key_length, params);
 }

@@ -1,12 +1,32 @@
 import Columnar
 import Foundation
 import Logging
+import MLflowModel
 import Wire
 
-/// The state of a running job, owned by the control thread: worker links, decoded partitions
-/// waiting for results, the scheduler and the merger. Every other thread talks to it through
-/// `JobEvent`s; it turns events into scheduler events and scheduler actions into I/O.
+/// The running job, owned by the control thread: an interpreter of two state machines. Every
+/// other thread talks to it through `JobEvent`s; it turns them into events of the `Scheduler`
+/// (who scores which batch) and the `JobLifecycle` (when the job starts, loses workers, drains
+/// and ends), and carries out their actions: sending batches, losing workers, handing scored
+/// blocks in order (`ResultMerger`) to the writer. It keeps what those two do not: the links to
+/// workers, the decoded blocks waiting for results, and the report.
 final class JobControl {
+    /// What the job works with, made before it starts.
+    struct Collaborators {
+        var reader: PartitionReader
+        var writer: OutputWriter
+        /// The local worker processes (`run`); nil when workers connect from elsewhere.
+        var launcher: LocalWorkerLauncher?
+        /// The model, packed, for workers that do not have it (remote workers).
+        var modelArchive: ModelArchive?
+        /// Local workers started before the job (the scheduler counts them as coming).
+        var launchedWorkers: Int
+        /// Starts a worker in place of a kept one that ended before joining (`run --keep-workers`).
+        var replaceKeptWorker: (() -> Void)?
+        /// Starts a local worker in place of one that stopped over its memory limit (`run`).
+        var replaceLocalWorker: (() -> Void)?
+    }
+
     private struct Link {
         var connection: Connection
         var hello: WorkerHello
@@ -21,41 +41,20 @@ final class JobControl {
     private let progress: (@Sendable (JobProgress) -> Void)?
     private let started: Date
 
-    var reader: PartitionReader?
-    var writer: OutputWriter?
-    var launcher: LocalWorkerLauncher?
-    /// The model, packed, for workers that do not have it (remote workers).
-    var modelArchive: ModelArchive? {
-        didSet { spec.modelSHA256 = modelArchive?.sha256 }
-    }
-    /// Workers that loaded the model but wait until enough have (`--min-workers`).
-    private var waitingReady: [WorkerID] = []
-    private var minWorkers: Int {
-        if case .listen(_, _, let minimum) = options.workerSource { return max(1, minimum) }
-        return 1
-    }
+    private let reader: PartitionReader
+    private let writer: OutputWriter
+    private let launcher: LocalWorkerLauncher?
+    private let modelArchive: ModelArchive?
+    private let replaceKeptWorker: (() -> Void)?
+    private let replaceLocalWorker: (() -> Void)?
 
+    private var lifecycle: JobLifecycle
     private var scheduler: Scheduler
     private var merger: ResultMerger
     private var links: [WorkerID: Link] = [:]
     private var nextWorkerID = 0
     /// Decoded blocks whose rows are not written yet (the model's inputs and kept columns).
     private var blocks: [Int: RecordBatch] = [:]
-    private var readyWorkers = 0
-    private var failure: JobError?
-    private var schedulingDone = false
-    private var writerDone = false
-    /// Blocks decoded and not yet written.
-    private var blocksHeld = 0
-    private var readerPaused = false
-    /// After SIGINT/SIGTERM: when to stop waiting for batches in flight.
-    private var drainDeadline: Date?
-    private var interruption = ""
-    /// When each worker was last heard from, and which worker holds each batch since when.
-    private var lastHeard: [WorkerID: Date] = [:]
-    private var held: [TaskID: (worker: WorkerID, since: Date)] = [:]
-    private var lastWatch = Date()
-    private var lastBeat = Date()
     private var lastProgress: [(time: Date, rows: Int)] = []
     /// Batches handed out at least once, and how many hand-outs were second or later attempts.
     private var assigned: Set<TaskID> = []
@@ -74,15 +73,25 @@ final class JobControl {
     var readyPIDs: Set<Int32> { Set(readyIDs.compactMap { links[$0]?.hello.pid }) }
     /// Process ids of the workers this job gave up on (silent, too slow, broke the protocol, went away).
     var lostPIDs: Set<Int32> { Set(workerReports.values.filter { $0.lost != nil }.map(\.pid)) }
-    /// Starts a worker in place of a kept one that ended before joining (`run --keep-workers`).
-    var replaceKeptWorker: (() -> Void)?
+    /// Local workers replaced after stopping over their memory limit, by pid (each once), and
+    /// how many in a row without a batch answered in between (bounded, so that workers that go
+    /// over the limit before doing any work are not started for ever).
+    private var replacedPIDs: Set<Int32> = []
+    private var replacementsWithoutProgress = 0
     private var readyIDs: Set<WorkerID> = []
 
     /// Runs the partitions `todo` of `job` (all of them, unless resuming); `modelDigest` is
     /// `JobFingerprint.digest(ofModel:)` of the model.
     init(job: JobPreparation, options: JobOptions, todo: [Int], resumedRows: Int, jobID: String, modelDigest: String,
-         started: Date, events: BlockingQueue<JobEvent>, logger: Logger, progress: (@Sendable (JobProgress) -> Void)?) {
+         collaborators: Collaborators, started: Date, events: BlockingQueue<JobEvent>, logger: Logger,
+         progress: (@Sendable (JobProgress) -> Void)?) {
         self.job = job
+        reader = collaborators.reader
+        writer = collaborators.writer
+        launcher = collaborators.launcher
+        modelArchive = collaborators.modelArchive
+        replaceKeptWorker = collaborators.replaceKeptWorker
+        replaceLocalWorker = collaborators.replaceLocalWorker
         self.options = options
         self.events = events
         var logger = logger
@@ -93,11 +102,20 @@ final class JobControl {
         self.resumedRows = resumedRows
         var spec = JobSpec(jobID: jobID, modelPath: job.model.directory, columnNames: job.binding.labels,
                            integerLabels: job.binding.integerLabels, enforcedTypes: job.binding.enforcedTypes,
-                           modelConfigJSON: job.modelConfigJSON, paramsJSON: job.paramsJSON,
-                           resultType: job.resultType.rawValue, outputField: options.outputField,
+                           modelConfig: job.modelConfig, params: job.params,
+                           resultType: job.resultType, outputField: options.outputField,
                            strictTypes: options.strictTypes)
         spec.modelContentDigest = modelDigest
+        spec.memoryLimitMB = options.workerMemory?.megabytes
+        spec.modelSHA256 = collaborators.modelArchive?.sha256
         self.spec = spec
+        var minWorkers = 1
+        if case .listen(_, _, let minimum) = options.workerSource { minWorkers = max(1, minimum) }
+        lifecycle = JobLifecycle(configuration: .init(minWorkers: minWorkers, startupTimeout: options.startupTimeout,
+                                                      heartbeatTimeout: options.heartbeatTimeout, taskTimeout: options.taskTimeout,
+                                                      gracePeriod: options.gracePeriod,
+                                                      heartbeatInterval: Double(Heartbeat.intervalSeconds)),
+                                 now: Date())
         self.scheduler = Scheduler(configuration: .init(maxAttempts: options.maxAttempts,
                                                         failWhenNoWorkers: options.workerSource == .local,
                                                         retryModelErrors: options.retryModelErrors,
@@ -106,78 +124,75 @@ final class JobControl {
         report.partitions = job.plan.partitions.count
         report.partitionsResumed = job.plan.partitions.count - todo.count
         report.rows = resumedRows
+        for _ in 0..<collaborators.launchedWorkers { workerLaunched() }
     }
 
-    func workerLaunched() { perform(scheduler.handle(.workerLaunched)) }
+    private func workerLaunched() { perform(scheduler.handle(.workerLaunched)) }
+
+    /// The job's failure, once it has one.
+    private var failure: JobError? {
+        if case .failed(let error) = lifecycle.state { return error }
+        return nil
+    }
+
+    /// Whether the job is still handing out work (not ended, not draining, not finished scheduling).
+    private var goesOn: Bool {
+        switch lifecycle.state {
+        case .starting, .running: !lifecycle.schedulingFinished
+        case .draining, .failed, .done: false
+        }
+    }
 
     /// Handles events until every partition is written or the job fails; returns the failure.
     func runUntilDone() -> JobError? {
         mark("prepared")
         for warning in job.warnings { logger.warning("\(warning)") }
-        if job.plan.partitions.isEmpty && report.partitionsResumed == 0 { writer?.submit(.empty) }
-        if merger.nextBlock == nil { writer?.submit(.finish) }
-        let startupDeadline = Date().addingTimeInterval(options.startupTimeout)
-        while failure == nil && !(schedulingDone && writerDone) {
-            guard let event = events.pop(timeout: 1.0) else {
-                if readyWorkers == 0 && Date() > startupDeadline {
-                    failure = JobError("no worker was ready after \(Int(options.startupTimeout)) seconds; check the worker messages above",
-                                       resumable: true)
-                }
-                watch()
-                continue
-            }
-            handle(event)
-            watch()
+        if job.plan.partitions.isEmpty && report.partitionsResumed == 0 { writer.submit(.empty) }
+        if merger.nextBlock == nil { writer.submit(.finish) }
+        while !lifecycle.isOver {
+            if let event = events.pop(timeout: 1.0) { handle(event) }
+            apply(lifecycle.handle(.tick(Date())))
         }
         finishReport()
         return failure
     }
 
     func shutdownWorkers() {
-        for link in links.values { try? link.connection.send(.shutdown) }
+        for link in links.values { try? link.connection.send(CoordinatorMessage.shutdown) }
     }
 
     func closeConnections() {
         for link in links.values { link.connection.close() }
     }
 
-    /// Workers silent past the heartbeat timeout, and batches held past the task timeout, are
-    /// lost: their batches go to other workers (the scheduler counts the attempts). Also ends a
-    /// drain, and reports progress.
-    private func watch() {
-        let now = Date()
-        if let deadline = drainDeadline, failure == nil {
-            // Done draining when the partitions under way are written, or at the deadline.
-            if (readerPaused && blocksHeld == 0) || now > deadline {
-                let abandoned = scheduler.inFlightCount
-                failure = JobError("stopped by \(interruption)"
-                    + (abandoned > 0 ? " (\(abandoned) batch(es) in flight abandoned after the \(Int(options.gracePeriod)) s grace period)" : ""),
-                    resumable: true)
-                return
+    /// Carries out the lifecycle's actions.
+    private func apply(_ actions: [JobLifecycle.Action]) {
+        for action in actions {
+            switch action {
+            case .startScoring(let ids):
+                for id in ids { perform(scheduler.handle(.workerReady(id))) }
+            case .loseWorker(let id, let loss):
+                let reason = switch loss {
+                case .silent(let seconds): "\(name(of: id)) sent nothing for \(seconds) s (no heartbeat): it is stuck or unreachable"
+                case .heldTooLong(let task, let seconds): "\(name(of: id)) held \(job.describe(task: task)) for more than --task-timeout \(seconds) s"
+                }
+                lose(id, reason)
+            case .pauseReader(let notice):
+                reader.pauseAtPartitionBoundary()
+                logger.notice("\(notice)")
+            case .sendHeartbeats(let ids):
+                // Heartbeats the other way: a worker that hears nothing from the coordinator for long
+                // stops (and, kept alive, waits for the next job) instead of waiting for ever.
+                for id in ids { try? links[id]?.connection.send(CoordinatorMessage.heartbeat) }
+            case .reportProgress(let stopping):
+                reportProgress(Date(), stopping: stopping)
+            case .fail, .finish:
+                break  // the loop in runUntilDone ends
             }
         }
-        guard now.timeIntervalSince(lastWatch) >= 1 else { return }
-        lastWatch = now
-        // Heartbeats the other way: a worker that hears nothing from the coordinator for long
-        // stops (and, kept alive, waits for the next job) instead of waiting for ever.
-        if now.timeIntervalSince(lastBeat) >= Double(Heartbeat.intervalSeconds) {
-            lastBeat = now
-            for id in lastHeard.keys { try? links[id]?.connection.send(.heartbeat) }
-        }
-        for (id, heard) in lastHeard where now.timeIntervalSince(heard) > options.heartbeatTimeout {
-            lose(id, "\(name(of: id)) sent nothing for \(Int(options.heartbeatTimeout)) s (no heartbeat): it is stuck or unreachable")
-        }
-        if let limit = options.taskTimeout {
-            var late: [WorkerID: TaskID] = [:]
-            for (task, holder) in held where now.timeIntervalSince(holder.since) > limit { late[holder.worker] = min(task, late[holder.worker] ?? task) }
-            for (worker, task) in late.sorted(by: { $0.key < $1.key }) {
-                lose(worker, "\(name(of: worker)) held \(job.describe(task: task)) for more than --task-timeout \(Int(limit)) s")
-            }
-        }
-        reportProgress(now)
     }
 
-    private func reportProgress(_ now: Date) {
+    private func reportProgress(_ now: Date, stopping: Bool) {
         guard let progress else { return }
         let rows = resumedRows + report.rowsScored
         lastProgress.append((now, rows))
@@ -186,14 +201,13 @@ final class JobControl {
         let span = now.timeIntervalSince(first.time)
         progress(JobProgress(rowsDone: rows, rowsTotal: job.dataset.rowCount, seconds: now.timeIntervalSince(started),
                              rowsPerSecond: span > 0 ? Double(rows - first.rows) / span : 0,
-                             workersAlive: lastHeard.count, retries: retries,
-                             quarantined: quarantined.count, stopping: drainDeadline != nil))
+                             workersAlive: lifecycle.lastHeard.count, retries: retries,
+                             quarantined: quarantined.count, stopping: stopping))
     }
 
     /// Gives up on a worker: closes its connection and tells the scheduler.
     private func lose(_ id: WorkerID, _ reason: String) {
-        lastHeard[id] = nil
-        held = held.filter { $0.value.worker != id }
+        apply(lifecycle.handle(.workerGone(id)))
         links[id]?.connection.shutdownReceive()
         logger.warning("\(reason)", metadata: ["worker": "\(id)"])
         markLost(id, reason)
@@ -209,54 +223,43 @@ final class JobControl {
     private func handle(_ event: JobEvent) {
         switch event {
         case .heartbeat(let id):
-            if lastHeard[id] != nil { lastHeard[id] = Date() }
+            apply(lifecycle.handle(.workerHeard(id, at: Date())))
         case .timings(let id, let timings):
             workerReports[id]?.decodeSeconds += timings.decodeSeconds
             workerReports[id]?.predictSeconds += timings.predictSeconds
             workerReports[id]?.encodeSeconds += timings.encodeSeconds
             workerReports[id]?.networkSeconds -= timings.decodeSeconds + timings.predictSeconds + timings.encodeSeconds
         case .interrupted(let why):
-            if drainDeadline != nil || options.gracePeriod == 0 {
-                failure = JobError("stopped by \(why)", resumable: true)
-            } else {
-                // Finish the partitions under way (so that they are committed) and start no other.
-                interruption = why
-                drainDeadline = Date().addingTimeInterval(options.gracePeriod)
-                reader?.pauseAtPartitionBoundary()
-                logger.notice("\(why): finishing the partitions under way for up to \(Int(options.gracePeriod)) s, starting no other (interrupt again to stop now)")
-            }
+            apply(lifecycle.handle(.interrupted(why, at: Date())))
         case .hello(let connection, let hello):
             mark("worker pid \(hello.pid) connected")
             let id = nextWorkerID
             nextWorkerID += 1
             links[id] = Link(connection: connection, hello: hello)
             workerReports[id] = JobReport.Worker(id: id, host: hello.host, pid: hello.pid, peer: connection.peer)
-            lastHeard[id] = Date()
+            apply(lifecycle.handle(.workerJoined(id, at: Date())))
             perform(scheduler.handle(.workerJoined(id, capacity: hello.capacity)))
-            do { try connection.send(.job, spec) } catch {
+            do { try connection.send(CoordinatorMessage.job(spec)) } catch {
                 markLost(id, "cannot send the job: \(error)")
                 perform(scheduler.handle(.workerLost(id, reason: "cannot send the job: \(error)")), resumable: true)
                 return
             }
             WorkerConnections.startReceiving(id: id, connection: connection, events: events)
         case .ready(let id, let ready):
-            readyWorkers += 1
             readyIDs.insert(id)
             workerReports[id]?.loadSeconds = ready.loadSeconds
             mark("worker \(id) ready (model loaded in \(String(format: "%.2f", ready.loadSeconds)) s)")
-            if readyWorkers < minWorkers {
-                logger.info("\(name(of: id)) is ready; waiting for \(minWorkers - readyWorkers) more worker(s) (--min-workers \(minWorkers))")
-                waitingReady.append(id)
-            } else {
-                for waiting in waitingReady + [id] { perform(scheduler.handle(.workerReady(waiting))) }
-                waitingReady = []
+            let actions = lifecycle.handle(.workerReady(id))
+            if actions.isEmpty, case .starting(let waiting, _) = lifecycle.state {
+                logger.info("\(name(of: id)) is ready; waiting for \(lifecycle.configuration.minWorkers - waiting.count) more worker(s) (--min-workers \(lifecycle.configuration.minWorkers))")
             }
+            apply(actions)
         case .modelRequested(let id):
             guard let archive = modelArchive else {
                 perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) asked for the model, which this job does not send")), resumable: true)
                 return
             }
-            do { try links[id]?.connection.send(.modelArchive, payload: archive.buffer) } catch {
+            do { try links[id]?.connection.send(CoordinatorMessage.modelArchive(archive.buffer)) } catch {
                 links[id]?.connection.shutdownReceive()
             }
         case .result(let id, let decoded):
@@ -265,27 +268,28 @@ final class JobControl {
             failed(workerFailure, on: id)
         case .disconnected(let id, let why):
             // Each loss is told when it happens, naming the peer: at the end it is only a count.
-            if !schedulingDone, workerReports[id]?.lost == nil {
+            if !lifecycle.schedulingFinished, workerReports[id]?.lost == nil {
                 logger.warning("lost \(name(of: id)): it disconnected (\(why)); its batches go to other workers",
                                metadata: ["worker": "\(id)", "peer": "\(links[id]?.connection.peer ?? "?")"])
             }
-            lastHeard[id] = nil
-            held = held.filter { $0.value.worker != id }
+            apply(lifecycle.handle(.workerGone(id)))
             links[id]?.connection.close()
             markLost(id, "disconnected: \(why)")
             perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) disconnected: \(why)")), resumable: true)
-        case .workerExited(let index, let how):
+        case .workerExited(let index, let exit, let how):
             let pid = launcher?.pid(of: index)
             let label = "worker process \(index) (pid \(pid.map(String.init) ?? "?")) \(how)"
+            // One that stopped over its memory limit without a word reaching us is replaced here.
+            if exit?.verdict == .overMemoryLimit, reserveReplacement(for: pid, label) { startReplacement(for: label) }
             if !links.values.contains(where: { $0.hello.pid == pid }) {
                 perform(scheduler.handle(.workerLost(nil, reason: "\(label) before connecting")), resumable: true)
-            } else if !schedulingDone {
+            } else if !lifecycle.schedulingFinished {
                 logger.warning("\(label)")
             }
         case .keptWorkerGone(let pid):
             // Its idle timeout came just as this job started: another takes its place. One that
             // had joined is handled as any worker that goes away.
-            guard !workerReports.values.contains(where: { $0.pid == pid }), !schedulingDone else { return }
+            guard !workerReports.values.contains(where: { $0.pid == pid }), !lifecycle.schedulingFinished else { return }
             logger.info("kept worker pid \(pid) ended before joining; starting another")
             if let replace = replaceKeptWorker {
                 workerLaunched()
@@ -295,44 +299,45 @@ final class JobControl {
         case .reader(.decoded(let block, let batch, let seconds)):
             report.readSeconds += seconds
             blocks[block] = batch
-            blocksHeld += 1
+            apply(lifecycle.handle(.blockDecoded))
             merger.expect(block: block)
             perform(scheduler.handle(.tasksAvailable(job.plan.tasks(of: job.plan.blocks[block]))))
         case .reader(.paused):
-            readerPaused = true
+            apply(lifecycle.handle(.readerPaused))
         case .reader(.finished):
             mark("input decoded")
             perform(scheduler.handle(.inputFinished))
         case .reader(.failed(let message)):
-            failure = JobError("cannot read the input: \(message)")
+            apply(lifecycle.handle(.failed(JobError("cannot read the input: \(message)"))))
         case .writer(.wroteBlock(_, let seconds)):
             report.writeSeconds += seconds
-            blocksHeld -= 1
-            reader?.release()
+            reader.release()
+            apply(lifecycle.handle(.blockWritten))
         case .writer(.finished):
             mark("output written")
-            writerDone = true
+            apply(lifecycle.handle(.outputFinished))
         case .writer(.failed(let message)):
-            failure = JobError("cannot write the output: \(message)", resumable: true)
+            apply(lifecycle.handle(.failed(JobError("cannot write the output: \(message)", resumable: true))))
         case .writer(.inputFailed(let message)):
-            failure = JobError("cannot read the input: \(message)")
+            apply(lifecycle.handle(.failed(JobError("cannot read the input: \(message)"))))
         }
     }
 
-    private func received(_ decoded: ColumnBatchCodec.Decoded, from id: WorkerID) {
-        if lastHeard[id] != nil { lastHeard[id] = Date() }
-        if let holder = held[decoded.taskID], holder.worker == id {
-            held[decoded.taskID] = nil
+    private func received(_ decoded: ColumnBatch, from id: WorkerID) {
+        apply(lifecycle.handle(.workerHeard(id, at: Date())))
+        if let holder = lifecycle.held[decoded.taskID], holder.worker == id {
             workerReports[id]?.networkSeconds += Date().timeIntervalSince(holder.since)
         }
+        apply(lifecycle.handle(.taskAnswered(decoded.taskID, by: id)))
         let actions = scheduler.handle(.resultReceived(id, decoded.taskID))
         if actions.contains(.accept(decoded.taskID)) {
             answered += 1
+            replacementsWithoutProgress = 0
             let b = job.plan.block(of: decoded.taskID)
             let expected = job.resultType.dataType
             guard decoded.columns.count == 1, decoded.rowCount == job.plan.rows(of: decoded.taskID, in: b).count,
                   decoded.columns[0].type.hasSameShape(as: expected) else {
-                failure = JobError("\(name(of: id)) returned a malformed result for \(job.describe(task: decoded.taskID))")
+                apply(lifecycle.handle(.failed(JobError("\(name(of: id)) returned a malformed result for \(job.describe(task: decoded.taskID))"))))
                 return
             }
             report.rowsScored += decoded.rowCount
@@ -350,68 +355,88 @@ final class JobControl {
             switch item {
             case .scored(let block, let prediction):
                 if job.copiesKeptColumns[job.plan.blocks[block].partition] {
-                    writer?.submit(.scored(block: block, batch: RecordBatch(schema: job.predictionSchema, columns: [prediction])))
+                    writer.submit(.scored(block: block, batch: RecordBatch(schema: job.predictionSchema, columns: [prediction])))
                 } else {
                     let kept = job.keptColumns.map { batch.columns[$0] }
-                    writer?.submit(.scored(block: block, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction])))
+                    writer.submit(.scored(block: block, batch: RecordBatch(schema: job.outputSchema, columns: kept + [prediction])))
                 }
             case .failed(let block, let batches):
                 quarantined.insert(job.plan.blocks[block].partition)
-                writer?.submit(.failed(block: block, batches: batches))
+                writer.submit(.failed(block: block, batches: batches))
             }
         }
-        if !done.isEmpty && merger.nextBlock == nil { writer?.submit(.finish) }
-    }
-
-    /// The JSON written to `_failed/` for a quarantined partition: its input rows, and each
-    /// failed batch's rows, error and traceback.
-    static func quarantineRecord(job: JobPreparation, _ partition: Int, _ batches: [ResultMerger.FailedBatch]) -> Data {
-        struct Record: Encodable {
-            struct Batch: Encodable {
-                var input: String
-                var rows: [Int]
-                var error: String
-                var traceback: String?
-            }
-            var partition: Int
-            /// The partition's rows: input files and rows of each (`[first, end)`).
-            var inputs: [JobManifest.InputRows]
-            var failedBatches: [Batch]
-        }
-        let p = job.plan.partitions[partition]
-        let files = job.dataset.files
-        let record = Record(partition: partition,
-                            inputs: p.inputs.map { .init(file: files[$0.file].path, rows: [$0.rows.lowerBound, $0.rows.upperBound]) },
-                            failedBatches: batches.map { batch in
-                                let rows = job.plan.fileRows(of: batch.task)
-                                return .init(input: files[job.plan.block(of: batch.task).file].path, rows: [rows.lowerBound, rows.upperBound],
-                                             error: batch.reason, traceback: batch.traceback)
-                            })
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(record)) ?? Data()
+        if !done.isEmpty && merger.nextBlock == nil { writer.submit(.finish) }
     }
 
     private func failed(_ workerFailure: WorkerFailure, on id: WorkerID) {
-        let hadFailed = failure != nil
+        let traceback = workerFailure.traceback
         switch workerFailure.kind {
         case .modelLoad, .environment:
             let message = "\(name(of: id)) could not load the model \(job.model.directory): \(workerFailure.message)"
-            perform(scheduler.handle(.modelLoadFailed(id, reason: message)))
+            perform(scheduler.handle(.modelLoadFailed(id, reason: message)), traceback: traceback)
         case .predict:
             guard let task = workerFailure.taskID else { return }
-            if let holder = held[task], holder.worker == id { held[task] = nil }
+            apply(lifecycle.handle(.taskAnswered(task, by: id)))
             workerReports[id]?.failures += 1
-            lastTraceback = workerFailure.traceback
+            lastTraceback = traceback
             perform(scheduler.handle(.taskFailed(id, task, partition: job.plan.partition(of: task).id,
-                                                 reason: "\(workerFailure.message) (on \(name(of: id)))")))
+                                                 reason: "\(workerFailure.message) (on \(name(of: id)))")), traceback: traceback)
         case .protocolError:
-            perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) broke the protocol: \(workerFailure.message)")))
+            perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) broke the protocol: \(workerFailure.message)")),
+                    traceback: traceback)
+        case .memoryLimit:
+            overMemory(id, task: workerFailure.taskID, workerFailure.message)
         }
-        if !hadFailed, failure != nil { failure!.traceback = workerFailure.traceback }
     }
 
-    private func perform(_ actions: [Scheduler.Action], resumable: Bool = false) {
+    /// A worker stopped over its memory limit (it said so, and exits): it is lost, the batch it
+    /// was scoring is failed as by the model (retried, set aside or failing the job, as
+    /// `--retry-model-errors` and `--max-failed-partitions` say) and, in a local run, another
+    /// worker starts in its place. The failure is resumable: the model may fit a larger limit.
+    private func overMemory(_ id: WorkerID, task: TaskID?, _ message: String) {
+        let advice = "raise that limit if the model needs more memory, or pass --retry-model-errors to score the batch again "
+            + "on a fresh worker (a model whose memory grows with every batch is leaking)"
+        let reason = "\(message) (on \(name(of: id))); \(advice)"
+        apply(lifecycle.handle(.workerGone(id)))
+        if task != nil { workerReports[id]?.failures += 1 }
+        lastTraceback = nil
+        logger.warning("\(name(of: id)) went over its memory limit\(task.map { " scoring \(job.describe(task: $0))" } ?? ""): \(message)",
+                       metadata: ["worker": "\(id)"])
+        markLost(id, message)
+        // The new worker is counted before the scheduler hears of the loss, so that a run with one
+        // worker does not fail for want of workers; it is started only if the job goes on.
+        let replacing = links[id].map { reserveReplacement(for: $0.hello.pid, name(of: id)) } ?? false
+        let partition = task.map { job.plan.partition(of: $0).id }
+        perform(scheduler.handle(.workerOverMemory(id, task: task, partition: partition, reason: reason)), resumable: true)
+        if replacing { startReplacement(for: name(of: id)) }
+    }
+
+    /// Whether a local worker is to start in place of `pid`, which stopped over its memory
+    /// limit (then the scheduler counts it as launched): once per process, while the job goes
+    /// on, and at most twice the workers times `--max-attempts` in a row without a batch answered.
+    private func reserveReplacement(for pid: Int32?, _ label: String) -> Bool {
+        guard options.workerSource == .local, replaceLocalWorker != nil,
+              goesOn else { return false }
+        if let pid { guard replacedPIDs.insert(pid).inserted else { return false } }
+        guard replacementsWithoutProgress < 2 * max(1, options.workers) * options.maxAttempts else {
+            logger.warning("not starting another worker in place of \(label): \(replacementsWithoutProgress) workers in a row went over the memory limit without finishing a batch")
+            return false
+        }
+        replacementsWithoutProgress += 1
+        workerLaunched()
+        return true
+    }
+
+    /// Starts the worker `reserveReplacement` counted, unless the job has failed meanwhile.
+    private func startReplacement(for label: String) {
+        guard goesOn, let replace = replaceLocalWorker else { return }
+        logger.info("starting a worker in place of \(label), which went over its memory limit")
+        replace()
+    }
+
+    /// Carries out the scheduler's actions; a failure it decides is `resumable` when caused by
+    /// lost workers, and carries `traceback` when a worker's Python raised.
+    private func perform(_ actions: [Scheduler.Action], resumable: Bool = false, traceback: String? = nil) {
         for action in actions {
             switch action {
             case .assign(let task, let worker):
@@ -424,23 +449,22 @@ final class JobControl {
                 logger.error("set aside \(job.describe(task: task)): \(reason)", metadata: ["task": "\(task)"])
                 completed(merger.fail(task, reason: reason, traceback: lastTraceback))
             case .fail(let reason, let task):
-                if failure == nil {
-                    failure = JobError(task.map { "\(job.describe(task: $0)): \(reason)" } ?? reason, resumable: resumable)
-                }
+                apply(lifecycle.handle(.failed(JobError(task.map { "\(job.describe(task: $0)): \(reason)" } ?? reason,
+                                                        traceback: traceback, resumable: resumable))))
             case .finish:
-                schedulingDone = true
+                apply(lifecycle.handle(.schedulingFinished))
             }
         }
     }
 
     private func send(_ task: TaskID, to worker: WorkerID) {
-        held[task] = (worker, Date())
+        apply(lifecycle.handle(.taskSent(task, to: worker, at: Date())))
         let p = job.plan.block(of: task)
         let rows = job.plan.rows(of: task, in: p)
         let batch = blocks[p.id]!
         let columns = job.modelColumns.map { batch.columns[$0].slice(rows) }
         do {
-            try links[worker]?.connection.send(.batch, batch: ColumnBatchCodec.encode(taskID: task, rowCount: rows.count, columns: columns))
+            try links[worker]?.connection.send(CoordinatorMessage.batch(ColumnBatch(taskID: task, rowCount: rows.count, columns: columns)))
         } catch {
             // Its receive thread reports the broken connection, and the scheduler requeues the batch.
             links[worker]?.connection.shutdownReceive()
@@ -455,7 +479,7 @@ final class JobControl {
         report.partitionsQuarantined = quarantined.count
         report.workers = workerReports.keys.sorted().map { workerReports[$0]! }
         if let failure {
-            report.status = failure.resumable && drainDeadline != nil ? "interrupted" : "failed"
+            report.status = failure.resumable && lifecycle.interruption != nil ? "interrupted" : "failed"
             report.error = failure.message
         } else {
             report.status = report.partitionsQuarantined > 0 ? "partial" : "succeeded"

@@ -1,6 +1,6 @@
 import Columnar
 import Wire
-import PyFunc
+import MLflowModel
 
 /// Everything a scoring job is told by its user.
 public struct JobOptions: Sendable {
@@ -78,8 +78,9 @@ public struct JobOptions: Sendable {
     /// `run --keep-workers`: leave the local workers running, model loaded, for the next job on
     /// this machine, until they have been idle this many seconds (see `WarmWorkerPool`).
     public var keepWorkers: Double?
-    /// Extra arguments for local `score-cluster worker` processes (their logging options).
-    public var localWorkerArguments: [String] = []
+    /// Local workers' `--log-level` and `--log-format` (the job's own).
+    public var workerLogLevel: String?
+    public var workerLogFormat: String?
     /// The shared secret workers must prove they know (remote workers need one).
     public var token: ClusterToken?
     /// TLS for workers' connections (`coordinator --tls-certificate/--tls-key`); nil: plain TCP.
@@ -88,6 +89,9 @@ public struct JobOptions: Sendable {
     public var taskTimeout: Double?
     /// A worker silent for longer than this (seconds; workers send heartbeats) counts as lost.
     public var heartbeatTimeout: Double = 30
+    /// `--worker-memory`: the most resident memory each worker may use (sent to every worker in
+    /// its job; a worker over it stops and the batch it was scoring fails). nil: no limit.
+    public var workerMemory: MemoryLimit?
     /// Seconds to wait for the first worker to be ready before giving up.
     public var startupTimeout: Double = 300
 

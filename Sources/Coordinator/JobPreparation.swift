@@ -1,6 +1,6 @@
 import Columnar
 import Foundation
-import PyFunc
+import MLflowModel
 
 /// Everything checked before any worker starts: the model's MLmodel, the result type, the
 /// Python environment, every input footer and the selected columns in every file.
@@ -28,8 +28,8 @@ struct JobPreparation {
     var pythonEnvironment: PythonEnvironment
     /// Which columns the model gets, under which labels, with which signature types.
     var binding: InputBinding
-    var modelConfigJSON: String?
-    var paramsJSON: String?
+    var modelConfig: [String: JSONValue]?
+    var params: [String: JSONValue]?
     /// Things worth telling the user that do not stop the job.
     var warnings: [String] = []
 
@@ -60,8 +60,8 @@ struct JobPreparation {
         } catch {
             throw JobError(error.message)
         }
-        modelConfigJSON = try ModelArguments.modelConfig(model: model, overrides: options.modelConfig)
-        paramsJSON = try ModelArguments.params(signature: model.signature, given: options.params)
+        modelConfig = try ModelArguments.modelConfig(model: model, overrides: options.modelConfig)
+        params = try ModelArguments.params(signature: model.signature, given: options.params)
         guard options.batchSize > 0 else { throw JobError("--batch-size must be at least 1 (got \(options.batchSize))") }
         guard options.workers > 0 || options.workerSource != .local else { throw JobError("--workers must be at least 1 (got \(options.workers))") }
         do { dataset = try ParquetDataset(path: options.inputPath, verifyChecksums: options.verifyChecksums) } catch {
@@ -142,8 +142,8 @@ struct JobPreparation {
             "--compression": options.compression.rawValue,
             "partition rows": String(options.partitionRows),
             "block rows": String(max(options.batchSize, options.blockRows / options.batchSize * options.batchSize)),
-            "--model-config": modelConfigJSON,
-            "--params": paramsJSON,
+            "--model-config": modelConfig.map { JSONValue.object($0).jsonText },
+            "--params": params.map { JSONValue.object($0).jsonText },
         ]
         return JobFingerprint(inputFiles: files, modelSHA256: modelSHA256, settings: settings.compactMapValues { $0 })
     }

@@ -4,8 +4,9 @@ import Glibc
 import Columnar
 import Foundation
 import Logging
-import PyFunc
+import MLflowModel
 import Wire
+import WorkerLaunch
 
 /// Runs one scoring job on this machine: validates everything up front, starts local worker
 /// processes that connect back over TCP, feeds them batches, merges their results in input
@@ -45,9 +46,52 @@ public final class JobRunner: @unchecked Sendable {
     /// Runs the job to completion; throws a `JobError` naming what failed. On failure no
     /// `_SUCCESS` is written; a job wrong in its model or input removes its output, an
     /// interrupted one keeps its committed partitions for `--resume`.
+    ///
+    /// Four phases: prepare (check everything, claim the output), start workers, start the
+    /// pipelines, run; then one wind-down, whatever the outcome. A phase that fails before the
+    /// job runs gives up the output and the kept-worker pool it claimed, and nothing else is left.
     public func run() throws(JobError) -> Summary {
         let started = Date()
         MemoryTuning.apply()
+        let prepared = try prepare()
+        let events = BlockingQueue<JobEvent>()
+        let signals = SignalWatch(events: events)
+        defer { signals.cancel() }
+        let workers: StartedWorkers
+        do {
+            workers = try startWorkers(prepared, events: events)
+        } catch {
+            prepared.committer.abort()
+            throw error
+        }
+        defer { workers.pool?.release() }
+        let pipelines = startPipelines(prepared, workers: workers, events: events)
+        let control = JobControl(job: prepared.job, options: workers.options, todo: prepared.todo, resumedRows: prepared.resumedRows,
+                                 jobID: prepared.jobID, modelDigest: prepared.modelDigest,
+                                 collaborators: .init(reader: pipelines.reader, writer: pipelines.writer, launcher: workers.launcher,
+                                                      modelArchive: workers.modelArchive, launchedWorkers: workers.launched,
+                                                      replaceKeptWorker: workers.replaceKeptWorker,
+                                                      replaceLocalWorker: workers.replaceLocalWorker),
+                                 started: started, events: events, logger: logger, progress: progress)
+        let outcome = control.runUntilDone()
+        report = control.report
+        return try windDown(outcome, prepared, workers: workers, pipelines: pipelines, control: control, started: started)
+    }
+
+    // MARK: - Phase 1: prepare
+
+    /// What preparing found: the checked job and the output it claimed.
+    struct Prepared {
+        var job: JobPreparation
+        var jobID: String
+        var modelDigest: String
+        var committer: OutputCommitter
+        /// The partitions to score (all, unless resuming), and the rows committed before.
+        var todo: [Int]
+        var resumedRows: Int
+    }
+
+    private func prepare() throws(JobError) -> Prepared {
         // Another job on this output is named before any work (preparing reads every footer);
         // the committer claims the output for good below.
         let output = OutputDirectoryFiles.resolve(options.outputPath)
@@ -67,202 +111,240 @@ public final class JobRunner: @unchecked Sendable {
             logger.info("resuming the job in \(committer.directory): \(done.count) of \(job.plan.partitions.count) partitions (\(resumedRows) rows) are committed",
                         metadata: ["output": "\(committer.directory)", "partitions.committed": "\(done.count)"])
         }
+        return Prepared(job: job, jobID: jobID, modelDigest: modelDigest, committer: committer, todo: todo, resumedRows: resumedRows)
+    }
+
+    // MARK: - Phase 2: workers
+
+    /// The workers the job starts with, and what it may do with them later.
+    struct StartedWorkers {
+        /// The job's options with what starting workers decided (the kept workers' token).
+        var options: JobOptions
+        var listener: Listener
+        var pool: WarmWorkerPool?
+        var launcher: LocalWorkerLauncher?
+        /// Local workers started or kept (the scheduler counts them as coming).
+        var launched = 0
+        /// Local workers this job waits for at its end (none when they are kept).
+        var localWorkers: () -> Int = { 0 }
+        var modelArchive: ModelArchive?
+        var replaceKeptWorker: (() -> Void)?
+        var replaceLocalWorker: (() -> Void)?
+        /// With kept workers: records those still good for the next job (given the pids this job lost).
+        var finishPool: ((Set<Int32>) -> Void)?
+        /// How many workers the job expects (local ones, or `--min-workers`).
+        var expected: Int
+    }
+
+    private func startWorkers(_ prepared: Prepared, events: BlockingQueue<JobEvent>) throws(JobError) -> StartedWorkers {
+        let job = prepared.job
         var options = options
         // Local workers are this binary, started as `score-cluster worker`.
-        var workerArguments = ["worker", "--python-env", job.pythonEnvironment.root,
-                               "--capacity", String(options.workerCapacity), "--connect-timeout", "0"] + options.localWorkerArguments
-        let wantsPool = options.keepWorkers != nil && options.workerSource == .local && !todo.isEmpty
-        let pool: WarmWorkerPool?
-        do {
-            pool = try !wantsPool ? nil
-                : WarmWorkerPool.acquire(name: WarmWorkerPool.name(executable: Self.executablePath(), arguments: workerArguments + ["--workers", "\(options.workers)"]),
-                                         directory: WarmWorkerPool.defaultDirectory())
-        } catch {
-            committer.abort()
-            throw error
-        }
+        var launch = WorkerLaunch(executable: Self.executablePath(), port: 0, pythonEnvironment: job.pythonEnvironment.root,
+                                  capacity: options.workerCapacity, logLevel: options.workerLogLevel,
+                                  logFormat: options.workerLogFormat)
+        let wantsPool = options.keepWorkers != nil && options.workerSource == .local && !prepared.todo.isEmpty
+        let pool = try !wantsPool ? nil
+            : WarmWorkerPool.acquire(name: WarmWorkerPool.name(launch: launch, workers: options.workers),
+                                     directory: WarmWorkerPool.defaultDirectory())
         if wantsPool && pool == nil {
             logger.notice("another job is using the kept workers; this job starts workers of its own, which end with it")
         }
-        defer { pool?.release() }
-        if let pool {
-            do { options.token = try pool.token() } catch {
-                committer.abort()
-                throw error
+        do throws(JobError) {
+            if let pool {
+                options.token = try pool.token()
+                launch.tokenFile = pool.tokenPath
             }
-            workerArguments += ["--token-file", pool.tokenPath]
-        }
-        var kept: [Int32] = []
-        let listener: Listener
-        do {
+            var kept: [WarmWorkerPool.LiveWorker] = []
+            let listener: Listener
+            do {
+                switch options.workerSource {
+                case .local:
+                    if let pool, let state = pool.load(), let reused = try? Listener(host: "127.0.0.1", port: state.port) {
+                        listener = reused
+                        kept = WarmWorkerPool.liveWorkers(state)
+                    } else {
+                        listener = try Listener(host: "127.0.0.1", port: 0)
+                        // Workers of a pool whose port is taken by now cannot find this job; let them go.
+                        if let state = pool?.load() { WarmWorkerPool.liveWorkers(state).forEach { kill($0.pid, SIGTERM) } }
+                    }
+                case .listen(let host, let port, _): listener = try Listener(host: host, port: port)
+                }
+            } catch {
+                throw JobError("cannot open a port for workers: \(error)")
+            }
+            launch.port = listener.port
             switch options.workerSource {
             case .local:
-                if let pool, let state = pool.load(), let reused = try? Listener(host: "127.0.0.1", port: state.port) {
-                    listener = reused
-                    kept = WarmWorkerPool.liveWorkers(state)
-                } else {
-                    listener = try Listener(host: "127.0.0.1", port: 0)
-                    // Workers of a pool whose port is taken by now cannot find this job; let them go.
-                    if let state = pool?.load() { WarmWorkerPool.liveWorkers(state).forEach { kill($0, SIGTERM) } }
+                var started = StartedWorkers(options: options, listener: listener, pool: pool, expected: options.workers)
+                try startLocalWorkers(&started, launch: launch, kept: kept, prepared: prepared, events: events)
+                return started
+            case .listen(let host, _, let minWorkers):
+                var started = StartedWorkers(options: options, listener: listener, pool: pool, expected: max(1, minWorkers))
+                do { started.modelArchive = try ModelArchive.pack(directory: job.model.directory) } catch {
+                    throw JobError("cannot pack the model \(job.model.directory) for remote workers: \(error)")
                 }
-            case .listen(let host, let port, _): listener = try Listener(host: host, port: port)
+                let how = "score-cluster worker --connect HOST:\(listener.port)\(options.token == nil ? "" : " --token-file FILE")"
+                    + (options.tls == nil ? "" : " --tls-ca FILE")
+                logger.notice("listening for workers on \(host):\(listener.port)\(options.tls == nil ? "" : " (TLS)"); scoring starts when \(minWorkers) are ready (\(how))",
+                              metadata: ["listen": "\(host):\(listener.port)"])
+                if options.tls == nil && !(host == "localhost" || host == "::1" || host.hasPrefix("127.")) {
+                    logger.warning("links to workers are not encrypted: input rows, predictions and the model cross the network in the clear; pass --tls-certificate and --tls-key to encrypt them")
+                }
+                return started
             }
         } catch {
-            committer.abort()
-            throw JobError("cannot open a port for workers: \(error)")
+            pool?.release()
+            throw error
         }
-        let events = BlockingQueue<JobEvent>()
-        // SIGINT and SIGTERM stop the job cleanly (workers stopped, nothing committed) rather than
-        // killing the coordinator half-way through writing.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        // A worker that goes away mid-send must be an error on that connection, not the end of the job.
-        signal(SIGPIPE, SIG_IGN)
-        let signalSources = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")].map { number, name in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { events.push(.interrupted(name)) }
-            source.resume()
-            return source
-        }
-        defer {
-            signalSources.forEach { $0.cancel() }
-            signal(SIGINT, SIG_DFL)
-            signal(SIGTERM, SIG_DFL)
-        }
-        let control = JobControl(job: job, options: options, todo: todo, resumedRows: resumedRows, jobID: jobID, modelDigest: modelDigest,
-                                 started: started, events: events, logger: logger, progress: progress)
+    }
 
-        // Workers: local ones are started here (or kept from an earlier job, --keep-workers); remote
-        // ones connect by themselves and get the model sent to them.
-        var launcher: LocalWorkerLauncher?
-        var localWorkers = 0
-        /// With kept workers: records those still good for the next job (given the pids this job lost).
-        var finishPool: ((Set<Int32>) -> Void)?
-        switch options.workerSource {
-        case .local where job.plan.partitions.isEmpty:
+    /// Starts this machine's workers (or takes those kept from an earlier job, `--keep-workers`).
+    private func startLocalWorkers(_ started: inout StartedWorkers, launch: WorkerLaunch, kept: [WarmWorkerPool.LiveWorker],
+                                   prepared: Prepared, events: BlockingQueue<JobEvent>) throws(JobError) {
+        let job = prepared.job
+        if job.plan.partitions.isEmpty {
             logger.notice("the input has no rows: writing an empty output (\(job.plan.outputFileName(of: 0)) with the output schema, no rows) and _SUCCESS; no worker is needed")
-        case .local where todo.isEmpty:
+            return
+        }
+        if prepared.todo.isEmpty {
             logger.info("every partition is committed already; no worker is needed")
-        case .local:
-            let local = LocalWorkerLauncher()
-            // The port is open already: a local worker that cannot connect has nothing to wait for.
-            var arguments = workerArguments + ["--connect", "127.0.0.1:\(listener.port)"]
-            var logFD: Int32?
-            if let pool, let idle = options.keepWorkers {
-                arguments += ["--keep-alive", "--idle-timeout", String(idle)]
-                do { logFD = try pool.openLog() } catch {
-                    committer.abort()
-                    throw error
-                }
-                logger.info(kept.isEmpty ? "starting \(options.workers) worker(s) to keep after the job (--keep-workers; their messages go to \(pool.logPath))"
-                                         : "using \(kept.count) worker(s) kept from an earlier job (pid \(kept.map(String.init).joined(separator: ", ")))")
+            return
+        }
+        let options = started.options
+        let local = LocalWorkerLauncher()
+        let pool = started.pool
+        let logFD = try pool?.openLog()
+        if let pool {
+            logger.info(kept.isEmpty ? "starting \(options.workers) worker(s) to keep after the job (--keep-workers; their messages go to \(pool.logPath))"
+                                     : "using \(kept.count) worker(s) kept from an earlier job (pid \(kept.map { String($0.pid) }.joined(separator: ", ")))")
+        }
+        /// Record files of the workers this job started, by launch index (kept workers only).
+        final class Records: @unchecked Sendable {
+            let lock = NSLock()
+            var paths: [String] = []
+            func add(_ path: String) { lock.withLock { paths.append(path) } }
+            var all: [String] { lock.withLock { paths } }
+        }
+        let records = Records()
+        final class Counter: @unchecked Sendable {
+            let lock = NSLock()
+            var value = 0
+            func next() -> Int { lock.withLock { defer { value += 1 }; return value } }
+            var count: Int { lock.withLock { value } }
+        }
+        let launches = Counter()
+        let keepWorkers = options.keepWorkers
+        let start: () -> Void = {
+            var worker = launch
+            if let pool, let idle = keepWorkers {
+                worker.keepAlive = .init(idleTimeout: idle, recordPath: pool.newRecordPath())
+                records.add(worker.keepAlive!.recordPath)
             }
-            kept.forEach { _ in control.workerLaunched() }
-            let started = max(0, options.workers - kept.count)
-            let executable = Self.executablePath()
-            func launch(_ index: Int) {
-                local.launch(index: index, executable: executable, arguments: arguments, detachedLog: logFD) { index, how in
-                    events.push(.workerExited(index: index, how: how))
-                }
-            }
-            for index in 0..<started {
-                control.workerLaunched()
-                launch(index)
-            }
-            launcher = local
-            if let pool {
-                // Kept workers outlive this job: it neither waits for them to exit nor stops them.
-                let port = listener.port
-                do { try pool.save(.init(port: port, pids: kept + local.pids(of: 0..<started, waiting: 5))) } catch {
-                    logger.warning("\(error.message); the workers will not be found by the next job")
-                }
-                var launched = started
-                control.replaceKeptWorker = {
-                    launch(launched)
-                    launched += 1
-                }
-                let watch = WarmWorkerPool.Watch(pids: kept, port: port) { events.push(.keptWorkerGone(pid: $0)) }
-                finishPool = { [logger] lost in
-                    // Workers this job gave up on (stuck in predict, broken) are not kept; the rest are.
-                    watch.stop()
-                    let ours = kept + local.pids(of: 0..<launched, waiting: 1)
-                    for pid in ours where lost.contains(pid) { kill(pid, SIGKILL) }
-                    let alive = ours.filter { !lost.contains($0) && WarmWorkerPool.isWorker($0, port: port) }
-                    do { try pool.save(.init(port: port, pids: alive)) } catch {
-                        logger.warning("\(error); the workers will not be found by the next job")
-                    }
-                    if let logFD { close(logFD) }
-                }
-            } else {
-                localWorkers = options.workers
-            }
-        case .listen(let host, _, let minWorkers):
-            do { control.modelArchive = try ModelArchive.pack(directory: job.model.directory) } catch {
-                committer.abort()
-                throw JobError("cannot pack the model \(job.model.directory) for remote workers: \(error)")
-            }
-            let how = "score-cluster worker --connect HOST:\(listener.port)\(options.token == nil ? "" : " --token-file FILE")"
-                + (options.tls == nil ? "" : " --tls-ca FILE")
-            logger.notice("listening for workers on \(host):\(listener.port)\(options.tls == nil ? "" : " (TLS)"); scoring starts when \(minWorkers) are ready (\(how))",
-                          metadata: ["listen": "\(host):\(listener.port)"])
-            if options.tls == nil && !(host == "localhost" || host == "::1" || host.hasPrefix("127.")) {
-                logger.warning("links to workers are not encrypted: input rows, predictions and the model cross the network in the clear; pass --tls-certificate and --tls-key to encrypt them")
+            local.launch(index: launches.next(), executable: worker.executable, arguments: worker.arguments, detachedLog: logFD) { index, exit, how in
+                events.push(.workerExited(index: index, exit: exit, how: how))
             }
         }
-        let workerCount: Int
-        switch options.workerSource {
-        case .local: workerCount = options.workers
-        case .listen(_, _, let minWorkers): workerCount = max(1, minWorkers)
+        let count = max(0, options.workers - kept.count)
+        for _ in 0..<count { start() }
+        started.launcher = local
+        started.launched = kept.count + count
+        if pool == nil {
+            // In place of a worker that stopped over its memory limit; waited for at the end.
+            started.replaceLocalWorker = start
+            started.localWorkers = { launches.count }
+            return
         }
+        // Kept workers outlive this job: it neither waits for them to exit nor stops them.
+        let port = started.listener.port
+        started.replaceLocalWorker = start
+        started.replaceKeptWorker = start
+        let pids = kept.map(\.pid) + local.pids(of: 0..<count, waiting: 5)
+        do { try pool!.save(.init(port: port, pids: pids, records: kept.map(\.path) + records.all)) } catch {
+            logger.warning("\(error.message); the workers will not be found by the next job")
+        }
+        let watch = WarmWorkerPool.Watch(workers: kept) { events.push(.keptWorkerGone(pid: $0)) }
+        started.finishPool = { [logger] lost in
+            // Workers this job gave up on (stuck in predict, broken) are not kept; the rest are.
+            watch.stop()
+            let ours = kept.map(\.path) + records.all
+            let live = WarmWorkerPool.liveWorkers(.init(port: port, pids: [], records: ours))
+            for worker in live where lost.contains(worker.pid) { kill(worker.pid, SIGKILL) }
+            let alive = live.filter { !lost.contains($0.pid) }
+            do { try pool!.save(.init(port: port, pids: alive.map(\.pid), records: alive.map(\.path))) } catch {
+                logger.warning("\(error); the workers will not be found by the next job")
+            }
+            if let logFD { close(logFD) }
+        }
+    }
+
+    // MARK: - Phase 3: pipelines
+
+    /// The threads that feed and drain the job besides the workers.
+    struct Pipelines {
+        var acceptor: Acceptor
+        var reader: PartitionReader
+        var writer: OutputWriter
+    }
+
+    private func startPipelines(_ prepared: Prepared, workers: StartedWorkers, events: BlockingQueue<JobEvent>) -> Pipelines {
+        let job = prepared.job
+        let options = workers.options
         // Room for every expected worker to authenticate at once (they all connect at the start),
         // so that the pending limit only ever drops strangers.
-        let limits = Acceptor.Limits(maxPending: max(PendingHandshakes.defaultLimit, 2 * workerCount))
-        let acceptor = Acceptor(listener: listener, token: options.token, tls: options.tls, limits: limits,
+        let limits = Acceptor.Limits(maxPending: max(PendingHandshakes.defaultLimit, 2 * workers.expected))
+        let acceptor = Acceptor(listener: workers.listener, token: options.token, tls: options.tls, limits: limits,
                                 events: events, logger: logger)
         acceptor.start()
-
-        // Input and output pipelines.
         // Enough decoded rows to fill every worker's queue, and one block more; at least 2 blocks.
         let blockRows = max(options.batchSize, options.blockRows / options.batchSize * options.batchSize)
-        let wanted = workerCount * options.workerCapacity * options.batchSize + blockRows
+        let wanted = workers.expected * options.workerCapacity * options.batchSize + blockRows
         let maxBuffered = options.maxBufferedBlocks ?? max(2, (wanted + blockRows - 1) / blockRows)
-        let reader = PartitionReader(dataset: job.dataset, plan: job.plan, blocks: todo.flatMap { Array(job.plan.partitions[$0].blocks) },
+        let reader = PartitionReader(dataset: job.dataset, plan: job.plan, blocks: prepared.todo.flatMap { Array(job.plan.partitions[$0].blocks) },
                                      columnIndices: job.decodeIndices, schema: job.decodeSchema,
                                      modelColumnCount: job.modelColumns.count,
                                      copiesKeptColumns: job.copiesKeptColumns,
                                      maxBuffered: maxBuffered) {
             events.push(.reader($0))
         }
-        let preparedJob = job
         let writer = OutputWriter(plan: job.plan, files: job.dataset.files, schema: job.outputSchema,
                                   copiesKeptColumns: job.copiesKeptColumns,
                                   keptChunkColumns: job.keptChunkColumns,
-                                  committer: committer, compression: options.compression,
-                                  describeFailure: { JobControl.quarantineRecord(job: preparedJob, $0, $1) }) { events.push(.writer($0)) }
-        control.reader = reader
-        control.writer = writer
-        control.launcher = launcher
+                                  committer: prepared.committer, compression: options.compression,
+                                  describeFailure: { QuarantineRecord.json(job: job, $0, $1) }) { events.push(.writer($0)) }
         reader.start()
         writer.start()
+        return Pipelines(acceptor: acceptor, reader: reader, writer: writer)
+    }
 
-        let outcome = control.runUntilDone()
-        report = control.report
+    // MARK: - Phase 4: wind down
 
-        // Wind down: workers first, then the pipelines.
+    /// Stops everything the job started, in order (workers first, then the pipelines), and
+    /// commits or gives up the output as the outcome says.
+    private func windDown(_ outcome: JobError?, _ prepared: Prepared, workers: StartedWorkers, pipelines: Pipelines,
+                          control: JobControl, started: Date) throws(JobError) -> Summary {
+        let job = prepared.job
+        let committer = prepared.committer
+        let launcher = workers.launcher
+        let kept = workers.pool != nil
         control.shutdownWorkers()
-        acceptor.stop()
-        reader.stop()
+        pipelines.acceptor.stop()
+        pipelines.reader.stop()
+        func releaseWorkers(waiting seconds: Double) {
+            launcher?.waitForExit(seconds: seconds, expected: workers.localWorkers())
+            workers.finishPool?(control.lostPIDs)
+            control.closeConnections()
+        }
         if var failure = outcome {
-            launcher?.settle(seconds: 1, expected: localWorkers)
+            launcher?.settle(seconds: 1, expected: workers.localWorkers())
             let exits = launcher?.abnormalExits ?? []
             if !exits.isEmpty {
-                failure.message += ". Worker processes that ended: \(exits.joined(separator: "; ")). A worker ends like this when the model crashes the interpreter (a segfault, os._exit, running out of memory); see the worker messages above"
+                failure.message += ". Worker processes that ended: \(exits.map(\.description).joined(separator: "; "))"
+                    + Self.exitAdvice(exits.map(\.exit))
             }
-            writer.stop()
-            if pool == nil { launcher?.signalAll(SIGTERM) }
-            launcher?.waitForExit(seconds: 5, expected: localWorkers)
-            finishPool?(control.lostPIDs)
-            control.closeConnections()
+            pipelines.writer.stop()
+            if !kept { launcher?.signalAll(SIGTERM) }
+            releaseWorkers(waiting: 5)
             let committed = committer.committedPartitions
             if failure.resumable && committed > 0 {
                 committer.suspend()
@@ -273,24 +355,34 @@ public final class JobRunner: @unchecked Sendable {
             }
             throw failure
         }
-        let complete = control.report.partitionsQuarantined == 0
-        do { try committer.finish(complete: complete) } catch {
-            launcher?.waitForExit(seconds: 10, expected: localWorkers)
-            finishPool?(control.lostPIDs)
+        do { try committer.finish(complete: control.report.partitionsQuarantined == 0) } catch {
+            releaseWorkers(waiting: 10)
             committer.abort()
             throw error
         }
         // Ready workers were told to shut down; one still starting up or loading was not needed.
-        if pool == nil { launcher?.signalAll(SIGTERM, sparing: control.readyPIDs) }
-        launcher?.waitForExit(seconds: 10, expected: localWorkers)
-        finishPool?(control.lostPIDs)
-        control.closeConnections()
+        if !kept { launcher?.signalAll(SIGTERM, sparing: control.readyPIDs) }
+        releaseWorkers(waiting: 10)
         let files = job.plan.partitions.isEmpty ? [job.plan.outputFileName(of: 0)] : job.plan.partitions.map { job.plan.outputFileName(of: $0.id) }
         return Summary(rows: control.report.rows, files: job.dataset.files.count, partitions: job.plan.partitions.count,
                        workers: control.workersJoined, seconds: Date().timeIntervalSince(started),
                        outputDirectory: committer.directory,
                        outputFiles: files.filter { FileManager.default.fileExists(atPath: committer.directory + "/" + $0) },
                        report: control.report)
+    }
+
+    /// What to make of workers that ended abnormally: out of memory (by their limit or by the
+    /// kernel's out-of-memory killer) or a crash of the model.
+    static func exitAdvice(_ exits: [WorkerExit?]) -> String {
+        var advice: [String] = []
+        if exits.contains(where: { $0?.verdict == .probablyOutOfMemory }) {
+            advice.append("A worker killed by SIGKILL was most likely ended by the kernel's out-of-memory killer, the machine being out of memory: "
+                          + "lower --worker-memory so that workers stop themselves first (naming the batch), or use fewer --workers")
+        }
+        if exits.contains(where: { $0 == nil || $0?.verdict == .failed }) {
+            advice.append("A worker ends like this when the model crashes the interpreter (a segfault, os._exit); see the worker messages above")
+        }
+        return advice.map { ". " + $0 }.joined()
     }
 
     /// This process's executable, to start workers with.

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Subprocess
 import SystemPackage
+import Wire
 
 /// Starts worker processes on this machine: the same binary, run as
 /// `score-cluster worker --connect 127.0.0.1:PORT`, so that local and remote workers run the
@@ -13,16 +14,17 @@ final class LocalWorkerLauncher: @unchecked Sendable {
     private let lock = NSLock()
     private var pids: [Int: pid_t] = [:]
     private var exited: Set<Int> = []
-    private var unexpectedExits: [String] = []
+    private var unexpectedExits: [(description: String, exit: WorkerExit?)] = []
     private var stopping = false
 
-    /// Launches worker `index`; `onExit` is called with a description of how it ended.
+    /// Launches worker `index`; `onExit` is called with how it ended (nil: it could not be
+    /// started) and a description of that.
     ///
     /// - Parameter detachedLog: For a worker that outlives this process (`--keep-workers`): it
     ///   gets a session of its own (a Ctrl-C in this terminal does not reach it) and writes its
     ///   messages to this descriptor instead of this process's standard error.
     func launch(index: Int, executable: String, arguments: [String], detachedLog: Int32? = nil,
-                onExit: @escaping @Sendable (Int, String) -> Void) {
+                onExit: @escaping @Sendable (Int, WorkerExit?, String) -> Void) {
         // Copies of the log descriptor, made now and closed once the process is spawned, so
         // that the caller may close its own at once (the spawn happens later, on another thread).
         let logs = detachedLog.map { (dup($0), dup($0)) }
@@ -42,26 +44,29 @@ final class LocalWorkerLauncher: @unchecked Sendable {
                 ) { execution in
                     self.record(index: index, pid: execution.processIdentifier.value)
                 }
-                let how = Self.describe(result.terminationStatus)
-                self.markExited(index, unexpected: result.terminationStatus != .exited(0) ? how : nil)
-                onExit(index, how)
+                let exit = Self.workerExit(result.terminationStatus)
+                self.markExited(index, exit: exit, how: exit.description)
+                onExit(index, exit, exit.description)
             } catch {
-                self.markExited(index, unexpected: "could not be started: \(error)")
-                onExit(index, "could not be started: \(error)")
+                self.markExited(index, exit: nil, how: "could not be started: \(error)")
+                onExit(index, nil, "could not be started: \(error)")
             }
         }
     }
 
     private func record(index: Int, pid: pid_t) { lock.withLock { pids[index] = pid } }
-    private func markExited(_ index: Int, unexpected how: String?) {
+    private func markExited(_ index: Int, exit: WorkerExit?, how: String) {
         lock.withLock {
             exited.insert(index)
-            if let how, !stopping { unexpectedExits.append("worker \(index) (pid \(pids[index].map(String.init) ?? "?")) \(how)") }
+            if exit?.verdict != .clean, !stopping {
+                unexpectedExits.append(("worker \(index) (pid \(pids[index].map(String.init) ?? "?")) \(how)", exit))
+            }
         }
     }
 
-    /// Workers that ended on their own, abnormally, before `stopAll`/`signalAll` was called.
-    var abnormalExits: [String] { lock.withLock { unexpectedExits } }
+    /// Workers that ended on their own, abnormally, before `stopAll`/`signalAll` was called:
+    /// a description of each, and how it ended (nil: it could not be started).
+    var abnormalExits: [(description: String, exit: WorkerExit?)] { lock.withLock { unexpectedExits } }
 
     /// The process id of worker `index`, once started.
     func pid(of index: Int) -> pid_t? { lock.withLock { pids[index] } }
@@ -103,10 +108,10 @@ final class LocalWorkerLauncher: @unchecked Sendable {
         while Date() < killDeadline, !lock.withLock({ exited.count >= expected }) { usleep(10_000) }
     }
 
-    static func describe(_ status: TerminationStatus) -> String {
+    static func workerExit(_ status: TerminationStatus) -> WorkerExit {
         switch status {
-        case .exited(let code): "exited with status \(code)"
-        case .signaled(let signal): "was killed by signal \(signal)\(signal == SIGKILL ? " (SIGKILL: out of memory?)" : "")"
+        case .exited(let code): .exited(code)
+        case .signaled(let signal): .signaled(signal)
         }
     }
 }

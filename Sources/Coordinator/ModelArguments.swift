@@ -1,5 +1,5 @@
 import Foundation
-import PyFunc
+import MLflowModel
 
 /// Checks `--model-config` and `--params` against what the model declares, before any work,
 /// and turns them into the JSON the worker passes to the loader and to predict.
@@ -7,12 +7,8 @@ enum ModelArguments {
     /// The loader's `model_config`: the MLmodel's `config` with the overrides applied. Only keys
     /// the model declares may be overridden (as MLflow allows); anything else is an error here
     /// rather than MLflow's easily missed warning.
-    static func modelConfig(model: MLModel, overrides: [(key: String, value: String)]) throws(JobError) -> String? {
-        var config: [String: Any] = [:]
-        if let json = model.pyfunc.configJSON, let data = json.data(using: .utf8),
-           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
-            config = object
-        }
+    static func modelConfig(model: MLModel, overrides: [(key: String, value: String)]) throws(JobError) -> [String: JSONValue]? {
+        var config = model.pyfunc.config ?? [:]
         if !overrides.isEmpty && model.pyfunc.configKeys.isEmpty {
             throw JobError("--model-config \(overrides.map(\.key).joined(separator: ", ")): the model declares no config, so it accepts no overrides (save it with model_config=... to allow them)")
         }
@@ -22,25 +18,21 @@ enum ModelArguments {
             }
             config[key] = scalar(value)
         }
-        guard !config.isEmpty, let data = try? JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        return config.isEmpty ? nil : config
     }
 
     /// The params predict gets: the declared defaults with `given` applied and converted to the
     /// declared types. A name the model does not declare, or a value that does not convert, is an error.
-    static func params(signature: ModelSignature?, given: [(key: String, value: String)]) throws(JobError) -> String? {
+    static func params(signature: ModelSignature?, given: [(key: String, value: String)]) throws(JobError) -> [String: JSONValue]? {
         guard let declared = signature?.params, !declared.isEmpty else {
             if !given.isEmpty {
                 throw JobError("--params \(given.map(\.key).joined(separator: ", ")): the model's signature declares no params (spark_udf would drop them with a warning)")
             }
             return nil
         }
-        var values: [String: Any] = [:]
+        var values: [String: JSONValue] = [:]
         for param in declared {
-            if let json = param.defaultJSON, let data = json.data(using: .utf8),
-               let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) {
-                values[param.name] = value
-            }
+            if let value = param.defaultValue, value != .null { values[param.name] = value }
         }
         for (key, text) in given {
             guard let param = declared.first(where: { $0.name == key }) else {
@@ -51,32 +43,31 @@ enum ModelArguments {
             }
             values[key] = value
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: values, options: [.sortedKeys]) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        return values
     }
 
     /// A param value converted as MLflow's `_enforce_param_datatype` allows from text.
-    static func convert(_ text: String, to type: String) -> Any? {
+    static func convert(_ text: String, to type: String) -> JSONValue? {
         switch type {
-        case "string", "datetime": return text
+        case "string", "datetime": return .string(text)
         case "boolean":
             switch text.lowercased() {
-            case "true": return true
-            case "false": return false
+            case "true": return .bool(true)
+            case "false": return .bool(false)
             default: return nil
             }
-        case "integer", "long": return Int(text)
-        case "float", "double": return Double(text)
+        case "integer", "long": return Int(text).map(JSONValue.int)
+        case "float", "double": return Double(text).map(JSONValue.double)
         default: return nil
         }
     }
 
     /// A config value: a number or boolean when it reads as one, else the text.
-    static func scalar(_ text: String) -> Any {
-        if let int = Int(text) { return int }
-        if let double = Double(text) { return double }
-        if text == "true" || text == "True" { return true }
-        if text == "false" || text == "False" { return false }
-        return text
+    static func scalar(_ text: String) -> JSONValue {
+        if let int = Int(text) { return .int(int) }
+        if let double = Double(text) { return .double(double) }
+        if text == "true" || text == "True" { return .bool(true) }
+        if text == "false" || text == "False" { return .bool(false) }
+        return .string(text)
     }
 }

@@ -10,7 +10,9 @@ public typealias TaskID = UInt64
 /// many batches at once. A batch lost with its worker goes back to the front of the queue and
 /// is attempted at most `maxAttempts` times. A result is accepted once; a late or duplicate one
 /// is dropped. A batch the model fails on fails the job, unless model errors are retried
-/// (`retryModelErrors`) or its partition may be quarantined (`maxFailedPartitions`).
+/// (`retryModelErrors`) or its partition may be quarantined (`maxFailedPartitions`). A worker
+/// that stopped over its memory limit is lost, and the batch it was scoring counts as failed by
+/// the model; the batches it only held wait for another worker, no attempt counted.
 public struct Scheduler: Sendable {
     public struct Configuration: Sendable {
         /// Attempts per batch before the job fails (Spark's spark.task.maxFailures is 4).
@@ -50,6 +52,10 @@ public struct Scheduler: Sendable {
         case modelLoadFailed(WorkerID, reason: String)
         /// A worker died, disconnected or broke the protocol (or a launched one never joined).
         case workerLost(WorkerID?, reason: String)
+        /// A worker stopped because its memory went over its limit while it scored `task` of
+        /// `partition` (nil: between batches). The worker is lost; that batch is failed as by the
+        /// model (retried, quarantined or failing the job as the configuration says).
+        case workerOverMemory(WorkerID, task: TaskID?, partition: Int?, reason: String)
     }
 
     public enum Action: Sendable, Equatable {
@@ -115,21 +121,25 @@ public struct Scheduler: Sendable {
             }
         case .taskFailed(let id, let task, let partition, let reason):
             guard workers[id]?.inFlight.remove(task) != nil else { break }
-            if configuration.retryModelErrors {
-                attempts[task, default: 1] += 1
-                if attempts[task]! <= configuration.maxAttempts {
-                    requeue([task])
-                    break
+            guard let quarantined = modelFailed(task, partition: partition, reason: reason) else {
+                return finish(with: [.fail(reason: failureReason(reason), task: task)])
+            }
+            actions += quarantined
+        case .workerOverMemory(let id, let task, let partition, let reason):
+            guard var worker = workers[id], worker.state != .gone else { break }
+            let culprit = task.flatMap { worker.inFlight.remove($0) }
+            worker.state = .gone
+            // The batches it held but had not started were not at fault: first in line again.
+            requeue(worker.inFlight.sorted())
+            worker.inFlight = []
+            workers[id] = worker
+            if let culprit, let partition {
+                guard let quarantined = modelFailed(culprit, partition: partition, reason: reason) else {
+                    return finish(with: [.fail(reason: failureReason(reason), task: culprit)])
                 }
+                actions += quarantined
             }
-            if failedPartitions.contains(partition) || failedPartitions.count < configuration.maxFailedPartitions {
-                failedPartitions.insert(partition)
-                outstanding -= 1
-                actions.append(.quarantine(task, reason: reason))
-            } else {
-                let limit = configuration.maxFailedPartitions
-                return finish(with: [.fail(reason: limit == 0 ? reason : "\(reason) (\(limit) partition(s) already failed: --max-failed-partitions \(limit))", task: task)])
-            }
+            if let failed = failIfNoWorkers(reason) { return actions + failed }
         case .modelLoadFailed(_, let reason):
             return finish(with: [.fail(reason: reason, task: nil)])
         case .workerLost(let id, let reason):
@@ -148,16 +158,42 @@ public struct Scheduler: Sendable {
             } else if id == nil {
                 launchedNotJoined = max(0, launchedNotJoined - 1)
             }
-            let alive = launchedNotJoined + workers.values.filter { $0.state != .gone }.count
-            if configuration.failWhenNoWorkers && alive == 0 && !(inputFinished && outstanding == 0) {
-                return finish(with: [.fail(reason: "no worker is left: \(reason)", task: nil)])
-            }
+            if let failed = failIfNoWorkers(reason) { return failed }
         }
         actions.append(contentsOf: dispatch())
         if inputFinished && outstanding == 0 {
             return finish(with: actions + [.finish])
         }
         return actions
+    }
+
+    /// A batch the model failed on: given again (`retryModelErrors`, within `maxAttempts`) or set
+    /// aside with its partition (`maxFailedPartitions`), returning the actions; nil when the job fails.
+    private mutating func modelFailed(_ task: TaskID, partition: Int, reason: String) -> [Action]? {
+        if configuration.retryModelErrors {
+            attempts[task, default: 1] += 1
+            if attempts[task]! <= configuration.maxAttempts {
+                requeue([task])
+                return []
+            }
+        }
+        guard failedPartitions.contains(partition) || failedPartitions.count < configuration.maxFailedPartitions else { return nil }
+        failedPartitions.insert(partition)
+        outstanding -= 1
+        return [.quarantine(task, reason: reason)]
+    }
+
+    /// The reason a model failure fails the job, naming the quarantine limit when there is one.
+    private func failureReason(_ reason: String) -> String {
+        let limit = configuration.maxFailedPartitions
+        return limit == 0 ? reason : "\(reason) (\(limit) partition(s) already failed: --max-failed-partitions \(limit))"
+    }
+
+    /// Fails the job when no worker is left and work remains (`failWhenNoWorkers`).
+    private mutating func failIfNoWorkers(_ reason: String) -> [Action]? {
+        let alive = launchedNotJoined + workers.values.filter { $0.state != .gone }.count
+        guard configuration.failWhenNoWorkers && alive == 0 && !(inputFinished && outstanding == 0) else { return nil }
+        return finish(with: [.fail(reason: "no worker is left: \(reason)", task: nil)])
     }
 
     private mutating func finish(with actions: [Action]) -> [Action] {

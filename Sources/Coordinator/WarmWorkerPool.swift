@@ -6,6 +6,7 @@ import Darwin
 import Digest
 import Foundation
 import Wire
+import WorkerLaunch
 
 /// Local workers kept running between `score-cluster run` jobs (`run --keep-workers SECONDS`),
 /// with their interpreter started and the last model loaded, so that the next job on this
@@ -14,7 +15,8 @@ import Wire
 /// A pool is named by what its workers were started with (the executable, the Python
 /// environment, the number of workers and their options). Its files live under
 /// `~/.cache/score-cluster/workers/` (or `$XDG_CACHE_HOME`): `NAME.json` records the loopback
-/// port the workers reconnect to and their process ids, `NAME.token` the secret they prove
+/// port the workers reconnect to and the records its workers hold (`NAME.worker-ID.record`, a
+/// `KeptWorkerRecord` each: a worker is there while its record is locked), `NAME.token` the secret they prove
 /// they hold (mode 0600, so no other user's process can take their place), `NAME.log` their
 /// messages, and `NAME.lock` is held by the job using the pool. A second job started meanwhile
 /// does not share it: it starts its own workers, as without `--keep-workers`.
@@ -25,7 +27,17 @@ public final class WarmWorkerPool {
     /// What a pool's state file records.
     struct State: Codable, Equatable {
         var port: Int
+        /// The workers' process ids, for people (and `stop-workers`' message); what counts is `records`.
         var pids: [Int32]
+        /// The workers' record files.
+        var records: [String]
+    }
+
+    /// A kept worker that is still there: its record and the record's file.
+    struct LiveWorker: Equatable {
+        var record: KeptWorkerRecord
+        var path: String
+        var pid: Int32 { record.pid }
     }
 
     let directory: String
@@ -43,10 +55,15 @@ public final class WarmWorkerPool {
         return home + "/.cache/score-cluster/workers"
     }
 
-    /// The pool's name for workers started as `executable arguments` (the arguments without
-    /// the port and the idle timeout, which do not change what a worker does).
-    static func name(executable: String, arguments: [String]) -> String {
-        "pool-" + SHA256.hex(Array(([executable] + arguments).joined(separator: "\u{0}").utf8)).prefix(16)
+    /// The pool's name for `workers` workers started as `launch` (its identity: the settings
+    /// that change what a worker does).
+    static func name(launch: WorkerLaunch, workers: Int) -> String {
+        "pool-" + SHA256.hex(Array((launch.identity + ["--workers", "\(workers)"]).joined(separator: "\u{0}").utf8)).prefix(16)
+    }
+
+    /// A new record file for a worker about to start.
+    func newRecordPath() -> String {
+        "\(directory)/\(name).worker-\(UUID().uuidString.lowercased().prefix(12)).record"
     }
 
     /// Takes pool `name`'s lock; nil when another job holds it.
@@ -131,24 +148,12 @@ public final class WarmWorkerPool {
         return fd
     }
 
-    /// Those of `state`'s workers still running: the process exists and is a kept-alive
-    /// `score-cluster worker` of this port (a recycled pid is not taken for one).
-    static func liveWorkers(_ state: State) -> [Int32] {
-        state.pids.filter { isWorker($0, port: state.port) }
-    }
-
-    /// Whether `pid` is a kept-alive `score-cluster worker` reconnecting to `port`.
-    static func isWorker(_ pid: Int32, port: Int) -> Bool {
-        guard pid > 0, kill(pid, 0) == 0 else { return false }
-        #if os(Linux)
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return arguments.contains("worker") && arguments.contains("--keep-alive")
-            && arguments.contains("127.0.0.1:\(port)")
-        #else
-        // No cheap way to tell a recycled pid from a worker here: never take one for a worker.
-        return false
-        #endif
+    /// Those of `state`'s workers still running: their records are held and name the port.
+    /// Records of workers that ended are removed.
+    static func liveWorkers(_ state: State) -> [LiveWorker] {
+        state.records.compactMap { path in
+            KeptWorkerRecord.live(at: path).flatMap { $0.port == state.port ? LiveWorker(record: $0, path: path) : nil }
+        }
     }
 
     /// Stops the workers of every pool in `directory` that no job is using (SIGTERM) and
@@ -162,9 +167,9 @@ public final class WarmWorkerPool {
             }
             defer { pool.release() }
             let live = pool.load().map(liveWorkers) ?? []
-            for pid in live { kill(pid, SIGTERM) }
+            for worker in live { kill(worker.pid, SIGTERM) }
             try? FileManager.default.removeItem(atPath: pool.statePath)
-            return "\(name): stopped \(live.count) worker(s)\(live.isEmpty ? "" : " (pid \(live.map(String.init).joined(separator: ", ")))")"
+            return "\(name): stopped \(live.count) worker(s)\(live.isEmpty ? "" : " (pid \(live.map { String($0.pid) }.joined(separator: ", ")))")"
         }
     }
 
@@ -174,12 +179,12 @@ public final class WarmWorkerPool {
         private let lock = NSLock()
         private var stopped = false
 
-        init(pids: [Int32], port: Int, gone: @escaping @Sendable (Int32) -> Void) {
+        init(workers: [LiveWorker], gone: @escaping @Sendable (Int32) -> Void) {
             let thread = Thread { [self] in
-                var watched = Set(pids)
+                var watched = Dictionary(uniqueKeysWithValues: workers.map { ($0.path, $0.pid) })
                 while !lock.withLock({ stopped }) && !watched.isEmpty {
-                    for pid in watched where !WarmWorkerPool.isWorker(pid, port: port) {
-                        watched.remove(pid)
+                    for (path, pid) in watched where KeptWorkerRecord.live(at: path) == nil {
+                        watched[path] = nil
                         gone(pid)
                     }
                     usleep(100_000)

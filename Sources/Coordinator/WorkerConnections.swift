@@ -7,7 +7,7 @@ enum JobEvent: Sendable {
     /// A worker authenticated and said hello (`Acceptor`).
     case hello(Connection, WorkerHello)
     case ready(WorkerID, WorkerReady)
-    case result(WorkerID, ColumnBatchCodec.Decoded)
+    case result(WorkerID, ColumnBatch)
     case failure(WorkerID, WorkerFailure)
     case modelRequested(WorkerID)
     case heartbeat(WorkerID)
@@ -15,7 +15,8 @@ enum JobEvent: Sendable {
     /// The coordinator was asked to stop (SIGINT, SIGTERM).
     case interrupted(String)
     case disconnected(WorkerID, String)
-    case workerExited(index: Int, how: String)
+    /// A local worker process ended: how (nil: it could not be started), and a description.
+    case workerExited(index: Int, exit: WorkerExit?, how: String)
     /// A worker kept from an earlier job (`run --keep-workers`) is no longer running.
     case keptWorkerGone(pid: Int32)
     case reader(PartitionReader.Output)
@@ -32,17 +33,15 @@ enum WorkerConnections {
         // A worker that authenticated and then says nothing must not hold a thread for ever.
         connection.setReceiveTimeout(seconds: 30)
         do {
-            let frame = try connection.receive()
-            switch frame.header.type {
-            case .hello:
+            switch try connection.receiveFromWorker() {
+            case .hello(let hello):
                 connection.setReceiveTimeout(seconds: 0)
-                events.push(.hello(connection, try frame.decode(WorkerHello.self)))
-            case .failure:
-                let failure = try frame.decode(WorkerFailure.self)
+                events.push(.hello(connection, hello))
+            case .failure(let failure):
                 logger.error("a worker (\(connection.peer)) could not start: \(failure.message)")
                 connection.close()
-            default:
-                logger.warning("refused \(connection.peer): it sent \(frame.header.type) before hello")
+            case let other:
+                logger.warning("refused \(connection.peer): it sent \(other.type) before hello")
                 connection.close()
             }
         } catch {
@@ -56,15 +55,14 @@ enum WorkerConnections {
         let thread = Thread {
             while true {
                 do {
-                    let frame = try connection.receive()
-                    switch frame.header.type {
-                    case .ready: events.push(.ready(id, try frame.decode(WorkerReady.self)))
-                    case .result: events.push(.result(id, try ColumnBatchCodec.decode(frame.payload)))
-                    case .failure: events.push(.failure(id, try frame.decode(WorkerFailure.self)))
+                    switch try connection.receiveFromWorker() {
+                    case .ready(let ready): events.push(.ready(id, ready))
+                    case .result(let batch): events.push(.result(id, batch))
+                    case .failure(let failure): events.push(.failure(id, failure))
                     case .modelRequest: events.push(.modelRequested(id))
                     case .heartbeat: events.push(.heartbeat(id))
-                    case .batchTimings: events.push(.timings(id, try frame.decode(BatchTimings.self)))
-                    default: throw WireError.unexpected("\(frame.header.type) from a worker")
+                    case .batchTimings(let timings): events.push(.timings(id, timings))
+                    case .hello: throw WireError.unexpected("a second hello from a worker")
                     }
                 } catch {
                     events.push(.disconnected(id, "\(error)"))

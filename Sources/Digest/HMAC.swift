@@ -1,7 +1,10 @@
+import CSSL
+
 // MARK: - HMAC-SHA256
 
-/// HMAC-SHA256 (RFC 2104, tested against RFC 4231): a keyed proof that the sender knows a
-/// secret, used by the cluster handshake so that the secret itself never travels.
+/// HMAC-SHA256 (RFC 2104, tested against RFC 4231), computed by OpenSSL's libcrypto (the "HMAC"
+/// `EVP_MAC` over SHA-256): a keyed proof that the sender knows a secret, used by the cluster
+/// handshake so that the secret itself never travels.
 ///
 /// ```swift
 /// let tag = HMAC.sha256(key: Array(token.utf8), message: Array("score-cluster v1\(nonce)".utf8))
@@ -12,43 +15,61 @@
 /// let same = mac.finalize()
 /// ```
 ///
-/// Compare tags with `ConstantTime.equals(_:_:)`, never with `==`.
+/// A value type, like `SHA256`: copies go on independently. Compare tags with
+/// `ConstantTime.equals(_:_:)`, never with `==`.
 public struct HMAC: Sendable {
     /// Length of a tag in bytes.
     public static let byteCount = SHA256.byteCount
 
-    private var inner = SHA256()
-    private var outer = SHA256()
+    private var context: HMACContext
 
-    /// Starts a tag under `key`. Keys longer than a block (64 bytes) are hashed first, as the
-    /// RFC says; shorter ones are zero-padded.
+    /// Starts a tag under `key`, of any length (keys longer than a block, 64 bytes, are hashed
+    /// first, as the RFC says).
     public init<Key: Sequence<UInt8>>(key: Key) {
-        var block = Array(key)
-        if block.count > SHA256.blockByteCount { block = SHA256.hash(block) }
-        block += [UInt8](repeating: 0, count: SHA256.blockByteCount - block.count)
-        inner.update(block.map { $0 ^ 0x36 })
-        outer.update(block.map { $0 ^ 0x5c })
-        // Do not leave the padded key lying around longer than needed.
-        for i in block.indices { block[i] = 0 }
+        let context: HMACContext? = key.withContiguousStorageIfAvailable { HMACContext(key: UnsafeRawBufferPointer($0)) }
+        if let context {
+            self.context = context
+        } else {
+            var copy = Array(key)
+            self.context = copy.withUnsafeBytes { HMACContext(key: $0) }
+            // Do not leave the key lying around longer than needed (OpenSSL keeps its own copy).
+            for i in copy.indices { copy[i] = 0 }
+        }
     }
 
     /// Adds `bytes` to the message.
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) { inner.update(bytes) }
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        if !isKnownUniquelyReferenced(&context) { context = HMACContext(copying: context) }
+        context.update(bytes)
+    }
 
     /// Adds `bytes` to the message.
-    public mutating func update<Bytes: Sequence<UInt8>>(_ bytes: Bytes) { inner.update(bytes) }
+    public mutating func update<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
+        let done: Void? = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
+        if done == nil {
+            let copy = Array(bytes)
+            copy.withUnsafeBytes { update($0) }
+        }
+    }
 
-    /// The 32-byte tag of the message so far.
+    /// The 32-byte tag of the message so far. The value itself is left as it was, so it may go
+    /// on being updated.
     public func finalize() -> [UInt8] {
-        var outer = self.outer
-        outer.update(inner.finalize())
-        return outer.finalize()
+        HMACContext(copying: context).finish()
     }
 
     /// The HMAC-SHA256 tag of `message` under `key` (32 bytes).
     public static func sha256<Key: Sequence<UInt8>, Message: Sequence<UInt8>>(key: Key, message: Message) -> [UInt8] {
         var mac = HMAC(key: key)
         mac.update(message)
-        return mac.finalize()
+        return mac.finalizeConsuming()
+    }
+
+    /// The tag, ending this value's own context rather than a copy of it when no other copy
+    /// shares it (the value is used up).
+    consuming func finalizeConsuming() -> [UInt8] {
+        guard isKnownUniquelyReferenced(&context) else { return finalize() }
+        return context.finish()
     }
 }

@@ -19,7 +19,8 @@ extension SHA256 {
         }
     }
 
-    /// The digest of the file at `path`, read in 1 MiB chunks (never whole into memory).
+    /// The digest of the file at `path`, read in 1 MiB chunks (never whole into memory), each
+    /// hashed by OpenSSL as it comes.
     ///
     /// - Throws: `SHA256.FileError` when the file cannot be opened or read.
     public static func hash(contentsOfFile path: String) throws(FileError) -> [UInt8] {
@@ -39,6 +40,6 @@ extension SHA256 {
             }
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
-        return hasher.finalize()
+        return hasher.finalizeConsuming()
     }
 }

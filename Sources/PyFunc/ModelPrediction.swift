@@ -1,6 +1,7 @@
 import CPython
 import Columnar
 import Foundation
+import MLflowModel
 
 /// Scores a small Parquet input in this process, like `mlflow models predict`: the engine of
 /// `score-cluster model predict`.

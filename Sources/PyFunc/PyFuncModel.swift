@@ -1,6 +1,7 @@
 import CPython
 import Columnar
 import Foundation
+import MLflowModel
 
 /// A pyfunc model loaded once into the embedded interpreter, scoring batches of columns.
 ///

@@ -15,17 +15,3 @@ public struct PythonError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(typeName): \(message)" }
 }
-
-/// An error setting up or using the embedded interpreter or the model, with a message for people.
-public struct PyFuncError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    /// The Python traceback, where Python raised.
-    public var traceback: String?
-
-    public init(_ message: String, traceback: String? = nil) {
-        self.message = message
-        self.traceback = traceback
-    }
-
-    public var description: String { message }
-}

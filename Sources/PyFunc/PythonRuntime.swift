@@ -1,5 +1,7 @@
 import CPython
 import Foundation
+import MLflowModel
+import MLflowModel
 
 typealias PyObjectPointer = UnsafeMutablePointer<PyObject>
 
@@ -13,6 +15,11 @@ typealias PyObjectPointer = UnsafeMutablePointer<PyObject>
 public final class PythonRuntime: @unchecked Sendable {
     /// "3.11": the libpython this binary links.
     public static let linkedMajorMinor = "\(PY_MAJOR_VERSION).\(PY_MINOR_VERSION)"
+
+    /// The full version of the libpython this binary links, e.g. "3.11.2" (safe before the interpreter starts).
+    public static var libraryVersion: String {
+        String(cString: Py_GetVersion()).split(separator: " ").first.map(String.init) ?? linkedMajorMinor
+    }
 
     public let environment: PythonEnvironment
     /// The running interpreter's version, e.g. "3.11.2".
@@ -28,6 +35,12 @@ public final class PythonRuntime: @unchecked Sendable {
     ///   processes); an explicit `OMP_NUM_THREADS` etc. in the environment wins.
     public static func start(environment: PythonEnvironment, nativeThreads: Int = 1) throws(PyFuncError) -> PythonRuntime {
         precondition(!started, "the embedded Python interpreter can be started once per process")
+        guard linkedMajorMinor == EmbeddedPython.majorMinor else {
+            throw PyFuncError("""
+                this score-cluster was compiled against Python \(linkedMajorMinor) headers but is built for Python \
+                \(EmbeddedPython.majorMinor) (EmbeddedPython.majorMinor); rebuild against libpython\(EmbeddedPython.majorMinor)
+                """)
+        }
         started = true
         for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"] {
             setenv(name, String(nativeThreads), 0)

@@ -1,5 +1,6 @@
 import CPython
 import Columnar
+import MLflowModel
 
 /// Copies the bridge's converted result into a `Column`: `(values, validity, offsets)` for the
 /// primitives, a tree of `(values, validity, offsets, children)` for arrays, structs and maps.

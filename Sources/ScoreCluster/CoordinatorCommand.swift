@@ -54,6 +54,9 @@ struct CoordinatorCommand: ParsableCommand {
         var options = job.options(workers: 0)
         options.workerSource = .listen(host: address.host, port: address.port, minWorkers: minWorkers)
         options.startupTimeout = waitForWorkers
+        // No default: the workers run on machines whose memory this one does not know (each may
+        // have its own --memory-limit).
+        options.workerMemory = job.workerMemoryLimit(default: nil)
         do { options.token = try ClusterToken.load(tokenFile: tokenFile) } catch {
             throw invalidOption("\(error)")
         }

@@ -6,7 +6,9 @@ import Columnar
 import Coordinator
 import Foundation
 import Logging
+import MLflowModel
 import PyFunc
+import Wire
 
 /// The options of a scoring job, shared by `run` and `coordinator`.
 struct JobArguments: ParsableArguments {
@@ -87,6 +89,10 @@ struct JobArguments: ParsableArguments {
             help: ArgumentHelp("A worker silent for this many seconds (no heartbeat) is lost.", valueName: "seconds"))
     var heartbeatTimeout: Double = 30
 
+    @Option(name: .customLong("worker-memory"),
+            help: ArgumentHelp("The most resident memory each worker may use, in MB (or with a unit: 512m, 2g), or none: a worker over it stops and the batch it was scoring fails as a model error (default for run: 80% of this machine's memory, or of its control group's limit, shared among the workers; for coordinator: none).", valueName: "MB"))
+    var workerMemory: String?
+
     @Flag(name: .customLong("verify-checksums"), help: "Check the CRC of every input page that carries one.")
     var verifyChecksums = false
 
@@ -138,6 +144,9 @@ struct JobArguments: ParsableArguments {
         guard EnvironmentManager(rawValue: envManager) != nil else { throw invalidOption("--env-manager must be local or virtualenv") }
         if envManager == "virtualenv" && pythonEnv != nil { throw invalidOption("--python-env and --env-manager virtualenv exclude each other") }
         guard InputBinding.Naming(rawValue: columnNames) != nil else { throw invalidOption("--column-names must be ordinal or dataset") }
+        if let workerMemory, workerMemory.lowercased() != "none", MemoryLimit(parsing: workerMemory) == nil {
+            throw invalidOption("--worker-memory must be a positive number of MB (or 512m, 2g, ...) or none, got '\(workerMemory)'")
+        }
         for pair in modelConfig + params where JobArguments.keyValue(pair) == nil {
             throw invalidOption("'\(pair)' is not KEY=VALUE")
         }
@@ -172,7 +181,8 @@ struct JobArguments: ParsableArguments {
         options.partitionRows = partitionRows
         options.blockRows = blockRows
         options.gracePeriod = gracePeriod
-        options.localWorkerArguments = ["--log-level", logging.logLevel.rawValue, "--log-format", logging.logFormat.rawValue]
+        options.workerLogLevel = logging.logLevel.rawValue
+        options.workerLogFormat = logging.logFormat.rawValue
         return options
     }
 
@@ -222,6 +232,12 @@ struct JobArguments: ParsableArguments {
         do { try report.write(to: path) } catch {
             Logger(label: "score-cluster.coordinator").warning("cannot write the report \(path): \(error.localizedDescription)")
         }
+    }
+
+    /// `--worker-memory` as given (nil for `none`), or `fallback` when it is not given.
+    func workerMemoryLimit(default fallback: @autoclosure () -> MemoryLimit?) -> MemoryLimit? {
+        guard let workerMemory else { return fallback() }
+        return workerMemory.lowercased() == "none" ? nil : MemoryLimit(parsing: workerMemory)
     }
 
     static func keyValue(_ text: String) -> (key: String, value: String)? {

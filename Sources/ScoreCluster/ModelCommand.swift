@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MLflowModel
 import PyFunc
 
 /// `score-cluster model`: the seed document's model API (save_model, add_to_model,
@@ -26,7 +27,8 @@ private func fail(_ error: PyFuncError) -> ExitCode {
 
 /// The blockers and warnings of a freshly written model, as warnings: the directory was written, but may not load.
 private func warnAboutProblems(in directory: String, pythonEnvironment: String?) {
-    let report = ModelInspection(directory: directory, environment: try? PythonEnvironment.resolve(explicit: pythonEnvironment))
+    let report = ModelInspection(directory: directory, environment: try? PythonEnvironment.resolve(explicit: pythonEnvironment),
+                                 embeddedPython: PythonRuntime.libraryVersion)
     for problem in report.blockers + report.warnings where problem.code != "mlflow_loader" {
         Console.error("warning: \(problem.message)")
     }
@@ -73,7 +75,7 @@ extension ModelCommand {
             let written: ModelPackager.Written
             do {
                 written = try ModelPackager.save(.init(destination: destination, loaderModule: loaderModule, dataPath: data,
-                                                       codePaths: code, condaEnvironment: condaEnv, pythonVersion: pythonVersion))
+                                                       codePaths: code, condaEnvironment: condaEnv, pythonVersion: pythonVersion ?? PythonRuntime.libraryVersion))
             } catch {
                 throw fail(error)
             }
@@ -121,7 +123,7 @@ extension ModelCommand {
             let written: ModelPackager.Written
             do {
                 written = try ModelPackager.addFlavor(.init(directory: directory, loaderModule: loaderModule, data: data, code: code,
-                                                            environmentFiles: env, pythonVersion: pythonVersion))
+                                                            environmentFiles: env, pythonVersion: pythonVersion ?? PythonRuntime.libraryVersion))
             } catch {
                 throw fail(error)
             }
@@ -208,7 +210,7 @@ extension ModelCommand {
                 if pythonEnv != nil { throw fail(error) }
                 environment = nil
             }
-            let report = ModelInspection(directory: directory, environment: environment)
+            let report = ModelInspection(directory: directory, environment: environment, embeddedPython: PythonRuntime.libraryVersion)
             print(json ? report.json() : report.formatted())
             if !report.loadable { throw ExitCode(1) }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Columnar
 import Coordinator
+import MLflowModel
 import PyFunc
 import Foundation
 
@@ -40,6 +41,8 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         var options = job.options(workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        // By default the workers share 80% of the machine's memory (or its control group's).
+        options.workerMemory = job.workerMemoryLimit(default: MachineMemory.current()?.workerShare(workers: options.workers))
         options.workerCapacity = capacity
         options.keepWorkers = keepWorkers
         try job.execute(options)

@@ -1,6 +1,7 @@
-#if canImport(Glibc)
-import Glibc
+#if !os(Linux)
+#error("score-cluster builds on Linux only: it calls glibc, reads /proc and embeds Debian's libpython3.11")
 #endif
+import Glibc
 import ArgumentParser
 import Coordinator
 

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
+import Logging
+import MLflowModel
 import Wire
 import Worker
+import WorkerLaunch
 
 /// `score-cluster worker`: join a coordinator and score the batches it sends.
 struct WorkerCommand: ParsableCommand {
@@ -52,18 +55,30 @@ struct WorkerCommand: ParsableCommand {
             help: ArgumentHelp("With --keep-alive: exit after this many seconds without a job (default: wait for ever).", valueName: "seconds"))
     var idleTimeout: Double?
 
+    @Option(name: .customLong(String(WorkerLaunch.Option.record.dropFirst(2))),
+            help: ArgumentHelp("With --keep-alive: a file this worker writes and keeps locked while it runs, by which `run --keep-workers` knows it is still there.", valueName: "file"))
+    var record: String?
+
     @Option(name: .customLong("coordinator-timeout"),
             help: ArgumentHelp("Seconds without a word from the coordinator (it beats every 2) after which the worker takes it for gone.", valueName: "seconds"))
     var coordinatorTimeout: Int = Heartbeat.coordinatorSilenceSeconds
 
+    @Option(name: .customLong("memory-limit"),
+            help: ArgumentHelp("The most resident memory this worker may use, in MB (or 512m, 2g): over it, it reports the batch it was scoring and exits with status 12. A job's smaller --worker-memory applies instead (default: the job's, if any).", valueName: "MB"))
+    var memoryLimit: String?
+
     @OptionGroup var logging: LoggingArguments
 
     func validate() throws {
+        if let memoryLimit, MemoryLimit(parsing: memoryLimit) == nil {
+            throw invalidOption("--memory-limit must be a positive number of MB (or 512m, 2g, ...), got '\(memoryLimit)'")
+        }
         guard coordinatorTimeout > 2 else { throw invalidOption("--coordinator-timeout must be more than 2 seconds (the coordinator beats every 2)") }
         guard HostPort(connect) != nil else { throw invalidOption("--connect must be HOST:PORT, got '\(connect)'") }
         guard capacity >= 1 else { throw invalidOption("--capacity must be at least 1") }
         guard tlsServerName == nil || tlsCA != nil else { throw invalidOption("--tls-server-name applies with --tls-ca") }
         guard tlsServerName?.isEmpty != true else { throw invalidOption("--tls-server-name must not be empty") }
+        guard record == nil || keepAlive else { throw invalidOption("--record applies to --keep-alive workers") }
         if let idleTimeout {
             guard keepAlive else { throw invalidOption("--idle-timeout applies to --keep-alive workers") }
             guard idleTimeout > 0 else { throw invalidOption("--idle-timeout must be positive") }
@@ -81,12 +96,24 @@ struct WorkerCommand: ParsableCommand {
         options.keepAlive = keepAlive
         options.idleTimeout = idleTimeout
         options.coordinatorTimeout = coordinatorTimeout
+        options.memoryLimit = memoryLimit.flatMap(MemoryLimit.init(parsing:))
         if let tlsCA {
             do { options.tls = try TLSContext.client(trustFile: tlsCA, serverName: tlsServerName) } catch {
                 throw invalidOption("\(error)")
             }
         }
-        let status = WorkerProcess(options: options).run()
+        var logger = Logger(label: "score-cluster.worker")
+        logger[metadataKey: "pid"] = "\(getpid())"
+        // Held (locked) until the process ends, however it ends.
+        let held: KeptWorkerRecord.Held?
+        do throws(KeptWorkerRecord.RecordError) {
+            held = try record.map { (path) throws(KeptWorkerRecord.RecordError) in
+                try KeptWorkerRecord.hold(path: path, record: .init(pid: getpid(), port: address.port))
+            }
+        } catch {
+            throw invalidOption(error.message)
+        }
+        let status = withExtendedLifetime(held) { WorkerProcess(options: options, logger: logger).run() }
         if status != 0 { throw ExitCode(status) }
     }
 }

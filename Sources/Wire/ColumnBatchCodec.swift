@@ -30,6 +30,11 @@ public enum ColumnBatchCodec {
     }
 
     /// Lays out `columns` (all of `rowCount` rows) under `taskID`.
+    /// Lays `batch` out for `writev`: its buffers are referenced, not copied.
+    static func encode(_ batch: ColumnBatch) -> Encoded {
+        encode(taskID: batch.taskID, rowCount: batch.rowCount, columns: batch.columns)
+    }
+
     public static func encode(taskID: UInt64, rowCount: Int, columns: [Column]) -> Encoded {
         var nodes: [Column] = []
         func flatten(_ column: Column) {
@@ -73,13 +78,6 @@ public enum ColumnBatchCodec {
         return column.type.byteWidth.map { $0 * column.count } ?? Int(column.offsets!.typed(Int64.self)[column.count])
     }
 
-    /// A decoded batch: columns are views into the received payload.
-    public struct Decoded: Sendable {
-        public var taskID: UInt64
-        public var rowCount: Int
-        public var columns: [Column]
-    }
-
     private struct Descriptor {
         var type: DataType
         var hasValidity: Bool
@@ -90,7 +88,7 @@ public enum ColumnBatchCodec {
     }
 
     /// Parses a payload received from a peer; every length is checked against the payload.
-    public static func decode(_ payload: ColumnBuffer) throws(WireError) -> Decoded {
+    public static func decode(_ payload: ColumnBuffer) throws(WireError) -> ColumnBatch {
         let bytes = payload.bytes
         guard bytes.count >= headSize else { throw .malformed("batch payload of \(bytes.count) bytes is shorter than its head") }
         let taskID = bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
@@ -180,7 +178,7 @@ public enum ColumnBatchCodec {
         var columns: [Column] = []
         for _ in 0..<columnCount { columns.append(try node(rows: rows, depth: 0)) }
         guard next == descriptors.count else { throw .malformed("the batch has \(descriptors.count - next) nodes that belong to no column") }
-        return Decoded(taskID: taskID, rowCount: rows, columns: columns)
+        return ColumnBatch(taskID: taskID, rowCount: rows, columns: columns)
     }
 
     /// Offsets must start at 0, never decrease, and (for strings) end at the values' length;

@@ -127,8 +127,8 @@ public final class Connection: @unchecked Sendable {
 
     // MARK: Sending
 
-    /// Sends a JSON control message.
-    public func send<M: Encodable>(_ type: MessageType, _ message: M) throws {
+    /// Sends a JSON control message (messages go through `send(_: WorkerMessage)` and `send(_: CoordinatorMessage)`).
+    func send<M: Encodable>(_ type: MessageType, _ message: M) throws {
         let data: Data
         do { data = try JSONEncoder().encode(message) } catch { throw WireError.malformed("cannot encode \(M.self): \(error)") }
         let bytes = [UInt8](data)
@@ -136,17 +136,17 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// Sends a frame with no payload.
-    public func send(_ type: MessageType) throws {
+    func send(_ type: MessageType) throws {
         try sendFrame(type, head: [], segments: [])
     }
 
     /// Sends a frame whose payload is `buffer` as it is (a model archive).
-    public func send(_ type: MessageType, payload buffer: ColumnBuffer) throws {
+    func send(_ type: MessageType, payload buffer: ColumnBuffer) throws {
         try sendFrame(type, head: [], segments: [(buffer, buffer.count)])
     }
 
     /// Sends a batch or result frame.
-    public func send(_ type: MessageType, batch: ColumnBatchCodec.Encoded) throws {
+    func send(_ type: MessageType, batch: ColumnBatchCodec.Encoded) throws {
         try sendFrame(type, head: batch.head, segments: batch.segments)
     }
 
@@ -229,7 +229,7 @@ public final class Connection: @unchecked Sendable {
         public var payload: ColumnBuffer
 
         /// Decodes a JSON control payload.
-        public func decode<M: Decodable>(_ type: M.Type) throws -> M {
+        func decode<M: Decodable>(_ type: M.Type) throws(WireError) -> M {
             do {
                 return try JSONDecoder().decode(M.self, from: Data(payload.bytes))
             } catch {

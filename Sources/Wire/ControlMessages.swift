@@ -1,3 +1,5 @@
+import MLflowModel
+
 /// worker → coordinator, first frame on a connection.
 public struct WorkerHello: Codable, Sendable, Equatable {
     /// Process id and host, for logs and error messages.
@@ -30,12 +32,12 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var integerLabels: Bool
     /// Per column, the signature type enforced on each batch (nil: as it is).
     public var enforcedTypes: [String?]
-    /// The loader's model_config as a JSON object, when it gets one.
-    public var modelConfigJSON: String?
-    /// Params for the model's predict as a JSON object, when it declares them.
-    public var paramsJSON: String?
-    /// The declared result type, spark_udf style ("double", "float", "int", "long", "string", "boolean").
-    public var resultType: String
+    /// The loader's model_config, when it gets one.
+    public var modelConfig: [String: JSONValue]?
+    /// Params for the model's predict, when it declares them.
+    public var params: [String: JSONValue]?
+    /// The declared result type (on the wire as its Spark DDL text, checked when decoded).
+    public var resultType: ResultType
     /// `--output-field`: the column of a DataFrame result to take.
     public var outputField: String?
     /// `--strict-types`: exact casts or errors instead of spark_udf's silent choices.
@@ -46,17 +48,20 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// A digest of the model directory's files (names, sizes, contents), so that a kept-alive
     /// worker never reuses a loaded model that changed on disk under the same path.
     public var modelContentDigest: String?
+    /// `--worker-memory`: the most resident memory, in MB, a worker may use while it serves
+    /// this job (nil: no limit). A worker started with its own `--memory-limit` applies the smaller.
+    public var memoryLimitMB: Int?
 
     public init(jobID: String, modelPath: String, columnNames: [String], integerLabels: Bool = false,
-                enforcedTypes: [String?]? = nil, modelConfigJSON: String? = nil, paramsJSON: String? = nil,
-                resultType: String, outputField: String? = nil, strictTypes: Bool = false) {
+                enforcedTypes: [String?]? = nil, modelConfig: [String: JSONValue]? = nil, params: [String: JSONValue]? = nil,
+                resultType: ResultType, outputField: String? = nil, strictTypes: Bool = false) {
         self.jobID = jobID
         self.modelPath = modelPath
         self.columnNames = columnNames
         self.integerLabels = integerLabels
         self.enforcedTypes = enforcedTypes ?? Array(repeating: nil, count: columnNames.count)
-        self.modelConfigJSON = modelConfigJSON
-        self.paramsJSON = paramsJSON
+        self.modelConfig = modelConfig
+        self.params = params
         self.resultType = resultType
         self.outputField = outputField
         self.strictTypes = strictTypes
@@ -98,6 +103,9 @@ public struct WorkerFailure: Codable, Sendable, Equatable, Error {
         case environment
         /// The conversation broke (bad frame, unexpected message).
         case protocolError
+        /// The worker's resident memory went over its limit (`--worker-memory`, `--memory-limit`)
+        /// while it scored `taskID` (or between batches, without one); the worker stops.
+        case memoryLimit
     }
     public var kind: Kind
     /// The batch being scored, when the failure is about one.

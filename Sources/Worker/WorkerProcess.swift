@@ -4,7 +4,9 @@ import Glibc
 import Columnar
 import Foundation
 import Logging
+import MLflowModel
 import PyFunc
+import Synchronization
 import Wire
 
 /// A worker: connects to a coordinator, starts the embedded interpreter, loads the model
@@ -40,6 +42,9 @@ public struct WorkerProcess {
         /// TLS towards the coordinator (`--tls-ca`): its certificate is checked against the
         /// trusted certificates and its name (`--tls-server-name`, else `host`). nil: plain TCP.
         public var tls: TLSContext?
+        /// `--memory-limit`: the most resident memory this worker may use, whatever the job says
+        /// (a job's `--worker-memory` that is smaller applies instead). nil: the job's, if any.
+        public var memoryLimit: MemoryLimit?
 
         public init(host: String, port: Int, pythonEnvironment: String?, capacity: Int = 3, token: ClusterToken? = nil,
                     modelCache: String = ModelCache.defaultDirectory()) {
@@ -54,12 +59,67 @@ public struct WorkerProcess {
 
     public let options: Options
     private let logger: Logger
-    public init(options: Options) {
+    /// What the memory watchdog reports on, and where to.
+    private let watched = Watched()
+    private let watchdog: MemoryWatchdog
+
+    /// A worker logging to `logger` (its caller's: `score-cluster worker` passes one labelled
+    /// `score-cluster.worker`), to which it adds the coordinator's address as metadata.
+    public init(options: Options, logger: Logger) {
         self.options = options
-        var logger = Logger(label: "score-cluster.worker")
-        logger[metadataKey: "pid"] = "\(getpid())"
+        var logger = logger
         logger[metadataKey: "coordinator"] = "\(options.host):\(options.port)"
         self.logger = logger
+        let watched = self.watched
+        watchdog = MemoryWatchdog { [logger] exceeded in
+            Self.stopOverMemory(exceeded, watched: watched, logger: logger)
+        }
+        watchdog.limit = options.memoryLimit
+    }
+
+    /// The state the memory watchdog reads from its own thread: the coordinator's connection,
+    /// what the worker is doing, and where the limit in force comes from.
+    private final class Watched: Sendable {
+        struct State {
+            var connection: Connection?
+            var activity: OverMemoryReport.Activity = .idle
+            var origin: OverMemoryReport.Origin = .worker
+        }
+        let state = Mutex(State())
+        var activity: OverMemoryReport.Activity {
+            get { state.withLock { $0.activity } }
+            set { state.withLock { $0.activity = newValue } }
+        }
+    }
+
+    /// Over the memory limit: tells the coordinator (waiting at most 2 s for the send), says so
+    /// on standard error, and ends the process with `WorkerExit.memoryLimitStatus`.
+    private static func stopOverMemory(_ exceeded: MemoryWatchdog.Exceeded, watched: Watched, logger: Logger) -> Never {
+        let (connection, activity, origin) = watched.state.withLock { ($0.connection, $0.activity, $0.origin) }
+        let failure = OverMemoryReport.failure(exceeded, activity: activity, origin: origin, peakBytes: ResidentMemory.peak())
+        logger.error("\(failure.message); exiting with status \(WorkerExit.memoryLimitStatus)")
+        if let connection {
+            let sent = DispatchSemaphore(value: 0)
+            let sender = Thread {
+                try? connection.send(.failure(failure))
+                sent.signal()
+            }
+            sender.start()
+            _ = sent.wait(timeout: .now() + 2)
+        }
+        _exit(WorkerExit.memoryLimitStatus)
+    }
+
+    /// Applies the limit for a job: the smaller of this worker's own and the job's.
+    private func applyMemoryLimit(for job: JobSpec?) {
+        let fromJob = job?.memoryLimitMB.flatMap { $0 > 0 ? MemoryLimit(megabytes: $0) : nil }
+        let limit = MemoryLimit.effective(options.memoryLimit, fromJob)
+        let origin: OverMemoryReport.Origin = fromJob != nil && limit == fromJob ? .job : .worker
+        watched.state.withLock { $0.origin = origin }
+        watchdog.limit = limit
+        if let job, let limit {
+            logger.debug("memory limit for job \(job.jobID): \(limit) (\(origin == .job ? "--worker-memory" : "--memory-limit"))")
+        }
     }
 
     /// The interpreter and the model of the last job, kept between jobs with `keepAlive`.
@@ -95,6 +155,7 @@ public struct WorkerProcess {
     public func run() -> Int32 {
         // A closed socket must be an error on write, not a fatal signal.
         signal(SIGPIPE, SIG_IGN)
+        watchdog.start()
         let state = State()
         var outcome = session(state, until: Date().addingTimeInterval(options.connectTimeout))
         var idleSince = Date()
@@ -146,6 +207,10 @@ public struct WorkerProcess {
             }
         }
         defer { connection.close() }
+        defer {
+            watched.state.withLock { $0.connection = nil; $0.activity = .idle }
+            applyMemoryLimit(for: nil)
+        }
         do {
             // One deadline for TLS and the challenge-response; generous, as a busy coordinator
             // starts its side late. Until the coordinator proves itself only small frames are taken.
@@ -177,7 +242,7 @@ public struct WorkerProcess {
                 runtime = try PythonRuntime.start(environment: environment)
                 state.runtime = runtime
             } catch {
-                try? connection.send(.failure, WorkerFailure(kind: .environment, message: "\(error)", traceback: error.traceback))
+                try? connection.send(.failure(WorkerFailure(kind: .environment, message: "\(error)", traceback: error.traceback)))
                 logger.error("\(error)")
                 return .noJob(1)
             }
@@ -188,13 +253,17 @@ public struct WorkerProcess {
             // A coordinator that says nothing after the handshake is not waited for forever.
             connection.setReceiveTimeout(seconds: 30)
             defer { connection.setReceiveTimeout(seconds: 0) }
-            try connection.send(.hello, WorkerHello(pid: getpid(), host: ProcessInfo.processInfo.hostName,
-                                                    capacity: options.capacity, pythonVersion: runtime.version,
-                                                    pythonEnvironment: runtime.environment.root))
-            let frame = try Self.receiveSkippingHeartbeats(connection)
-            if frame.header.type == .shutdown { return .noJob(0) }
-            guard frame.header.type == .job else { throw WireError.unexpected("expected a job, got \(frame.header.type)") }
-            job = try frame.decode(JobSpec.self)
+            try connection.send(.hello(WorkerHello(pid: getpid(), host: ProcessInfo.processInfo.hostName,
+                                                   capacity: options.capacity, pythonVersion: runtime.version,
+                                                   pythonEnvironment: runtime.environment.root)))
+            switch try Self.receiveSkippingHeartbeats(connection) {
+            case .job(let spec): job = spec
+            case .shutdown: return .noJob(0)
+            case let other: throw WireError.unexpected("expected a job, got \(other.type)")
+            }
+            // From here the job's limit applies, and going over it is reported on this connection.
+            applyMemoryLimit(for: job)
+            watched.state.withLock { $0.connection = connection }
             if let hash = job.modelSHA256 { job.modelPath = try fetchModel(hash, connection: connection) }
         } catch WireError.closed where state.model != nil {
             logger.debug("the coordinator closed the connection before sending a job (it is winding down)")
@@ -206,21 +275,23 @@ public struct WorkerProcess {
         return .served(serve(job: job, runtime: runtime, state: state, connection: connection))
     }
 
-    /// What makes two jobs' models interchangeable: everything but the job's id (and the path,
-    /// when the model is known by its content hash).
+    /// What makes two jobs' models interchangeable: everything but the job's id and memory
+    /// limit (and the path, when the model is known by its content hash).
     private static func modelKey(_ job: JobSpec) -> JobSpec {
         var key = job
         key.jobID = ""
+        key.memoryLimitMB = nil
         if key.modelSHA256 != nil { key.modelPath = "" }
         return key
     }
 
     /// The next frame that is not a heartbeat: the coordinator beats every 2 s from the hello on,
     /// so one may come before the job or the model archive (a large model takes a while).
-    private static func receiveSkippingHeartbeats(_ connection: Connection) throws -> Connection.Frame {
+    private static func receiveSkippingHeartbeats(_ connection: Connection) throws -> CoordinatorMessage {
         while true {
-            let frame = try connection.receive()
-            if frame.header.type != .heartbeat { return frame }
+            let message = try connection.receiveFromCoordinator()
+            if case .heartbeat = message { continue }
+            return message
         }
     }
 
@@ -230,18 +301,19 @@ public struct WorkerProcess {
         let cache = ModelCache(directory: options.modelCache)
         if let path = cache.path(for: hash) { return path }
         try connection.send(.modelRequest)
-        let frame = try Self.receiveSkippingHeartbeats(connection)
-        guard frame.header.type == .modelArchive else {
-            throw WireError.unexpected("expected the model archive, got \(frame.header.type)")
+        let bytes: ColumnBuffer
+        switch try Self.receiveSkippingHeartbeats(connection) {
+        case .modelArchive(let received): bytes = received
+        case let other: throw WireError.unexpected("expected the model archive, got \(other.type)")
         }
-        let archive = try ModelArchive(payload: frame.payload, expectedSHA256: hash)
+        let archive = try ModelArchive(payload: bytes, expectedSHA256: hash)
         let path = try cache.store(archive)
         logger.info("received the model (\(archive.count) bytes, sha256 \(hash.prefix(12))...) into \(path)")
         return path
     }
 
     private enum Inbound: Sendable {
-        case batch(ColumnBatchCodec.Decoded, decodeSeconds: Double)
+        case batch(ColumnBatch, decodeSeconds: Double)
         case shutdown
         case broken(String)
     }
@@ -252,7 +324,7 @@ public struct WorkerProcess {
         let heartbeat = Thread {
             while true {
                 sleep(Heartbeat.intervalSeconds)
-                do { try connection.send(.heartbeat) } catch { return }
+                do { try connection.send(WorkerMessage.heartbeat) } catch { return }
             }
         }
         heartbeat.start()
@@ -261,23 +333,26 @@ public struct WorkerProcess {
         if let kept = state.model, kept.key == key {
             model = kept.model
             logger.info("reusing the loaded model for job \(job.jobID)")
-            do { try connection.send(.ready, WorkerReady(loadSeconds: 0)) } catch { return 1 }
+            do { try connection.send(.ready(WorkerReady(loadSeconds: 0))) } catch { return 1 }
         } else {
             state.model = nil
+            watched.activity = .loading
+            defer { watched.activity = .idle }
             do {
-                let resultType = try ResultType(parsing: job.resultType)
                 let mlmodel = try MLModel(directory: job.modelPath)
                 let invocation = PyFuncModel.Invocation(labels: job.columnNames, integerLabels: job.integerLabels,
-                                                        enforcedTypes: job.enforcedTypes, modelConfigJSON: job.modelConfigJSON,
-                                                        paramsJSON: job.paramsJSON, resultType: resultType,
+                                                        enforcedTypes: job.enforcedTypes,
+                                                        modelConfigJSON: job.modelConfig.map { JSONValue.object($0).jsonText },
+                                                        paramsJSON: job.params.map { JSONValue.object($0).jsonText }, resultType: job.resultType,
                                                         outputField: job.outputField, strictTypes: job.strictTypes)
                 model = try PyFuncModel(runtime: runtime, model: mlmodel, invocation: invocation)
+                watchdog.check()
             } catch {
-                try? connection.send(.failure, WorkerFailure(kind: .modelLoad, message: error.message, traceback: error.traceback))
+                try? connection.send(.failure(WorkerFailure(kind: .modelLoad, message: error.message, traceback: error.traceback)))
                 return 1
             }
             state.model = (key, model)
-            do { try connection.send(.ready, WorkerReady(loadSeconds: model.loadSeconds)) } catch { return 1 }
+            do { try connection.send(.ready(WorkerReady(loadSeconds: model.loadSeconds))) } catch { return 1 }
         }
 
         let inbox = BlockingQueue<Inbound>()
@@ -288,15 +363,14 @@ public struct WorkerProcess {
             while true {
                 do {
                     let frame = try connection.receive()
-                    switch frame.header.type {
+                    let started = DispatchTime.now().uptimeNanoseconds
+                    switch try CoordinatorMessage(frame: frame) {
                     case .heartbeat:
                         continue
-                    case .batch:
-                        let started = DispatchTime.now().uptimeNanoseconds
-                        let batch = try ColumnBatchCodec.decode(frame.payload)
+                    case .batch(let batch):
                         inbox.push(.batch(batch, decodeSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
                     case .shutdown: inbox.push(.shutdown); return
-                    default: inbox.push(.broken("unexpected \(frame.header.type) frame")); return
+                    case let other: inbox.push(.broken("unexpected \(other.type) frame")); return
                     }
                 } catch WireError.closed {
                     inbox.push(.shutdown)
@@ -319,24 +393,27 @@ public struct WorkerProcess {
                 return 0
             case .broken(let why):
                 logger.warning("\(why)")
-                try? connection.send(.failure, WorkerFailure(kind: .protocolError, message: why))
+                try? connection.send(.failure(WorkerFailure(kind: .protocolError, message: why)))
                 return 1
             case .batch(let batch, let decodeSeconds):
+                watched.activity = .scoring(batch.taskID)
+                defer { watched.activity = .idle }
                 do {
                     let started = DispatchTime.now().uptimeNanoseconds
                     let prediction = try model.predict(batch.columns, rowCount: batch.rowCount)
+                    // The batch that took the worker over its limit is the one reported, not its result.
+                    watchdog.check()
                     let predicted = DispatchTime.now().uptimeNanoseconds
-                    let encoded = ColumnBatchCodec.encode(taskID: batch.taskID, rowCount: batch.rowCount, columns: [prediction])
-                    try connection.send(.result, batch: encoded)
+                    try connection.send(.result(ColumnBatch(taskID: batch.taskID, rowCount: batch.rowCount, columns: [prediction])))
                     let sent = DispatchTime.now().uptimeNanoseconds
-                    try connection.send(.batchTimings, BatchTimings(taskID: batch.taskID, decodeSeconds: decodeSeconds,
+                    try connection.send(.batchTimings(BatchTimings(taskID: batch.taskID, decodeSeconds: decodeSeconds,
                                                                    predictSeconds: Double(predicted - started) / 1e9,
-                                                                   encodeSeconds: Double(sent - predicted) / 1e9))
+                                                                   encodeSeconds: Double(sent - predicted) / 1e9)))
                 } catch let error as PyFuncModel.PredictError {
                     let kind: WorkerFailure.Kind = .predict
                     do {
-                        try connection.send(.failure, WorkerFailure(kind: kind, taskID: batch.taskID,
-                                                                    message: error.description, traceback: error.traceback))
+                        try connection.send(.failure(WorkerFailure(kind: kind, taskID: batch.taskID,
+                                                                   message: error.description, traceback: error.traceback)))
                     } catch { return 1 }
                 } catch {
                     return 1  // the coordinator is gone

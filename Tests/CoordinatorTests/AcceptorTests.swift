@@ -62,7 +62,7 @@ struct AcceptorTests {
         let worker = try Connection.connect(host: "127.0.0.1", port: running.listener.port)
         defer { worker.close() }
         try worker.authenticateCoordinator(token: try token.get(), loopbackMayOmitToken: true, deadline: HandshakeDeadline(seconds: 10))
-        try worker.send(.hello, WorkerHello(pid: 42, host: "test", capacity: 1, pythonVersion: "3", pythonEnvironment: "/"))
+        try worker.send(.hello(WorkerHello(pid: 42, host: "test", capacity: 1, pythonVersion: "3", pythonEnvironment: "/")))
         guard case .hello(_, let hello) = running.events.pop(timeout: 10) else { return false }
         return hello.pid == 42
     }

@@ -1,5 +1,6 @@
 import Testing
 @testable import Coordinator
+import Foundation
 
 /// The rules of where a job may write and what `--overwrite` may remove, as a pure function:
 /// paths and listings in, verdicts out. No test here touches a file system.

@@ -54,7 +54,7 @@ struct SignalsAndLogsTests {
         kill(-job.pid, SIGINT)
         // The workers, still alive, finish the batches under way.
         #expect(BackgroundProcess.waitFor(seconds: 30) { job.stderr.contains("SIGINT: finishing") })
-        FileManager.default.createFile(atPath: gate, contents: nil)
+        #expect(FileManager.default.createFile(atPath: gate, contents: nil), "cannot open the gate \(gate)")
         let stopped = job.wait(seconds: 60)
         #expect(stopped.status == 1)
         #expect(stopped.stderr.contains("SIGINT: finishing the partitions under way"), "\(stopped.stderr)")
@@ -121,7 +121,7 @@ struct SignalsAndLogsTests {
         let line = coordinator.stderr.split(separator: "\n").first { $0.contains("lost worker pid \(workers[0].pid)") } ?? ""
         #expect(line.contains("127.0.0.1:"), "the peer is named: \(line)")
         #expect(line.contains("disconnected"))
-        FileManager.default.createFile(atPath: gate, contents: nil)
+        #expect(FileManager.default.createFile(atPath: gate, contents: nil), "cannot open the gate \(gate)")
         let result = coordinator.wait(seconds: 120)
         workers[1].wait(seconds: 30)
         #expect(result.status == 0, "\(result.stderr)")

@@ -1,6 +1,7 @@
 import Columnar
 import Foundation
 import Testing
+@testable import MLflowModel
 @testable import PyFunc
 
 /// What predict receives: names, dtypes, nulls, and memory shared with the Swift buffers.

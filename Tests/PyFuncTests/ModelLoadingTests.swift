@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+@testable import MLflowModel
 @testable import PyFunc
 
 @Suite("MLmodel files and model loading", .serialized)
@@ -111,5 +112,14 @@ struct ModelLoadingTests {
             #expect(error.message.contains("3.12.4") && error.message.contains("3.11"))
         }
         #expect(throws: PyFuncError.self) { _ = try PythonEnvironment(path: "/tmp") }
+    }
+}
+
+@Suite("The embedded Python's version")
+struct EmbeddedPythonVersionTests {
+    @Test("what MLflowModel believes the workers embed is what PyFunc was compiled against")
+    func majorMinorAgrees() {
+        #expect(EmbeddedPython.majorMinor == PythonRuntime.linkedMajorMinor)
+        #expect(PythonRuntime.libraryVersion.hasPrefix(EmbeddedPython.majorMinor + "."))
     }
 }

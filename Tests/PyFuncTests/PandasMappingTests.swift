@@ -2,6 +2,7 @@ import Columnar
 import Foundation
 import TestSupport
 import Testing
+@testable import MLflowModel
 @testable import PyFunc
 
 /// Every column type reaches the model as `pyarrow.parquet.read_table(...).to_pandas()` hands it

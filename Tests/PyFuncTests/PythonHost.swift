@@ -1,4 +1,5 @@
 import Foundation
+import MLflowModel
 import PyFunc
 import TestSupport
 

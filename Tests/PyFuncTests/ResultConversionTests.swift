@@ -1,5 +1,7 @@
+import Foundation
 import Columnar
 import Testing
+@testable import MLflowModel
 @testable import PyFunc
 
 /// spark_udf's conversion matrix (docs/spark-udf.md §1.4) for the six primitive result types.

@@ -1,5 +1,7 @@
+import Foundation
 import Columnar
 import Testing
+@testable import MLflowModel
 @testable import PyFunc
 
 /// `--output-field` and `--strict-types`: where score-cluster does better than spark_udf's silent choices.

@@ -63,20 +63,19 @@ struct TLSConnectionTests {
             Thread.detachNewThread {
                 defer { senders.leave() }
                 if kind == 0 {
-                    try? server.send(.batch, batch: ColumnBatchCodec.encode(taskID: 7, rowCount: rows, columns: [ids, column]))
+                    try? server.send(CoordinatorMessage.batch(ColumnBatch(taskID: 7, rowCount: rows, columns: [ids, column])))
                 } else {
-                    for _ in 0..<50 { try? server.send(.heartbeat) }
+                    for _ in 0..<50 { try? server.send(CoordinatorMessage.heartbeat) }
                 }
             }
         }
         var heartbeats = 0
-        var batch: ColumnBatchCodec.Decoded?
+        var batch: ColumnBatch?
         while batch == nil || heartbeats < 50 {
-            let frame = try client.receive()
-            switch frame.header.type {
+            switch try client.receiveFromCoordinator() {
             case .heartbeat: heartbeats += 1
-            case .batch: batch = try ColumnBatchCodec.decode(frame.payload)
-            default: Issue.record("unexpected \(frame.header.type)")
+            case .batch(let received): batch = received
+            case let other: Issue.record("unexpected \(other.type)")
             }
         }
         senders.wait()
@@ -143,7 +142,7 @@ struct TLSConnectionTests {
         let pair = try Self.connect(server: serverContext, client: clientContext, serverName: "localhost")
         let client = try pair.client.get(), server = try pair.server.get()
         client.close()
-        #expect(throws: WireError.closed) { try client.send(.heartbeat) }
+        #expect(throws: WireError.closed) { try client.send(WorkerMessage.heartbeat) }
         #expect(throws: WireError.closed) { try client.receive() }
         #expect(throws: WireError.closed) { try server.receive() }
         // The descriptor stays allocated while the object lives: a new socket gets another number.

@@ -31,20 +31,19 @@ public enum ModelLoaderSource {
     /// - Throws: `PyFuncError` when the model has no readable `python_function` flavor with a loader module.
     public static func generate(modelDirectory directory: String, destination: String? = nil) throws(PyFuncError) -> Generated {
         let source = ModelPackager.absolute(directory)
-        let document: MLmodelFile
-        do { document = try MLmodelFile(directory: source) } catch { throw PyFuncError(error.message) }
+        let document: MLmodelDocument
+        do { document = try MLmodelDocument(directory: source) } catch { throw PyFuncError(error.message(directory: source)) }
         guard let conf = document.pyfunc else {
-            throw PyFuncError("\(document.path) declares no python_function flavor (it declares: \(document.flavors.keys.sorted().joined(separator: ", "))); there is no pyfunc loader to export")
+            throw PyFuncError("\(document.path) declares no python_function flavor (it declares: \(document.flavors.joined(separator: ", "))); there is no pyfunc loader to export")
         }
-        let text = MLmodelFile.text
-        guard let module = (conf["loader_module"] ?? conf["main"]).flatMap(text), !module.isEmpty else {
+        guard let module = conf.loaderModule else {
             throw PyFuncError("\(document.path): python_function has no loader_module; there is no loader to export")
         }
         let target = destination.map(ModelPackager.absolute) ?? source
-        let code = conf["code"].flatMap(text).flatMap { $0.isEmpty ? nil : $0 }
-        let data = conf["data"].flatMap(text).flatMap { $0.isEmpty ? nil : $0 }
-        let predictFn = conf["predict_fn"].flatMap(text) ?? "predict"
-        let config = (conf["config"] as? [String: Any]).flatMap { $0.isEmpty ? nil : jsonText($0) }
+        let code = conf.code
+        let data = conf.data
+        let predictFn = conf.predictFn ?? "predict"
+        let config = conf.config.flatMap { $0.isEmpty ? nil : JSONValue.object($0).jsonText }
         let needsMLflow = ModelInspection.isMLflowModule(module)
 
         let requirement = needsMLflow
@@ -134,19 +133,5 @@ public enum ModelLoaderSource {
             }
         }
         return out + "'"
-    }
-
-    /// `value` (YAML-loaded) as JSON text; values JSON cannot hold become strings.
-    static func jsonText(_ value: Any) -> String? {
-        func plain(_ value: Any) -> Any {
-            switch value {
-            case let map as [String: Any]: map.mapValues(plain)
-            case let list as [Any]: list.map(plain)
-            case is String, is Bool, is Int, is Double, is NSNull: value
-            default: "\(value)"
-            }
-        }
-        guard let data = try? JSONSerialization.data(withJSONObject: plain(value), options: [.sortedKeys]) else { return nil }
-        return String(decoding: data, as: UTF8.self)
     }
 }

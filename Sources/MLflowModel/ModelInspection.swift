@@ -1,6 +1,4 @@
-import CPython
 import Foundation
-import Yams
 
 /// What `score-cluster model inspect` reports about a model directory, found without starting Python.
 ///
@@ -119,23 +117,20 @@ public struct ModelInspection: Sendable, Codable {
     ///   - directory: The model directory (it should hold an `MLmodel` file).
     ///   - environment: The Python environment the model would be scored with; nil when none was
     ///     found, in which case a loader module outside `code/` is reported as not checked.
-    public init(directory: String, environment: PythonEnvironment?) {
+    ///   - embeddedPython: The full version of the Python the workers embed, e.g. "3.11.2"
+    ///     (`PythonRuntime.libraryVersion`); the major.minor alone when not known.
+    public init(directory: String, environment: PythonEnvironment?, embeddedPython: String = EmbeddedPython.majorMinor) {
         let dir = URL(fileURLWithPath: directory).standardizedFileURL.path
         self.directory = dir
         loadable = false
         flavors = []
         environmentFiles = []
-        embeddedPython = ModelInspection.embeddedPythonVersion
+        self.embeddedPython = embeddedPython
         pythonEnvironment = environment?.root
         blockers = []
         warnings = []
         inspect(environment: environment)
         loadable = blockers.isEmpty
-    }
-
-    /// The full version of the libpython this binary links, e.g. "3.11.2" (safe before the interpreter starts).
-    public static var embeddedPythonVersion: String {
-        String(cString: Py_GetVersion()).split(separator: " ").first.map(String.init) ?? PythonRuntime.linkedMajorMinor
     }
 
     // MARK: - Inspection
@@ -144,16 +139,16 @@ public struct ModelInspection: Sendable, Codable {
     private mutating func warn(_ code: String, _ message: String) { warnings.append(Problem(code: code, message: message)) }
 
     private mutating func inspect(environment: PythonEnvironment?) {
-        let document: MLmodelFile
+        let document: MLmodelDocument
         do {
-            document = try MLmodelFile(directory: directory)
+            document = try MLmodelDocument(directory: directory)
         } catch {
-            block(error.code, error.message)
+            block(error.code, error.message(directory: directory))
             return
         }
-        flavors = document.flavors.keys.sorted()
-        mlflowVersion = document.root["mlflow_version"].flatMap(MLmodelFile.text)
-        signature = Self.signature(document.root["signature"], warn: { warn("unreadable_signature", $0) })
+        flavors = document.flavors
+        mlflowVersion = document.mlflowVersion
+        signature = document.signature.map(Signature.init)
         guard let conf = document.pyfunc else {
             block("no_python_function_flavor", """
                 the MLmodel declares no python_function flavor (it declares: \(flavors.isEmpty ? "none" : flavors.joined(separator: ", "))); \
@@ -161,7 +156,7 @@ public struct ModelInspection: Sendable, Codable {
                 """)
             return
         }
-        let flavor = Self.flavor(conf, directory: directory)
+        let flavor = Flavor(conf, directory: directory)
         pyfunc = flavor
         checkPaths(flavor)
         checkEnvironmentFiles(flavor)
@@ -171,36 +166,6 @@ public struct ModelInspection: Sendable, Codable {
         } else {
             block("no_loader_module", "flavors.python_function has no loader_module, so nothing says how to load the model")
         }
-    }
-
-    private static func flavor(_ conf: [String: Any], directory: String) -> Flavor {
-        let text = MLmodelFile.text
-        let loader = (conf["loader_module"] ?? conf["main"]).flatMap(text).flatMap { $0.isEmpty ? nil : $0 }
-        let code = conf["code"].flatMap(text).flatMap { $0.isEmpty ? nil : $0 }
-        let data = conf["data"].flatMap(text).flatMap { $0.isEmpty ? nil : $0 }
-        var env: [String: String]?
-        switch conf["env"] {
-        case let path as String: env = ["conda": path]
-        case let map as [String: Any]: env = map.compactMapValues(text)
-        default: env = nil
-        }
-        var artifacts: [String: String]?
-        if let map = conf["artifacts"] as? [String: Any] {
-            artifacts = map.compactMapValues { entry in (entry as? [String: Any])?["path"].flatMap(text) ?? text(entry) }
-        }
-        return Flavor(
-            loaderModule: loader,
-            loaderIsMlflow: loader.map(ModelInspection.isMLflowModule) ?? false,
-            loaderFoundIn: nil, loaderFile: nil,
-            code: code, data: data,
-            dataPath: data.map { directory + "/" + $0 } ?? directory,
-            modelPath: conf["model_path"].flatMap(text),
-            predictFn: conf["predict_fn"].flatMap(text) ?? "predict",
-            pythonModel: conf["python_model"].flatMap(text),
-            artifacts: artifacts,
-            configKeys: (conf["config"] as? [String: Any]).map { $0.keys.sorted() },
-            pythonVersion: conf["python_version"].flatMap(text),
-            env: env)
     }
 
     /// Whether `module` is MLflow's own (`mlflow` or `mlflow.*`).
@@ -247,7 +212,7 @@ public struct ModelInspection: Sendable, Codable {
 
     private mutating func checkPythonVersion(_ flavor: Flavor, environment: PythonEnvironment?) {
         guard let saved = flavor.pythonVersion else { return }
-        let linked = PythonRuntime.linkedMajorMinor
+        let linked = EmbeddedPython.majorMinor
         let savedMinor = saved.split(separator: ".").prefix(2).joined(separator: ".")
         if savedMinor != linked {
             block("python_version_mismatch", """
@@ -326,69 +291,37 @@ public struct ModelInspection: Sendable, Codable {
             : "install the package that provides it there, or save the model with --code pointing at the module"
         block("loader_not_found", "the loader module \(module) is \(place)in the Python environment \(environment.root); \(hint)")
     }
+}
 
-    // MARK: - Signature
+extension ModelInspection.Flavor {
+    /// The flavor as the report shows it, with the paths it resolves to.
+    init(_ conf: PythonFunctionFlavor, directory: String) {
+        self.init(
+            loaderModule: conf.loaderModule,
+            loaderIsMlflow: conf.loaderModule.map(ModelInspection.isMLflowModule) ?? false,
+            loaderFoundIn: nil, loaderFile: nil,
+            code: conf.code, data: conf.data,
+            dataPath: conf.data.map { directory + "/" + $0 } ?? directory,
+            modelPath: conf.modelPath,
+            predictFn: conf.predictFn ?? "predict",
+            pythonModel: conf.pythonModel,
+            artifacts: conf.artifacts,
+            configKeys: conf.config.map { $0.keys.sorted() },
+            pythonVersion: conf.pythonVersion,
+            env: conf.env)
+    }
+}
 
-    private static func signature(_ value: Any?, warn: (String) -> Void) -> Signature? {
-        guard let map = value as? [String: Any] else { return nil }
-        func part(_ key: String) -> [[String: Any]]? {
-            switch map[key] {
-            case let text as String:
-                guard let data = text.data(using: .utf8), let parsed = try? JSONSerialization.jsonObject(with: data),
-                      let list = parsed as? [[String: Any]] else {
-                    warn("signature.\(key) is not a JSON list of column specs")
-                    return nil
-                }
-                return list
-            case let list as [[String: Any]]: return list
-            default: return nil
-            }
+extension ModelInspection.Signature {
+    /// The signature as the report shows it: each type rendered in one line.
+    init(_ signature: ModelSignature) {
+        func columns(_ specs: [ModelSignature.Spec]?) -> [ModelInspection.ColumnSpec]? {
+            specs?.map { ModelInspection.ColumnSpec(name: $0.name, type: $0.schemaType.description, required: $0.required) }
         }
-        let signature = Signature(inputs: part("inputs")?.map(columnSpec), outputs: part("outputs")?.map(columnSpec),
-                                  params: part("params")?.map(paramSpec))
-        return signature.inputs == nil && signature.outputs == nil && signature.params == nil ? nil : signature
-    }
-
-    private static func columnSpec(_ spec: [String: Any]) -> ColumnSpec {
-        ColumnSpec(name: spec["name"] as? String, type: typeName(spec), required: (spec["required"] as? Bool) ?? true)
-    }
-
-    private static func paramSpec(_ spec: [String: Any]) -> ParamSpec {
-        ParamSpec(name: (spec["name"] as? String) ?? "?", type: typeName(spec),
-                  default: spec["default"].flatMap(jsonText), shape: spec["shape"] as? [Int])
-    }
-
-    /// MLflow's schema type of `spec`, rendered in one line.
-    static func typeName(_ spec: [String: Any]) -> String {
-        switch spec["type"] as? String {
-        case "tensor":
-            let tensor = spec["tensor-spec"] as? [String: Any]
-            let dtype = (tensor?["dtype"] as? String) ?? "?"
-            let shape = (tensor?["shape"] as? [Int]).map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? ""
-            return "tensor<\(dtype)>\(shape)"
-        case "array":
-            return "array<\((spec["items"] as? [String: Any]).map(typeName) ?? "?")>"
-        case "object":
-            let properties = (spec["properties"] as? [String: Any]) ?? [:]
-            let fields = properties.keys.sorted().map { key -> String in
-                let field = properties[key] as? [String: Any] ?? [:]
-                let optional = (field["required"] as? Bool) == false ? "?" : ""
-                return "\(key)\(optional): \(typeName(field))"
-            }
-            return "object<\(fields.joined(separator: ", "))>"
-        case "map":
-            return "map<string, \((spec["values"] as? [String: Any]).map(typeName) ?? "?")>"
-        case let type?: return type
-        case nil: return "?"
-        }
-    }
-
-    private static func jsonText(_ value: Any) -> String? {
-        if value is NSNull { return "null" }
-        guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) else {
-            return "\(value)"
-        }
-        return String(decoding: data, as: UTF8.self)
+        self.init(inputs: columns(signature.inputs), outputs: columns(signature.outputs),
+                  params: signature.params?.map {
+                      ModelInspection.ParamSpec(name: $0.name, type: $0.type, default: $0.defaultValue?.jsonText, shape: $0.shape)
+                  })
     }
 }
 
@@ -456,58 +389,6 @@ extension ModelInspection {
             lines += warnings.map { "  - [\($0.code)] \($0.message)" }
         }
         return lines.joined(separator: "\n")
-    }
-}
-
-// MARK: - The MLmodel file, read loosely
-
-/// An `MLmodel` file parsed as plain YAML values, for the model commands: unlike ``MLModel``,
-/// it does not check paths, so that every problem can be reported.
-struct MLmodelFile {
-    var path: String
-    var root: [String: Any]
-    var flavors: [String: Any]
-    var pyfunc: [String: Any]? { flavors["python_function"] as? [String: Any] }
-
-    /// An unreadable model, with a stable code (as ``ModelInspection/Problem`` has).
-    struct Failure: Error {
-        var code: String
-        var message: String
-    }
-
-    init(directory: String) throws(Failure) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
-            throw Failure(code: "no_model_directory", message: "the model directory \(directory) does not exist")
-        }
-        guard isDirectory.boolValue else {
-            throw Failure(code: "no_model_directory", message: "\(directory) is a file; pass the model's directory (the one holding its MLmodel file)")
-        }
-        path = directory + "/MLmodel"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw Failure(code: "no_mlmodel", message: "\(directory) has no MLmodel file, so it is not an MLflow model directory")
-        }
-        let parsed: Any?
-        do { parsed = try Yams.load(yaml: text) } catch {
-            throw Failure(code: "invalid_mlmodel", message: "cannot parse \(path) as YAML: \(error)")
-        }
-        guard let root = parsed as? [String: Any] else {
-            throw Failure(code: "invalid_mlmodel", message: "\(path) is not a YAML mapping")
-        }
-        guard let flavors = root["flavors"] as? [String: Any] else {
-            throw Failure(code: "invalid_mlmodel", message: "\(path) has no 'flavors' section; it is not a valid MLmodel file")
-        }
-        self.root = root
-        self.flavors = flavors
-    }
-
-    /// A scalar as text (YAML may have read `3.10` as a number); nil for null, lists and mappings.
-    static func text(_ value: Any) -> String? {
-        switch value {
-        case let string as String: string
-        case is NSNull, is [Any], is [String: Any]: nil
-        default: "\(value)"
-        }
     }
 }
 

@@ -99,22 +99,6 @@ public indirect enum ResultType: Sendable, Hashable, CustomStringConvertible {
         case .map(let value): .map(value.dataType)
         }
     }
-
-    /// The type as the bridge's nested conversion reads it (JSON).
-    var bridgeSpec: String {
-        func object(_ t: ResultType) -> Any {
-            switch t {
-            case .array(let element): ["type": "array", "element": object(element)]
-            case .structure(let fields): ["type": "struct", "fields": fields.map { ["name": $0.name, "type": object($0.type)] }]
-            case .map(let value): ["type": "map", "value": object(value)]
-            default: ["type": t.description]
-            }
-        }
-        guard !isPrimitive, let data = try? JSONSerialization.data(withJSONObject: object(self), options: [.sortedKeys]) else {
-            return description
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
 }
 
 extension ResultType {
@@ -170,5 +154,24 @@ extension ResultType {
         case "str", "object": return .string
         default: throw PyFuncError("the model's output tensor has dtype \(tensorDType), which spark_udf cannot return; pass --result-type")
         }
+    }
+}
+
+extension ResultType: Codable {
+    /// Decodes the DDL text (`"array<double>"`); text that does not parse is a decoding error naming it.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            self = try ResultType(parsing: text)
+        } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "result type '\(text)': \(error.message)")
+        }
+    }
+
+    /// Encodes the DDL text, which `init(parsing:)` reads back.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 }

@@ -1,44 +1,8 @@
 import Columnar
 import Foundation
 import Testing
-@testable import Wire
-
-/// A scratch directory removed at the end of the test.
-final class ScratchDirectory {
-    let path: String
-    init() throws {
-        path = FileManager.default.temporaryDirectory.path + "/model-archive-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Writes `bytes` at `relative` (creating parents) with `mode`.
-    func write(_ relative: String, _ bytes: [UInt8], mode: Int = 0o644) throws {
-        let full = path + "/" + relative
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
-        try Data(bytes).write(to: URL(fileURLWithPath: full))
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: full)
-    }
-
-    func write(_ relative: String, _ text: String, mode: Int = 0o644) throws {
-        try write(relative, Array(text.utf8), mode: mode)
-    }
-
-    func contents(_ relative: String) -> [UInt8]? {
-        FileManager.default.contents(atPath: path + "/" + relative).map { [UInt8]($0) }
-    }
-
-    func mode(_ relative: String) throws -> Int {
-        let attributes = try FileManager.default.attributesOfItem(atPath: path + "/" + relative)
-        return (attributes[.posixPermissions] as! NSNumber).intValue & 0o777
-    }
-
-    /// Every entry below the directory (relative paths, sorted).
-    func listing() -> [String] {
-        (FileManager.default.subpaths(atPath: path) ?? []).sorted()
-    }
-}
+import TestSupport
+@testable import MLflowModel
 
 /// Builds archive bytes by hand, so that tests can make ones `pack` never would.
 func rawArchive(_ entries: [(path: [UInt8], mode: UInt32, content: [UInt8])], count: UInt64? = nil) -> [UInt8] {

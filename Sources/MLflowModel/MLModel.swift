@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// The parts of an MLflow model directory score-cluster acts on: its `MLmodel` file's
 /// `python_function` flavor (docs/spark-udf.md §3.2).
@@ -16,38 +15,37 @@ public struct MLModel: Sendable, Equatable {
     /// Reads `directory/MLmodel`; errors name the file and say what to do.
     public init(directory: String) throws(PyFuncError) {
         let dir = URL(fileURLWithPath: directory).standardizedFileURL.path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else {
-            throw PyFuncError("model '\(dir)' does not exist; pass the directory that mlflow's save_model wrote (it holds an MLmodel file)")
-        }
-        guard isDirectory.boolValue else {
-            throw PyFuncError("model '\(dir)' is a file; pass the model's directory (the one holding its MLmodel file)")
-        }
         let file = dir + "/MLmodel"
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            throw PyFuncError("'\(dir)' has no MLmodel file, so it is not an MLflow model directory; pass the directory that mlflow's save_model wrote")
-        }
-        let root: Any?
-        do { root = try Yams.load(yaml: text) } catch {
-            throw PyFuncError("cannot parse \(file) as YAML: \(error)")
-        }
-        guard let top = root as? [String: Any] else { throw PyFuncError("\(file) is not a YAML mapping") }
-        guard let flavors = top["flavors"] as? [String: Any] else {
-            throw PyFuncError("\(file) has no 'flavors' section; it is not a valid MLmodel file")
+        let document: MLmodelDocument
+        do {
+            document = try MLmodelDocument(directory: dir)
+        } catch {
+            switch error {
+            case .noDirectory:
+                throw PyFuncError("model '\(dir)' does not exist; pass the directory that mlflow's save_model wrote (it holds an MLmodel file)")
+            case .notADirectory:
+                throw PyFuncError("model '\(dir)' is a file; pass the model's directory (the one holding its MLmodel file)")
+            case .noMLmodel:
+                throw PyFuncError("'\(dir)' has no MLmodel file, so it is not an MLflow model directory; pass the directory that mlflow's save_model wrote")
+            case .notYAML(let why):
+                throw PyFuncError("cannot parse \(file) as YAML: \(why)")
+            case .invalid(let why):
+                throw PyFuncError("cannot read \(file): \(why)")
+            case .noFlavors:
+                throw PyFuncError("\(file) has no 'flavors' section; it is not a valid MLmodel file")
+            }
         }
         self.directory = dir
-        self.flavors = flavors.keys.sorted()
-        self.mlflowVersion = top["mlflow_version"].map { "\($0)" }
-        guard let conf = flavors["python_function"] as? [String: Any] else {
+        self.flavors = document.flavors
+        self.mlflowVersion = document.mlflowVersion
+        guard let conf = document.pyfunc else {
             throw PyFuncError("""
                 Model does not have the "python_function" flavor (\(file) declares: \(self.flavors.joined(separator: ", "))); \
                 score-cluster scores pyfunc models: save the model with an MLflow flavor that adds python_function
                 """)
         }
         self.pyfunc = try PyFuncFlavor(conf, modelDirectory: dir, file: file)
-        if let signature = top["signature"] as? [String: Any] {
-            self.signature = try ModelSignature(signature, file: file)
-        }
+        self.signature = document.signature
     }
 
     /// Checks the Python version the model was saved with against the embedded one ("3.11"):
@@ -89,41 +87,27 @@ public struct PyFuncFlavor: Sendable, Equatable {
     /// The Python version the model was saved with, if recorded.
     public var pythonVersion: String?
     /// `config`: the model's inference configuration and the keys `--model-config` may override.
-    public var configJSON: String?
+    public var config: [String: JSONValue]?
     public var configKeys: [String]
 
-    init(_ conf: [String: Any], modelDirectory dir: String, file: String) throws(PyFuncError) {
-        // `main` is the seed format's name for the loader module.
-        guard let loader = (conf["loader_module"] ?? conf["main"]) as? String, !loader.isEmpty else {
+    init(_ conf: PythonFunctionFlavor, modelDirectory dir: String, file: String) throws(PyFuncError) {
+        guard let loader = conf.loaderModule else {
             throw PyFuncError("\(file): python_function has no loader_module; the MLmodel file is incomplete")
         }
         loaderModule = loader
-        if let code = conf["code"] as? String, !code.isEmpty {
+        if let code = conf.code {
             let path = dir + "/" + code
             guard FileManager.default.fileExists(atPath: path) else {
                 throw PyFuncError("\(file): python_function.code names '\(code)', but \(path) does not exist")
             }
             codeDirectory = path
         }
-        if let data = conf["data"] as? String, !data.isEmpty {
-            dataPath = dir + "/" + data
-        } else {
-            dataPath = dir
-        }
-        modelPath = conf["model_path"] as? String
-        predictFunction = (conf["predict_fn"] as? String) ?? "predict"
-        switch conf["env"] {
-        case let path as String: environmentFiles = ["conda": path]
-        case let map as [String: Any]: environmentFiles = map.compactMapValues { $0 as? String }
-        default: environmentFiles = [:]
-        }
-        pythonVersion = conf["python_version"].map { "\($0)" }
-        if let config = conf["config"] as? [String: Any], JSONSerialization.isValidJSONObject(config) {
-            configKeys = config.keys.sorted()
-            let data = try? JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
-            configJSON = data.map { String(decoding: $0, as: UTF8.self) }
-        } else {
-            configKeys = []
-        }
+        dataPath = conf.data.map { dir + "/" + $0 } ?? dir
+        modelPath = conf.modelPath
+        predictFunction = conf.predictFn ?? "predict"
+        environmentFiles = conf.env ?? [:]
+        pythonVersion = conf.pythonVersion
+        config = conf.config
+        configKeys = conf.config?.keys.sorted() ?? []
     }
 }

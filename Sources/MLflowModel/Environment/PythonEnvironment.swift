@@ -48,7 +48,7 @@ public struct PythonEnvironment: Sendable, Equatable {
     }
 
     /// "3.11": the major.minor version of the libpython this binary links.
-    public static var linkedMajorMinor: String { PythonRuntime.linkedMajorMinor }
+    public static var linkedMajorMinor: String { EmbeddedPython.majorMinor }
 
     /// The environment to use: an explicit `--python-env`, else `VIRTUAL_ENV`, else `.venv`
     /// next to the executable's package checkout or in the current directory.

@@ -135,7 +135,7 @@ public enum ModelPackager {
             throw PyFuncError("cannot assemble the model in \(staging): \(error.localizedDescription)")
         }
         let flavor = flavorNode(loaderModule: request.loaderModule, code: code, data: data, env: env,
-                                pythonVersion: request.pythonVersion ?? ModelInspection.embeddedPythonVersion)
+                                pythonVersion: request.pythonVersion ?? EmbeddedPython.majorMinor)
         let text: String
         do {
             text = try serialize(.mapping(newRoot(flavors: Node.Mapping([(Node("python_function"), flavor)]))))
@@ -178,7 +178,7 @@ public enum ModelPackager {
             env.append((kind, path))
         }
         let flavor = flavorNode(loaderModule: request.loaderModule, code: code, data: data, env: env,
-                                pythonVersion: request.pythonVersion ?? ModelInspection.embeddedPythonVersion)
+                                pythonVersion: request.pythonVersion ?? EmbeddedPython.majorMinor)
 
         let file = directory + "/MLmodel"
         var root: Node.Mapping

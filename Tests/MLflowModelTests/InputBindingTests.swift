@@ -1,7 +1,7 @@
 import Columnar
 import Foundation
 import Testing
-@testable import PyFunc
+@testable import MLflowModel
 
 @Suite("Input binding and schema enforcement")
 struct InputBindingTests {

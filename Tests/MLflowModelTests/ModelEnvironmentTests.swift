@@ -2,7 +2,7 @@ import Digest
 import Foundation
 import TestSupport
 import Testing
-@testable import PyFunc
+@testable import MLflowModel
 
 /// Collects a builder's log lines across threads.
 final class EnvLogRecorder: @unchecked Sendable {

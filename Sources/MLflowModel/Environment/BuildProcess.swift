@@ -1,0 +1,78 @@
+import Foundation
+import Subprocess
+import SystemPackage
+
+/// Runs the commands of an environment build (`python -m venv`, `pip install`) with
+/// swift-subprocess, standard output and error captured together as pip's log reads best.
+enum BuildProcess {
+    /// How a command ended and what it printed.
+    struct Result: Sendable {
+        /// The exit status; -1 when the command could not be started, 128+N when killed by signal N.
+        var status: Int32
+        var output: String
+    }
+
+    /// pip's output for a large environment is a few hundred KiB; past this much, something is wrong.
+    static let outputLimit = 64 << 20
+
+    /// The environment for venv and pip: the caller's, without what would redirect Python or pip elsewhere.
+    static var childEnvironment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        for key in ["PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "VIRTUAL_ENV", "__PYVENV_LAUNCHER__",
+                    "PIP_USER", "PIP_TARGET", "PIP_PREFIX", "PIP_ROOT", "PIP_REQUIRE_VIRTUALENV", "PIP_EDITABLE"] {
+            env[key] = nil
+        }
+        env["PIP_NO_INPUT"] = "1"
+        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        env["PYTHONNOUSERSITE"] = "1"
+        return env
+    }
+
+    /// Runs `executable` in `directory` to completion, standard input empty.
+    ///
+    /// The builder's callers are synchronous (job preparation, a worker before its interpreter
+    /// starts), so this waits on a semaphore for the asynchronous run: it must not be called
+    /// from a task of Swift's cooperative pool, which it would block.
+    static func run(_ executable: String, _ arguments: [String], directory: String) -> Result {
+        let box = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        let environment = Environment.custom(Dictionary(uniqueKeysWithValues: childEnvironment.map { (Environment.Key(rawValue: $0.key)!, $0.value) }))
+        Task.detached {
+            defer { done.signal() }
+            do {
+                let result = try await Subprocess.run(
+                    .path(FilePath(executable)), arguments: Arguments(arguments), environment: environment,
+                    workingDirectory: FilePath(directory), input: .none,
+                    output: .string(limit: outputLimit), error: .combinedWithOutput)
+                let status: Int32 = switch result.terminationStatus {
+                case .exited(let code): code
+                case .signaled(let signal): 128 + signal
+                }
+                box.result = Result(status: status, output: result.standardOutput)
+            } catch {
+                box.result = Result(status: -1, output: "cannot run \(executable): \(error)")
+            }
+        }
+        done.wait()
+        return box.result
+    }
+
+    /// Carries the result out of the task; the semaphore orders the write before the read.
+    private final class ResultBox: @unchecked Sendable {
+        var result = Result(status: -1, output: "")
+    }
+}
+
+/// Every command of a build and its output, for the build log.
+struct BuildTranscript {
+    var text = ""
+
+    mutating func run(_ executable: String, _ arguments: [String], directory: String) -> BuildProcess.Result {
+        text += "$ \(([executable] + arguments).joined(separator: " "))\n"
+        let result = BuildProcess.run(executable, arguments, directory: directory)
+        text += result.output
+        if !result.output.hasSuffix("\n") && !result.output.isEmpty { text += "\n" }
+        text += "[exit status \(result.status)]\n"
+        return result
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Synchronization
+import Wire
+
+/// Keeps a worker's resident memory under its limit (`--worker-memory`, `worker --memory-limit`):
+/// a thread samples it every `interval` seconds, and the Python thread asks again after each
+/// batch (`check()`), so a model that leaks a little per batch is caught on the batch that
+/// crosses the limit and one that allocates a lot at once within an interval.
+///
+/// The first sample over the limit calls `onExceeded` once, on the thread that took it; in a
+/// worker that reports and ends the process. Any other thread that calls `check()` after that
+/// waits for ever (the process is ending), so nothing is sent after the report.
+///
+/// Knows nothing of sockets: the sampler and the reaction are given, so tests drive it.
+public final class MemoryWatchdog: Sendable {
+    /// A sample over the limit.
+    public struct Exceeded: Sendable, Equatable {
+        public var limit: MemoryLimit
+        public var residentBytes: Int
+        public init(limit: MemoryLimit, residentBytes: Int) {
+            self.limit = limit
+            self.residentBytes = residentBytes
+        }
+    }
+
+    private struct State {
+        var limit: MemoryLimit?
+        var fired = false
+        var running = false
+    }
+
+    private let state = Mutex(State())
+    private let interval: Double
+    private let sample: @Sendable () -> Int?
+    private let onExceeded: @Sendable (Exceeded) -> Void
+
+    /// - Parameters:
+    ///   - interval: seconds between the thread's samples.
+    ///   - sample: the resident set in bytes (nil: unknown, never over).
+    ///   - onExceeded: called once, with the first sample over the limit.
+    public init(interval: Double = 0.1, sample: @escaping @Sendable () -> Int? = ResidentMemory.current,
+                onExceeded: @escaping @Sendable (Exceeded) -> Void) {
+        self.interval = interval
+        self.sample = sample
+        self.onExceeded = onExceeded
+    }
+
+    /// The limit in force (nil: none). A kept-alive worker sets each job's.
+    public var limit: MemoryLimit? {
+        get { state.withLock { $0.limit } }
+        set { state.withLock { $0.limit = newValue } }
+    }
+
+    /// Takes a sample and compares it with the limit; true when it is over (the first time,
+    /// after `onExceeded` returned). A call after the limit was exceeded elsewhere never returns.
+    @discardableResult
+    public func check() -> Bool {
+        let (limit, fired) = state.withLock { ($0.limit, $0.fired) }
+        if fired { Self.parkForever() }
+        guard let limit, let resident = sample(), resident > limit.bytes else { return false }
+        let first = state.withLock { state in
+            defer { state.fired = true }
+            return !state.fired
+        }
+        guard first else { Self.parkForever() }
+        onExceeded(Exceeded(limit: limit, residentBytes: resident))
+        return true
+    }
+
+    /// Starts the sampling thread (once).
+    public func start() {
+        let alreadyRunning = state.withLock { state in
+            defer { state.running = true }
+            return state.running
+        }
+        guard !alreadyRunning else { return }
+        let thread = Thread { [self] in
+            while state.withLock({ $0.running && !$0.fired }) {
+                usleep(UInt32(interval * 1_000_000))
+                if state.withLock({ $0.limit == nil }) { continue }
+                check()
+            }
+        }
+        thread.name = "memory-watchdog"
+        thread.stackSize = 1 << 18
+        thread.start()
+    }
+
+    /// Stops the sampling thread (after its current sleep).
+    public func stop() { state.withLock { $0.running = false } }
+
+    private static func parkForever() -> Never {
+        while true { sleep(3600) }
+    }
+}

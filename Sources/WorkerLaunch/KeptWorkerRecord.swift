@@ -1,0 +1,69 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The record a kept-alive worker (`worker --keep-alive --record FILE`) writes and holds for as
+/// long as it lives: a small JSON file naming its process and port, on which it keeps an
+/// exclusive `flock`. The next job knows the worker is still there when the lock is held; the
+/// kernel releases it when the process ends, however it ends, so a dead worker's record can
+/// never be mistaken for a live one, and a recycled process id means nothing.
+public struct KeptWorkerRecord: Sendable, Codable, Equatable {
+    public var pid: Int32
+    /// The loopback port the worker reconnects to.
+    public var port: Int
+
+    public init(pid: Int32, port: Int) {
+        self.pid = pid
+        self.port = port
+    }
+
+    /// Written and locked by the worker; the descriptor stays open, and the lock held, until the process ends.
+    public final class Held: Sendable {
+        private let fd: Int32
+        init(fd: Int32) { self.fd = fd }
+        deinit { close(fd) }
+    }
+
+    /// Writes the record at `path` and takes its lock for the life of the process.
+    /// - Throws: a message naming the file when it cannot be written or is held by another process.
+    public static func hold(path: String, record: KeptWorkerRecord) throws(RecordError) -> Held {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RecordError("cannot write the worker record \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw RecordError("the worker record \(path) is held by another running worker")
+        }
+        let bytes = Array((try? JSONEncoder().encode(record)) ?? Data())
+        guard ftruncate(fd, 0) == 0, write(fd, bytes, bytes.count) == bytes.count else {
+            let why = String(cString: strerror(errno))
+            close(fd)
+            throw RecordError("cannot write the worker record \(path): \(why)")
+        }
+        return Held(fd: fd)
+    }
+
+    /// The record at `path` if a running worker holds it; nil when there is none or its worker
+    /// has ended (the lock is free; the stale file is then removed).
+    public static func live(at path: String) -> KeptWorkerRecord? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            // Nobody holds it: its worker is gone.
+            unlink(path)
+            return nil
+        }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = pread(fd, &buffer, buffer.count, 0)
+        guard count > 0 else { return nil }
+        return try? JSONDecoder().decode(KeptWorkerRecord.self, from: Data(buffer[0..<count]))
+    }
+
+    /// A record that cannot be written.
+    public struct RecordError: Error, Sendable, CustomStringConvertible {
+        public var message: String
+        init(_ message: String) { self.message = message }
+        public var description: String { message }
+    }
+}

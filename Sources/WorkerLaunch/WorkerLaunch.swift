@@ -1,0 +1,83 @@
+/// How a coordinator starts a worker process on its own machine: `score-cluster worker` with
+/// these settings. One value, rendered to the command line in one place (`arguments`), so that
+/// what `run` starts and what `worker` parses cannot drift apart; `score-cluster worker`'s
+/// options are named by the same constants.
+public struct WorkerLaunch: Sendable, Equatable {
+    /// The option names `score-cluster worker` parses.
+    public enum Option {
+        public static let connect = "--connect"
+        public static let pythonEnvironment = "--python-env"
+        public static let capacity = "--capacity"
+        public static let connectTimeout = "--connect-timeout"
+        public static let tokenFile = "--token-file"
+        public static let keepAlive = "--keep-alive"
+        public static let idleTimeout = "--idle-timeout"
+        public static let record = "--record"
+        public static let logLevel = "--log-level"
+        public static let logFormat = "--log-format"
+    }
+
+    /// A worker kept running after the job (`run --keep-workers`).
+    public struct KeepAlive: Sendable, Equatable {
+        /// Seconds without a job after which it exits.
+        public var idleTimeout: Double
+        /// The record it writes and holds while it lives (`KeptWorkerRecord`), by which the next
+        /// job knows it is still there.
+        public var recordPath: String
+
+        public init(idleTimeout: Double, recordPath: String) {
+            self.idleTimeout = idleTimeout
+            self.recordPath = recordPath
+        }
+    }
+
+    /// The score-cluster executable.
+    public var executable: String
+    /// The coordinator's port on loopback.
+    public var port: Int
+    public var pythonEnvironment: String
+    /// Batches held at once.
+    public var capacity: Int
+    /// The secret the worker proves it knows; nil for a loopback worker of a job without one.
+    public var tokenFile: String?
+    public var keepAlive: KeepAlive?
+    /// `--log-level` and `--log-format`, as the job's own.
+    public var logLevel: String?
+    public var logFormat: String?
+
+    public init(executable: String, port: Int, pythonEnvironment: String, capacity: Int, tokenFile: String? = nil,
+                keepAlive: KeepAlive? = nil, logLevel: String? = nil, logFormat: String? = nil) {
+        self.executable = executable
+        self.port = port
+        self.pythonEnvironment = pythonEnvironment
+        self.capacity = capacity
+        self.tokenFile = tokenFile
+        self.keepAlive = keepAlive
+        self.logLevel = logLevel
+        self.logFormat = logFormat
+    }
+
+    /// The command line after the executable. The port is open before workers start, so a local
+    /// worker that cannot connect has nothing to wait for (`--connect-timeout 0`).
+    public var arguments: [String] {
+        var arguments = ["worker", Option.pythonEnvironment, pythonEnvironment, Option.capacity, String(capacity),
+                         Option.connectTimeout, "0"]
+        if let logLevel { arguments += [Option.logLevel, logLevel] }
+        if let logFormat { arguments += [Option.logFormat, logFormat] }
+        if let tokenFile { arguments += [Option.tokenFile, tokenFile] }
+        arguments += [Option.connect, "127.0.0.1:\(port)"]
+        if let keepAlive {
+            arguments += [Option.keepAlive, Option.idleTimeout, String(keepAlive.idleTimeout), Option.record, keepAlive.recordPath]
+        }
+        return arguments
+    }
+
+    /// What makes two launches' workers interchangeable, for naming a pool of kept workers: the
+    /// settings, without the port, the idle timeout and the record (which do not change what a worker does).
+    public var identity: [String] {
+        var same = self
+        same.port = 0
+        same.keepAlive = nil
+        return [same.executable] + same.arguments
+    }
+}
