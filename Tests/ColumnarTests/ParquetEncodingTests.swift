@@ -230,26 +230,26 @@ struct ParquetEncodingTests {
         stream += varint(zigzag(1)) + [0, 0, 0, 0]  // min delta 1, all bit widths 0
         var out = [Int32](repeating: 0, count: 3)
         let used = try stream.withUnsafeBytes { b in
-            try out.withUnsafeMutableBytes { try DeltaDecoders.binaryPacked(b, count: 3, width: 4, into: $0.baseAddress!) }
+            try out.withUnsafeMutableBytes { try DeltaBinaryPackedDecoder.decode(b, count: 3, width: 4, into: $0.baseAddress!) }
         }
         #expect(out == [Int32.max, Int32.min, Int32.min + 1] && used == stream.count)
         // Width 64 deltas for INT64.
         var wide = varint(128) + varint(1) + varint(2) + varint(zigzag(-5)) + varint(zigzag(0)) + [64]
         wide += withUnsafeBytes(of: UInt64(0x0123_4567_89AB_CDEF).littleEndian) { Array($0) } + [UInt8](repeating: 0, count: 127 * 8)
         var out64 = [Int64](repeating: 0, count: 2)
-        _ = try wide.withUnsafeBytes { b in try out64.withUnsafeMutableBytes { try DeltaDecoders.binaryPacked(b, count: 2, width: 8, into: $0.baseAddress!) } }
+        _ = try wide.withUnsafeBytes { b in try out64.withUnsafeMutableBytes { try DeltaBinaryPackedDecoder.decode(b, count: 2, width: 8, into: $0.baseAddress!) } }
         #expect(out64 == [-5, -5 &+ 0x0123_4567_89AB_CDEF])
         #expect(throws: ParquetFormatError.self) {
-            _ = try stream.withUnsafeBytes { b in try out.withUnsafeMutableBytes { try DeltaDecoders.binaryPacked(b, count: 4, width: 4, into: $0.baseAddress!) } }
+            _ = try stream.withUnsafeBytes { b in try out.withUnsafeMutableBytes { try DeltaBinaryPackedDecoder.decode(b, count: 4, width: 4, into: $0.baseAddress!) } }
         }
         let truncated = Array(wide.prefix(10))  // 3 of the 8 bytes the first delta needs
         #expect(throws: ParquetFormatError.self) {
-            _ = try truncated.withUnsafeBytes { b in try out64.withUnsafeMutableBytes { try DeltaDecoders.binaryPacked(b, count: 2, width: 8, into: $0.baseAddress!) } }
+            _ = try truncated.withUnsafeBytes { b in try out64.withUnsafeMutableBytes { try DeltaBinaryPackedDecoder.decode(b, count: 2, width: 8, into: $0.baseAddress!) } }
         }
         // Hostile headers: absurd block sizes are refused.
         let hostile = varint(1 << 40) + varint(4) + varint(3) + varint(0)
         #expect(throws: ParquetFormatError.self) {
-            _ = try hostile.withUnsafeBytes { b in try out.withUnsafeMutableBytes { try DeltaDecoders.binaryPacked(b, count: 3, width: 4, into: $0.baseAddress!) } }
+            _ = try hostile.withUnsafeBytes { b in try out.withUnsafeMutableBytes { try DeltaBinaryPackedDecoder.decode(b, count: 3, width: 4, into: $0.baseAddress!) } }
         }
     }
 }

@@ -1,10 +1,10 @@
-/// Decoders for the encodings of Parquet 2 writers (Encodings.md): DELTA_BINARY_PACKED,
-/// DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT.
+/// Decodes DELTA_BINARY_PACKED (Encodings.md "Delta encoding"): INT32 and INT64 values, and the
+/// lengths inside DELTA_LENGTH_BYTE_ARRAY and DELTA_BYTE_ARRAY.
 ///
 /// Counts in the data (block sizes, value totals, lengths) never size an allocation: values are
 /// written into buffers the caller sized from the page's value count, and every read is checked
 /// against the bytes of the page.
-enum DeltaDecoders {
+enum DeltaBinaryPackedDecoder {
     /// Largest DELTA_BINARY_PACKED block accepted (the spec's writers use 128 or 1024 values).
     static let maxBlockSize = 1 << 20
 
@@ -53,8 +53,8 @@ enum DeltaDecoders {
     /// values (as 4- or 8-byte little-endian integers, `width`) at `out`; the stream must hold at
     /// least `count` values. Arithmetic wraps in 64 bits, whose low 32 bits are INT32's wrapping
     /// arithmetic. Returns the bytes the whole stream occupies.
-    static func binaryPacked(_ data: UnsafeRawBufferPointer, count: Int, width: Int,
-                             into out: UnsafeMutableRawPointer?) throws -> Int {
+    static func decode(_ data: UnsafeRawBufferPointer, count: Int, width: Int,
+                       into out: UnsafeMutableRawPointer?) throws -> Int {
         var pos = 0
         let blockSize = try varint(data, &pos)
         let miniblocks = try varint(data, &pos)
@@ -117,9 +117,9 @@ enum DeltaDecoders {
 
     /// Decodes a stream of `count` Int32 lengths (DELTA_BINARY_PACKED) into `lengths`, checking
     /// each is non-negative; returns the stream's size and the sum of the lengths.
-    static func lengths(_ data: UnsafeRawBufferPointer, count: Int,
-                        into lengths: UnsafeMutablePointer<Int32>) throws -> (consumed: Int, total: Int) {
-        let consumed = try binaryPacked(data, count: count, width: 4, into: UnsafeMutableRawPointer(lengths))
+    static func decodeLengths(_ data: UnsafeRawBufferPointer, count: Int,
+                              into lengths: UnsafeMutablePointer<Int32>) throws -> (consumed: Int, total: Int) {
+        let consumed = try decode(data, count: count, width: 4, into: UnsafeMutableRawPointer(lengths))
         var total = 0
         for i in 0..<count {
             let l = lengths[i]
@@ -127,82 +127,5 @@ enum DeltaDecoders {
             total += Int(l)
         }
         return (consumed, total)
-    }
-
-    /// Walks `count` DELTA_LENGTH_BYTE_ARRAY values, calling `body` with each value's bytes.
-    static func forEachDeltaLength(_ data: UnsafeRawBufferPointer, count: Int, scratch: DecodeScratch,
-                                   _ body: (UnsafeRawPointer, Int) throws -> Void) throws {
-        guard count > 0 else { return }
-        let lengths = scratch.lengthBuffer(count, slot: 0)
-        let (consumed, total) = try Self.lengths(data, count: count, into: lengths)
-        guard total <= data.count - consumed else {
-            throw ParquetFormatError("DELTA_LENGTH_BYTE_ARRAY lengths sum to \(total) bytes, page holds \(data.count - consumed)")
-        }
-        var p = data.baseAddress! + consumed
-        for i in 0..<count {
-            let l = Int(lengths[i])
-            try body(p, l)
-            p += l
-        }
-    }
-
-    /// Walks `count` DELTA_BYTE_ARRAY values (prefix lengths, then suffixes as
-    /// DELTA_LENGTH_BYTE_ARRAY), calling `body` with each rebuilt value.
-    static func forEachDeltaByteArray(_ data: UnsafeRawBufferPointer, count: Int, scratch: DecodeScratch,
-                                      _ body: (UnsafeRawPointer, Int) throws -> Void) throws {
-        guard count > 0 else { return }
-        let prefixes = scratch.lengthBuffer(count, slot: 1)
-        let (prefixBytes, _) = try Self.lengths(data, count: count, into: prefixes)
-        let rest = UnsafeRawBufferPointer(rebasing: data[prefixBytes...])
-        let suffixes = scratch.lengthBuffer(count, slot: 0)
-        let (suffixBytes, total) = try Self.lengths(rest, count: count, into: suffixes)
-        guard total <= rest.count - suffixBytes else {
-            throw ParquetFormatError("DELTA_BYTE_ARRAY suffixes sum to \(total) bytes, page holds \(rest.count - suffixBytes)")
-        }
-        let value = scratch.previousValue
-        value.removeAll()
-        var p = rest.baseAddress! + suffixBytes
-        for i in 0..<count {
-            let prefix = Int(prefixes[i]), suffix = Int(suffixes[i])
-            guard prefix <= value.count else {
-                throw ParquetFormatError("DELTA_BYTE_ARRAY prefix of \(prefix) bytes exceeds the previous value's \(value.count)")
-            }
-            value.count = prefix
-            value.append(p, suffix)
-            p += suffix
-            try body(UnsafeRawPointer(value.base), value.count)
-        }
-    }
-
-    /// BYTE_STREAM_SPLIT: byte k of value i is at `k * stride + i`, where the stride is the
-    /// number of values the section holds (its size / `width`, as Arrow reads it). Writes the
-    /// first `count` values of `width` bytes to `out`.
-    static func byteStreamSplit(_ data: UnsafeRawBufferPointer, count: Int, width: Int,
-                                into out: UnsafeMutableRawPointer) throws {
-        guard count > 0 else { return }
-        let stride = data.count / width
-        guard stride >= count else {
-            throw ParquetFormatError("unexpected end of page: BYTE_STREAM_SPLIT needs \(count * width) bytes, page holds \(data.count)")
-        }
-        let src = data.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        let dst = out.assumingMemoryBound(to: UInt8.self)
-        switch width {
-        case 4:
-            for i in 0..<count {
-                let v = UInt32(src[i]) | UInt32(src[stride + i]) << 8 | UInt32(src[2 * stride + i]) << 16 | UInt32(src[3 * stride + i]) << 24
-                out.storeBytes(of: v.littleEndian, toByteOffset: i * 4, as: UInt32.self)
-            }
-        case 8:
-            for i in 0..<count {
-                var v: UInt64 = 0
-                for k in 0..<8 { v |= UInt64(src[k * stride + i]) << UInt64(8 * k) }
-                out.storeBytes(of: v.littleEndian, toByteOffset: i * 8, as: UInt64.self)
-            }
-        default:
-            for k in 0..<width {
-                let stream = src + k * stride
-                for i in 0..<count { dst[i * width + k] = stream[i] }
-            }
-        }
     }
 }

@@ -3,38 +3,15 @@
 ///
 /// Values are written densely (one per non-null slot); the caller spreads them over null slots.
 enum PlainDecoder {
-    /// Decodes `count` PLAIN values of `physical` type into `out`, converting to the storage type
-    /// `S` of the output column (same width: a copy; INT32 to 8/16 bits: truncation, as the
-    /// INT(8)/INT(16) annotations promise the values fit).
-    static func decodeFixed<S: FixedWidthInteger & UnsignedInteger>(
-        _ physical: ParquetPhysicalType, _ data: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<S>, count: Int
-    ) throws {
-        if count == 0 { return }
-        if physical == .boolean {
-            try decodeBooleans(data, into: out, count: count)
-            return
+    /// Copies `count` PLAIN values of `width` bytes (a fixed-width `physical` type other than
+    /// BOOLEAN: the values as stored) to `out`.
+    @inline(__always)
+    static func decodeFixedWidth(_ physical: ParquetPhysicalType, _ data: UnsafeRawBufferPointer, width: Int, count: Int,
+                                 into out: UnsafeMutableRawPointer) throws {
+        guard data.count >= count * width else {
+            throw ParquetFormatError("unexpected end of page: PLAIN \(physical.name) values need \(count * width) bytes, page holds \(data.count)")
         }
-        guard let width = physical.plainWidth else {
-            throw ParquetFormatError("PLAIN decoding of \(physical.name) into a fixed-width column is not supported")
-        }
-        let needed = count * width
-        guard data.count >= needed else {
-            throw ParquetFormatError("unexpected end of page: PLAIN \(physical.name) values need \(needed) bytes, page holds \(data.count)")
-        }
-        let src = data.baseAddress!
-        if width == MemoryLayout<S>.size {
-            UnsafeMutableRawPointer(out).copyMemory(from: src, byteCount: needed)
-        } else if width == 4 {
-            for i in 0..<count {
-                out[i] = S(truncatingIfNeeded: src.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self))
-            }
-        } else if width == 8 {
-            for i in 0..<count {
-                out[i] = S(truncatingIfNeeded: src.loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self))
-            }
-        } else {
-            throw ParquetFormatError("PLAIN \(physical.name) values cannot be stored in \(MemoryLayout<S>.size)-byte slots")
-        }
+        out.copyMemory(from: data.baseAddress!, byteCount: count * width)
     }
 
     /// Bit-packed booleans, LSB first, into one byte (0 or 1) per value.
