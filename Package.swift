@@ -39,7 +39,10 @@ let package = Package(
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
 
         // Column buffers, record batches, Parquet reading and writing, dataset discovery.
-        .target(name: "Columnar", dependencies: ["CZstd", "CSnappy", "CZlib", "CLZ4"]),
+        .target(name: "Columnar"),
+        // Parquet: hand-written Thrift compact protocol, metadata, page decoding and encoding, codecs,
+        // file reader and writer, dataset discovery.
+        .target(name: "Parquet", dependencies: ["Columnar", "CZstd", "CSnappy", "CZlib", "CLZ4"]),
         // SHA-256, HMAC-SHA256 and constant-time comparison over OpenSSL's libcrypto (EVP); hex text.
         .target(name: "Digest", dependencies: ["CSSL"]),
         // Frames and messages between coordinator and workers; socket transport, optionally TLS.
@@ -54,7 +57,7 @@ let package = Package(
         ]),
         // The embedded interpreter: start it, load a model once, predict, build result columns.
         // Its Python (Python/*.py) is compiled into the binary as strings by EmbedPythonPlugin.
-        .target(name: "PyFunc", dependencies: ["CPython", "MLflowModel", "Columnar"], plugins: ["EmbedPythonPlugin"]),
+        .target(name: "PyFunc", dependencies: ["CPython", "MLflowModel", "Columnar", "Parquet"], plugins: ["EmbedPythonPlugin"]),
         // Build time only: writes a .py file as a Swift string literal, for EmbedPythonPlugin.
         .executableTarget(name: "EmbedPython"),
         .plugin(name: "EmbedPythonPlugin", capability: .buildTool(), dependencies: ["EmbedPython"]),
@@ -67,34 +70,34 @@ let package = Package(
         .target(name: "WorkerLaunch"),
         // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.
         .target(name: "Coordinator", dependencies: [
-            "Wire", "Columnar", "MLflowModel", "WorkerLaunch", "Digest", "CMalloc",
+            "Wire", "Columnar", "Parquet", "MLflowModel", "WorkerLaunch", "Digest", "CMalloc",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Decode throughput of the Parquet reader, for bench/decode_bench.py.
-        .executableTarget(name: "decode-bench", dependencies: ["Columnar"], path: "bench/decode-bench"),
+        .executableTarget(name: "decode-bench", dependencies: ["Columnar", "Parquet"], path: "bench/decode-bench"),
         // SHA-256 throughput of Digest's file hashing, for bench/digest_bench.py.
         .executableTarget(name: "digest-bench", dependencies: ["Digest"], path: "bench/digest-bench"),
         // The command-line tool: argument parsing and wiring only.
         .executableTarget(name: "ScoreCluster", dependencies: [
-            "Coordinator", "Worker", "WorkerLaunch", "MLflowModel", "PyFunc",
+            "Coordinator", "Worker", "WorkerLaunch", "MLflowModel", "PyFunc", "Columnar", "Parquet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Paths and process helpers shared by the tests.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "TestSupport"]),
+        .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "Parquet", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "MLflowModel", "Columnar", "TestSupport"]),
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
         .testTarget(name: "MLflowModelTests", dependencies: ["MLflowModel", "Columnar", "Digest", "TestSupport"]),
-        .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "MLflowModel", "Columnar", "Digest", "TestSupport"]),
+        .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "MLflowModel", "Columnar", "Parquet", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
-            "Coordinator", "MLflowModel", "Wire", "WorkerLaunch", "Columnar", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            "Coordinator", "MLflowModel", "Wire", "WorkerLaunch", "Columnar", "Parquet", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "Parquet", "TestSupport"]),
     ]
 )
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MLflowModel
 import Wire
+import Parquet
 
 /// The running job, owned by the control thread: an interpreter of two state machines. Every
 /// other thread talks to it through `JobEvent`s; it turns them into events of the `Scheduler`

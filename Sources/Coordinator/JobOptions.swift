@@ -1,6 +1,7 @@
 import Columnar
 import Wire
 import MLflowModel
+import Parquet
 
 /// Everything a scoring job is told by its user.
 public struct JobOptions: Sendable {

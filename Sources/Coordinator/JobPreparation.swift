@@ -1,6 +1,7 @@
 import Columnar
 import Foundation
 import MLflowModel
+import Parquet
 
 /// Everything checked before any worker starts: the model's MLmodel, the result type, the
 /// Python environment, every input footer and the selected columns in every file.

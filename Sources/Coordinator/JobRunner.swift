@@ -7,6 +7,7 @@ import Logging
 import MLflowModel
 import Wire
 import WorkerLaunch
+import Parquet
 
 /// Runs one scoring job on this machine: validates everything up front, starts local worker
 /// processes that connect back over TCP, feeds them batches, merges their results in input

@@ -1,6 +1,7 @@
 import Columnar
 import Foundation
 import Wire
+import Parquet
 
 /// Writes finished blocks on its own thread into their partition's output file, and commits the
 /// file (fsync, rename, manifest) when the partition's last block is written. A block is one

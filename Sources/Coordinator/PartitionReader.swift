@@ -1,5 +1,6 @@
 import Columnar
 import Foundation
+import Parquet
 
 /// Decodes blocks in input order on its own thread, at most `maxBuffered` ahead of the output
 /// writer, reading only the pages that hold each block's rows: coordinator memory is a few

@@ -1,5 +1,6 @@
 import Columnar
 import Foundation
+import Parquet
 
 /// What `_failed/` holds for a partition set aside (`--max-failed-partitions`).
 enum QuarantineRecord {

@@ -2,6 +2,7 @@ import CPython
 import Columnar
 import Foundation
 import MLflowModel
+import Parquet
 
 /// Scores a small Parquet input in this process, like `mlflow models predict`: the engine of
 /// `score-cluster model predict`.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import Columnar
+import Parquet
 import Coordinator
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import Columnar
+import Parquet
 import Coordinator
 
 /// Prints the first rows of a job's output, read back from the committed files.

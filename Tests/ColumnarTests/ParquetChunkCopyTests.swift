@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Columnar
+@testable import Parquet
 
 /// Kept columns copied chunk by chunk (`ParquetFileWriter.write(_:copying:)`): the output reads
 /// back, with score-cluster's reader and with pyarrow, with the input's values; chunks that

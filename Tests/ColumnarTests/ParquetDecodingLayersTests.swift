@@ -1,5 +1,6 @@
 import Testing
 @testable import Columnar
+@testable import Parquet
 
 /// The layers of the column chunk decoder on hand-made bytes: the encoding enum, the page reader,
 /// the level decoder, the small value decoders and the spreading of dense values over nulls.

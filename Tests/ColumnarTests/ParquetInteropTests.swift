@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Columnar
+@testable import Parquet
 
 /// Files written by DuckDB, polars and fastparquet are read as pyarrow reads them; files
 /// score-cluster writes are read by pyarrow, DuckDB and polars with the same values and types.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Columnar
+@testable import Parquet
 
 @Suite("Parquet malformed input", .enabled(if: TestEnvironment.hasParquetTesting, "needs the parquet-testing files in ../shared"))
 struct ParquetMalformedTests {

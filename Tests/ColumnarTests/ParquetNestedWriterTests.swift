@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Columnar
+@testable import Parquet
 
 /// Nested columns (models' array, struct and map results) written by `ParquetFileWriter` and
 /// read back by pyarrow, DuckDB and polars.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Columnar
+@testable import Parquet
 
 /// pyarrow's view of one column of one row group: values in a canonical text form (see
 /// `canonicalValues`), nil for null.

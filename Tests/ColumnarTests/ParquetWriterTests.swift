@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Columnar
+@testable import Parquet
 
 @Suite("Parquet writer")
 struct ParquetWriterTests {

@@ -1,4 +1,5 @@
 import Columnar
+import Parquet
 import Foundation
 import TestSupport
 import Testing

@@ -1,5 +1,6 @@
 import Columnar
 import Foundation
+import Parquet
 
 // Decode throughput of score-cluster's Parquet reader on one thread, for bench/decode_bench.py.
 // Usage: bench <file.parquet> [repeats]

@@ -1,0 +1,111 @@
+import Foundation
+import Columnar
+
+/// A Parquet dataset: one file, or a directory of part files as Spark, pyarrow and DuckDB write them.
+///
+/// Files are taken in sorted name order; names starting with `_` or `.` (`_SUCCESS`,
+/// `_metadata`, `.crc` files) are skipped, as are subdirectories. Every footer is read up front,
+/// so that a malformed file or a schema mismatch stops a job before any work.
+public struct ParquetDataset: Sendable {
+    /// The path the user gave.
+    public let path: String
+    /// The files, in order.
+    public let files: [ParquetFileReader]
+
+    /// Opens every part file of the dataset at `path`; with `verifyChecksums`, pages that carry a
+    /// CRC are checked when they are decoded.
+    public init(path: String, verifyChecksums: Bool = false) throws(DatasetError) {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw DatasetError("input '\(url.path)' does not exist")
+        }
+        var paths: [String] = []
+        if isDirectory.boolValue {
+            let names: [String]
+            do { names = try FileManager.default.contentsOfDirectory(atPath: url.path) } catch {
+                throw DatasetError("cannot list input directory '\(url.path)': \(error.localizedDescription)")
+            }
+            for name in names.sorted() where !name.hasPrefix("_") && !name.hasPrefix(".") {
+                let file = url.appendingPathComponent(name).path
+                var sub: ObjCBool = false
+                if FileManager.default.fileExists(atPath: file, isDirectory: &sub), !sub.boolValue { paths.append(file) }
+            }
+            guard !paths.isEmpty else {
+                throw DatasetError("input directory '\(url.path)' holds no data files (names starting with _ or . are skipped)")
+            }
+        } else {
+            paths = [url.path]
+        }
+        var readers: [ParquetFileReader] = []
+        for file in paths {
+            do { readers.append(try ParquetFileReader(path: file, verifyChecksums: verifyChecksums)) } catch let error as ParquetError {
+                throw DatasetError("\(error)", file: file)
+            } catch {
+                throw DatasetError("cannot read \(file): \(error)", file: file)
+            }
+        }
+        self.path = url.path
+        self.files = readers
+    }
+
+    /// Total rows over all files.
+    public var rowCount: Int { files.reduce(0) { $0 + $1.rowCount } }
+
+    /// The columns of the first file, in schema order.
+    public var columnNames: [String] { files.first?.columns.map(\.name) ?? [] }
+
+    /// Resolves `names` to a schema every file shares, and to each file's column indices.
+    ///
+    /// Fails, naming the file and column, when a column is missing from a file, has a type
+    /// score-cluster cannot read, or differs in type between files. A column is nullable in
+    /// the result when it is nullable in any file.
+    public func resolve(columns names: [String]) throws(DatasetError) -> (schema: Schema, indices: [[Int]]) {
+        var fields: [Field] = []
+        var indices: [[Int]] = Array(repeating: [], count: files.count)
+        for name in names {
+            var field: Field?
+            for (f, file) in files.enumerated() {
+                guard let index = file.columns.firstIndex(where: { $0.name == name }) else {
+                    let available = file.columns.map(\.name).joined(separator: ", ")
+                    throw DatasetError("column '\(name)' is not in \(file.path) (it has: \(available))", file: file.path, column: name)
+                }
+                let descriptor = file.columns[index]
+                guard let type = descriptor.dataType else {
+                    let why = descriptor.unsupportedReason ?? "its type is not supported"
+                    throw DatasetError("column '\(name)' of \(file.path) cannot be read: \(why); leave it out with --keep-columns or --columns",
+                                       file: file.path, column: name)
+                }
+                if let existing = field {
+                    guard existing.type == type else {
+                        throw DatasetError("""
+                            column '\(name)' is \(type) (\(descriptor.physicalType)) in \(file.path) but \(existing.type) \
+                            in \(files[0].path); all files of a dataset must share the selected columns' types
+                            """, file: file.path, column: name)
+                    }
+                    field!.nullable = existing.nullable || descriptor.nullable
+                } else {
+                    field = Field(name: name, type: type, nullable: descriptor.nullable)
+                }
+                indices[f].append(index)
+            }
+            fields.append(field!)
+        }
+        return (Schema(fields), indices)
+    }
+}
+
+/// A dataset that cannot be used, with a message naming the file and column.
+public struct DatasetError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var file: String?
+    public var column: String?
+
+    public init(_ message: String, file: String? = nil, column: String? = nil) {
+        self.message = message
+        self.file = file
+        self.column = column
+    }
+
+    public var description: String { message }
+}
