@@ -38,7 +38,7 @@ let package = Package(
         // glibc's malloc.h (mallopt), for the coordinator's memory tuning.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
 
-        // Column buffers, record batches, Parquet reading and writing, dataset discovery.
+        // Columns in memory: 64-byte aligned buffers, data types, fields, record batches. No C library.
         .target(name: "Columnar"),
         // Parquet: hand-written Thrift compact protocol, metadata, page decoding and encoding, codecs,
         // file reader and writer, dataset discovery.
