@@ -102,8 +102,11 @@ struct JobLifecycle {
     private(set) var lastHeard: [WorkerID: Date] = [:]
     /// Which worker holds each batch handed out, since when.
     private(set) var held: [TaskID: (worker: WorkerID, since: Date)] = [:]
-    /// Workers that loaded the model.
+    /// Workers that loaded the model (also those gone since).
     private(set) var readyCount = 0
+    /// Ready workers held back until `minWorkers` are ready; nil once the gate is open. Apart
+    /// from the state, so that an interruption while starting keeps the gate as it was.
+    private var waitingAtGate: [WorkerID]? = []
     private var blocksHeld = 0
     private var readerPaused = false
     private(set) var schedulingFinished = false
@@ -140,19 +143,22 @@ struct JobLifecycle {
             return []
         case .workerReady(let id):
             readyCount += 1
-            guard case .starting(let waiting, let deadline) = state else { return [.startScoring([id])] }
-            guard readyCount >= configuration.minWorkers else {
-                state = .starting(ready: waiting + [id], deadline: deadline)
+            guard let waiting = waitingAtGate.map({ $0 + [id] }) else { return [.startScoring([id])] }
+            guard waiting.count >= configuration.minWorkers else {
+                waitingAtGate = waiting
+                if case .starting(_, let deadline) = state { state = .starting(ready: waiting, deadline: deadline) }
                 return []
             }
-            state = .running
-            return [.startScoring(waiting + [id])]
+            waitingAtGate = nil
+            if case .starting = state { state = .running }
+            return [.startScoring(waiting)]
         case .workerGone(let id):
             lastHeard[id] = nil
             held = held.filter { $0.value.worker != id }
-            if case .starting(let waiting, let deadline) = state, waiting.contains(id) {
-                state = .starting(ready: waiting.filter { $0 != id }, deadline: deadline)
-                readyCount -= 1
+            if let waiting = waitingAtGate, waiting.contains(id) {
+                // Gone before the gate opened: it no longer counts toward it.
+                waitingAtGate = waiting.filter { $0 != id }
+                if case .starting(_, let deadline) = state { state = .starting(ready: waitingAtGate!, deadline: deadline) }
             }
             return []
         case .taskSent(let task, let worker, let now):

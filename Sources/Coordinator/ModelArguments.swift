@@ -18,6 +18,10 @@ enum ModelArguments {
             }
             config[key] = scalar(value)
         }
+        for (key, value) in config.sorted(by: { $0.key < $1.key }) where !value.isFinite {
+            throw JobError("the model's config key '\(key)' holds NaN or infinity, which cannot be passed to its loader as JSON; "
+                           + "override it with --model-config \(key)=VALUE")
+        }
         return config.isEmpty ? nil : config
     }
 
@@ -57,7 +61,7 @@ enum ModelArguments {
             default: return nil
             }
         case "integer", "long": return Int(text).map(JSONValue.int)
-        case "float", "double": return Double(text).map(JSONValue.double)
+        case "float", "double": return Double(text).flatMap { $0.isFinite ? JSONValue.double($0) : nil }
         default: return nil
         }
     }
@@ -65,7 +69,7 @@ enum ModelArguments {
     /// A config value: a number or boolean when it reads as one, else the text.
     static func scalar(_ text: String) -> JSONValue {
         if let int = Int(text) { return .int(int) }
-        if let double = Double(text) { return .double(double) }
+        if let double = Double(text), double.isFinite { return .double(double) }
         if text == "true" || text == "True" { return .bool(true) }
         if text == "false" || text == "False" { return .bool(false) }
         return .string(text)

@@ -56,9 +56,13 @@ public final class WarmWorkerPool {
     }
 
     /// The pool's name for `workers` workers started as `launch` (its identity: the settings
-    /// that change what a worker does).
+    /// that change what a worker does) by this build of the executable (its size and change
+    /// time: workers of an earlier build at the same path, which may speak another protocol, are not reused).
     static func name(launch: WorkerLaunch, workers: Int) -> String {
-        "pool-" + SHA256.hex(Array((launch.identity + ["--workers", "\(workers)"]).joined(separator: "\u{0}").utf8)).prefix(16)
+        var info = stat()
+        let build = stat(launch.executable, &info) == 0 ? "\(info.st_size)-\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "?"
+        let identity = launch.identity + ["--workers", "\(workers)", "build", build]
+        return "pool-" + SHA256.hex(Array(identity.joined(separator: "\u{0}").utf8)).prefix(16)
     }
 
     /// A new record file for a worker about to start.

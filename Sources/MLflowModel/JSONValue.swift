@@ -45,6 +45,16 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
 
     public var description: String { jsonText }
 
+    /// Whether JSON can hold it: no NaN or infinity anywhere inside (YAML's `.nan` and `.inf` can be read, not sent).
+    public var isFinite: Bool {
+        switch self {
+        case .double(let value): value.isFinite
+        case .array(let values): values.allSatisfy(\.isFinite)
+        case .object(let members): members.values.allSatisfy(\.isFinite)
+        case .null, .bool, .int, .string: true
+        }
+    }
+
     /// Parses JSON text; nil when it is not JSON.
     public init?(json text: String) {
         guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return nil }

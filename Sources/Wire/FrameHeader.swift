@@ -7,7 +7,9 @@ public struct FrameHeader: Sendable, Equatable {
     public static let size = 16
     public static let magic: (UInt8, UInt8, UInt8, UInt8) = (0x53, 0x43, 0x46, 0x31) // "SCF1"
     /// The protocol version this build speaks.
-    public static let currentVersion: UInt8 = 1
+    /// 2: typed `JobSpec` (the result type as DDL text, model config and params as JSON values,
+    /// the memory limit); a worker or coordinator of version 1 is refused, not misread.
+    public static let currentVersion: UInt8 = 2
 
     public var version: UInt8
     public var type: MessageType

@@ -26,20 +26,25 @@ public struct KeptWorkerRecord: Sendable, Codable, Equatable {
     }
 
     /// Writes the record at `path` and takes its lock for the life of the process.
+    ///
+    /// The file is written and locked under a temporary name and then renamed into place, so
+    /// that a reader never sees it unlocked or empty. Processes the worker forks (a model's
+    /// `multiprocessing`) close their copy of the descriptor at once, so that one outliving the
+    /// worker cannot keep its record alive.
     /// - Throws: a message naming the file when it cannot be written or is held by another process.
     public static func hold(path: String, record: KeptWorkerRecord) throws(RecordError) -> Held {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw RecordError("cannot write the worker record \(path): \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            throw RecordError("the worker record \(path) is held by another running worker")
-        }
+        if live(at: path) != nil { throw RecordError("the worker record \(path) is held by another running worker") }
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RecordError("cannot write the worker record \(temporary): \(String(cString: strerror(errno)))") }
         let bytes = Array((try? JSONEncoder().encode(record)) ?? Data())
-        guard ftruncate(fd, 0) == 0, write(fd, bytes, bytes.count) == bytes.count else {
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0, write(fd, bytes, bytes.count) == bytes.count, rename(temporary, path) == 0 else {
             let why = String(cString: strerror(errno))
             close(fd)
+            unlink(temporary)
             throw RecordError("cannot write the worker record \(path): \(why)")
         }
+        ForkedChildren.close(fd)
         return Held(fd: fd)
     }
 
@@ -65,5 +70,18 @@ public struct KeptWorkerRecord: Sendable, Codable, Equatable {
         public var message: String
         init(_ message: String) { self.message = message }
         public var description: String { message }
+    }
+}
+
+/// Closes a descriptor in every child this process forks (`pthread_atfork`), so that a lock the
+/// process holds on it ends with the process, not with its longest-lived child.
+private enum ForkedChildren {
+    nonisolated(unsafe) static var descriptor: Int32 = -1
+
+    static func close(_ fd: Int32) {
+        descriptor = fd
+        pthread_atfork(nil, nil) {
+            if ForkedChildren.descriptor >= 0 { Glibc.close(ForkedChildren.descriptor) }
+        }
     }
 }

@@ -143,4 +143,23 @@ struct JobLifecycleTests {
             #expect(life.state == .done && life.isOver)
         }
     }
+
+    @Test("an interruption while waiting at the --min-workers gate keeps the gate: no batch goes out below the minimum")
+    func interruptedAtGate() {
+        var life = Self.life { $0.minWorkers = 2 }
+        _ = life.handle(.workerJoined(0, at: Self.at(1)))
+        _ = life.handle(.workerReady(0))
+        _ = life.handle(.interrupted("SIGINT", at: Self.at(2)))
+        _ = life.handle(.workerJoined(1, at: Self.at(3)))
+        #expect(life.handle(.workerReady(1)) == [.startScoring([0, 1])], "the gate opens with both, as without the interruption")
+    }
+
+    @Test("a ready worker that left still counts as a worker that was ready: no startup failure")
+    func readyThenGoneIsNotAStartupFailure() {
+        var life = Self.life { $0.minWorkers = 2 }
+        _ = life.handle(.workerJoined(0, at: Self.at(1)))
+        _ = life.handle(.workerReady(0))
+        _ = life.handle(.workerGone(0))
+        #expect(!life.handle(.tick(Self.at(61))).contains { if case .fail = $0 { true } else { false } })
+    }
 }

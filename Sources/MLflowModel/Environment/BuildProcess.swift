@@ -12,9 +12,6 @@ enum BuildProcess {
         var output: String
     }
 
-    /// pip's output for a large environment is a few hundred KiB; past this much, something is wrong.
-    static let outputLimit = 64 << 20
-
     /// The environment for venv and pip: the caller's, without what would redirect Python or pip elsewhere.
     static var childEnvironment: [String: String] {
         var env = ProcessInfo.processInfo.environment
@@ -30,15 +27,15 @@ enum BuildProcess {
 
     /// Runs `executable` in `directory` to completion, standard input empty.
     ///
-    /// The builder's callers are synchronous (job preparation, a worker before its interpreter
-    /// starts), so this waits on a semaphore for the asynchronous run: it must not be called
-    /// from a task of Swift's cooperative pool, which it would block.
+    /// The builder's callers are synchronous (job preparation, tests), so the asynchronous run is
+    /// driven on the calling thread itself (`CallingThreadExecutor`): it needs no thread of Swift's
+    /// cooperative pool, which a caller on that pool could otherwise be waiting for.
     static func run(_ executable: String, _ arguments: [String], directory: String) -> Result {
+        let executor = CallingThreadExecutor()
         let box = ResultBox()
-        let done = DispatchSemaphore(value: 0)
         let environment = Environment.custom(Dictionary(uniqueKeysWithValues: childEnvironment.map { (Environment.Key(rawValue: $0.key)!, $0.value) }))
-        Task.detached {
-            defer { done.signal() }
+        Task(executorPreference: executor) {
+            defer { executor.finish() }
             do {
                 let result = try await Subprocess.run(
                     .path(FilePath(executable)), arguments: Arguments(arguments), environment: environment,
@@ -49,17 +46,58 @@ enum BuildProcess {
                 case .signaled(let signal): 128 + signal
                 }
                 box.result = Result(status: status, output: result.standardOutput)
+            } catch let error as SubprocessError where "\(error)".contains("outputLimitExceeded") {
+                box.result = Result(status: -1, output: "\(executable) printed more than \(outputLimit >> 20) MiB; stopped reading it")
             } catch {
                 box.result = Result(status: -1, output: "cannot run \(executable): \(error)")
             }
         }
-        done.wait()
+        executor.runUntilFinished()
         return box.result
     }
 
-    /// Carries the result out of the task; the semaphore orders the write before the read.
+    /// Carries the result out of the task; `runUntilFinished` returns only after the task wrote it.
     private final class ResultBox: @unchecked Sendable {
         var result = Result(status: -1, output: "")
+    }
+
+    /// pip's output for a large environment is a few hundred KiB; past this much, something is wrong.
+    static let outputLimit = 16 << 20
+}
+
+/// A task executor whose jobs run on the thread that calls `runUntilFinished`: a synchronous
+/// function can await an asynchronous one without blocking a cooperative thread for it.
+final class CallingThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var finished = false
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.withLock {
+            jobs.append(job)
+            condition.signal()
+        }
+    }
+
+    /// Ends `runUntilFinished` once the jobs queued so far have run.
+    func finish() {
+        condition.withLock {
+            finished = true
+            condition.signal()
+        }
+    }
+
+    /// Runs enqueued jobs on this thread until `finish()`.
+    func runUntilFinished() {
+        while true {
+            let next: UnownedJob? = condition.withLock {
+                while jobs.isEmpty && !finished { condition.wait() }
+                return jobs.isEmpty ? nil : jobs.removeFirst()
+            }
+            guard let next else { return }
+            next.runSynchronously(on: asUnownedTaskExecutor())
+        }
     }
 }
 
