@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(name: "digest-bench", dependencies: ["Digest"], path: "bench/digest-bench"),
         // The command-line tool: argument parsing and wiring only.
         .executableTarget(name: "ScoreCluster", dependencies: [
-            "Coordinator", "Worker", "WorkerLaunch", "MLflowModel", "PyFunc", "Columnar", "Parquet",
+            "Coordinator", "Worker", "WorkerLaunch", "MLflowModel", "PyFunc", "Columnar", "Parquet", "Digest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -2,6 +2,20 @@ import CSSL
 
 // MARK: - OpenSSL contexts
 
+/// libcrypto's process-wide state.
+public enum LibCryptoRuntime {
+    /// Initialises libcrypto without its exit handler. By default OpenSSL frees its global state
+    /// in an `atexit` handler; a thread still hashing then (the coordinator's acceptor answering a
+    /// kept worker that reconnects while the job's process exits) dereferences freed locks and
+    /// crashes the process. Called by `main` before anything else touches OpenSSL, and by every
+    /// context before its first use; only the first call has an effect.
+    public static func startWithoutExitHandler() { _ = started }
+
+    private static let started: Void = {
+        _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_ATEXIT), nil)
+    }()
+}
+
 /// Failures of libcrypto calls that can only fail when memory runs out or the library is broken
 /// (SHA-256 and HMAC are always available in OpenSSL 3's default provider): there is nothing a
 /// caller could do about them, so they stop the process, saying which call failed and why.
@@ -35,6 +49,7 @@ final class SHA256Context: @unchecked Sendable {
 
     /// A context with nothing hashed yet.
     init() {
+        LibCryptoRuntime.startWithoutExitHandler()
         guard let pointer = EVP_MD_CTX_new() else { LibCrypto.fail("EVP_MD_CTX_new") }
         self.pointer = pointer
         LibCrypto.check(EVP_DigestInit_ex(pointer, EVP_sha256(), nil), "EVP_DigestInit_ex(SHA-256)")
@@ -73,6 +88,7 @@ final class HMACAlgorithm: @unchecked Sendable {
     static let shared = HMACAlgorithm()
 
     private init() {
+        LibCryptoRuntime.startWithoutExitHandler()
         guard let pointer = EVP_MAC_fetch(nil, "HMAC", nil) else { LibCrypto.fail("EVP_MAC_fetch(HMAC)") }
         self.pointer = pointer
     }

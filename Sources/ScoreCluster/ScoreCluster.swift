@@ -4,6 +4,7 @@
 import Glibc
 import ArgumentParser
 import Coordinator
+import Digest
 
 @main
 struct ScoreCluster: ParsableCommand {
@@ -23,6 +24,8 @@ struct ScoreCluster: ParsableCommand {
         // A closed standard error or output (`| head -c1`) makes writes fail with EPIPE, which
         // every writer ignores, instead of killing the process part-way through a job.
         signal(SIGPIPE, SIG_IGN)
+        // Before any thread can touch OpenSSL: no exit handler freeing it under a thread still hashing.
+        LibCryptoRuntime.startWithoutExitHandler()
         var command: ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }
         do { try command.run() } catch { exit(withError: error) }

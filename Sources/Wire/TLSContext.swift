@@ -1,4 +1,5 @@
 import CSSL
+import Digest
 import Foundation
 
 /// TLS settings for links that leave the machine, shared by all of one side's connections.
@@ -66,6 +67,7 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     private static func makeContext(_ method: OpaquePointer?) throws(WireError) -> OpaquePointer {
+        LibCryptoRuntime.startWithoutExitHandler()
         ERR_clear_error()
         guard let context = SSL_CTX_new(method) else { throw .tls("cannot create a TLS context: \(errors())") }
         guard cssl_ctx_set_min_tls13(context) == 1 else {
