@@ -163,11 +163,11 @@ public final class JobRunner: @unchecked Sendable {
                 case .local:
                     if let pool, let state = pool.load(), let reused = try? Listener(host: "127.0.0.1", port: state.port) {
                         listener = reused
-                        kept = WarmWorkerPool.liveWorkers(state)
+                        kept = pool.liveWorkers(state)
                     } else {
                         listener = try Listener(host: "127.0.0.1", port: 0)
                         // Workers of a pool whose port is taken by now cannot find this job; let them go.
-                        if let state = pool?.load() { WarmWorkerPool.liveWorkers(state).forEach { kill($0.pid, SIGTERM) } }
+                        if let pool, let state = pool.load() { pool.liveWorkers(state).forEach { kill($0.pid, SIGTERM) } }
                     }
                 case .listen(let host, let port, _): listener = try Listener(host: host, port: port)
                 }
@@ -269,7 +269,7 @@ public final class JobRunner: @unchecked Sendable {
             // Workers this job gave up on (stuck in predict, broken) are not kept; the rest are.
             watch.stop()
             let ours = kept.map(\.path) + records.all
-            let live = WarmWorkerPool.liveWorkers(.init(port: port, pids: [], records: ours))
+            let live = pool!.liveWorkers(.init(port: port, pids: [], records: ours))
             for worker in live where lost.contains(worker.pid) { kill(worker.pid, SIGKILL) }
             let alive = live.filter { !lost.contains($0.pid) }
             do { try pool!.save(.init(port: port, pids: alive.map(\.pid), records: alive.map(\.path))) } catch {

@@ -70,6 +70,23 @@ public final class WarmWorkerPool {
         "\(directory)/\(name).worker-\(UUID().uuidString.lowercased().prefix(12)).record"
     }
 
+    /// Whether `path` is one of this pool's record files (so that one may be removed).
+    func isOwnRecord(_ path: String) -> Bool {
+        let file = URL(fileURLWithPath: path).lastPathComponent
+        return URL(fileURLWithPath: path).deletingLastPathComponent().path == directory
+            && file.hasPrefix("\(name).worker-") && file.hasSuffix(".record") && !file.contains("/")
+    }
+
+    /// Those of `state`'s workers still running (`liveWorkers`); the records of those that ended
+    /// are removed, only where they are this pool's own files.
+    func liveWorkers(_ state: State) -> [LiveWorker] {
+        let live = Self.heldRecords(state)
+        for path in state.records where isOwnRecord(path) && !live.contains(where: { $0.path == path }) {
+            unlink(path)
+        }
+        return live
+    }
+
     /// Takes pool `name`'s lock; nil when another job holds it.
     /// - Throws: `JobError` when the directory or the lock file cannot be made.
     static func acquire(name: String, directory: String) throws(JobError) -> WarmWorkerPool? {
@@ -153,8 +170,7 @@ public final class WarmWorkerPool {
     }
 
     /// Those of `state`'s workers still running: their records are held and name the port.
-    /// Records of workers that ended are removed.
-    static func liveWorkers(_ state: State) -> [LiveWorker] {
+    private static func heldRecords(_ state: State) -> [LiveWorker] {
         state.records.compactMap { path in
             KeptWorkerRecord.live(at: path).flatMap { $0.port == state.port ? LiveWorker(record: $0, path: path) : nil }
         }
@@ -170,7 +186,7 @@ public final class WarmWorkerPool {
                 return "\(name): a job is using these workers; run stop-workers again once it ends"
             }
             defer { pool.release() }
-            let live = pool.load().map(liveWorkers) ?? []
+            let live = pool.load().map(pool.liveWorkers) ?? []
             for worker in live { kill(worker.pid, SIGTERM) }
             try? FileManager.default.removeItem(atPath: pool.statePath)
             return "\(name): stopped \(live.count) worker(s)\(live.isEmpty ? "" : " (pid \(live.map { String($0.pid) }.joined(separator: ", ")))")"

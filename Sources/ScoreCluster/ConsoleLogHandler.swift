@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import WorkerLaunch
 
 /// How log records are written to standard error.
 enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
@@ -14,11 +15,11 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// `--log-level` and `--log-format`, shared by every command that logs.
 struct LoggingArguments: ParsableArguments {
-    @Option(name: .customLong("log-level"),
+    @Option(name: .customLong(WorkerLaunch.Option.logLevel),
             help: ArgumentHelp("Least severe messages shown: trace, debug (phase timings, metadata), info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
 
-    @Option(name: .customLong("log-format"),
+    @Option(name: .customLong(WorkerLaunch.Option.logFormat),
             help: ArgumentHelp("text (lines for people) or json (one object per line, for log collectors).", valueName: "text|json"))
     var logFormat: LogFormat = .text
 

@@ -17,17 +17,17 @@ struct WorkerCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The coordinator's address.", valueName: "host:port"))
+    @Option(name: .customLong(WorkerLaunch.Option.connect), help: ArgumentHelp("The coordinator's address.", valueName: "host:port"))
     var connect: String
 
-    @Option(name: .customLong("python-env"),
+    @Option(name: .customLong(WorkerLaunch.Option.pythonEnvironment),
             help: ArgumentHelp("Python virtual environment to use (default: $VIRTUAL_ENV, else the project's .venv).", valueName: "dir"))
     var pythonEnv: String?
 
-    @Option(name: .long, help: ArgumentHelp("Batches held at once: one being scored, the rest queued.", valueName: "n"))
+    @Option(name: .customLong(WorkerLaunch.Option.capacity), help: ArgumentHelp("Batches held at once: one being scored, the rest queued.", valueName: "n"))
     var capacity: Int = 3
 
-    @Option(name: .customLong("token-file"),
+    @Option(name: .customLong(WorkerLaunch.Option.tokenFile),
             help: ArgumentHelp("File holding the shared secret (mode 0600); default: $SCORE_CLUSTER_TOKEN.", valueName: "file"))
     var tokenFile: String?
 
@@ -43,19 +43,19 @@ struct WorkerCommand: ParsableCommand {
             help: ArgumentHelp("Where models received from coordinators are kept (default: ~/.cache/score-cluster/models).", valueName: "dir"))
     var modelCache: String?
 
-    @Option(name: .customLong("connect-timeout"),
+    @Option(name: .customLong(WorkerLaunch.Option.connectTimeout),
             help: ArgumentHelp("Seconds to keep retrying while the coordinator is not reachable yet.", valueName: "seconds"))
     var connectTimeout: Double = 60
 
-    @Flag(name: .customLong("keep-alive"),
+    @Flag(name: .customLong(WorkerLaunch.Option.keepAlive),
           help: "After a job, wait for the next coordinator on the same address, keeping the interpreter and the model loaded (reused when the next job has the same model).")
     var keepAlive = false
 
-    @Option(name: .customLong("idle-timeout"),
+    @Option(name: .customLong(WorkerLaunch.Option.idleTimeout),
             help: ArgumentHelp("With --keep-alive: exit after this many seconds without a job (default: wait for ever).", valueName: "seconds"))
     var idleTimeout: Double?
 
-    @Option(name: .customLong(String(WorkerLaunch.Option.record.dropFirst(2))),
+    @Option(name: .customLong(WorkerLaunch.Option.record),
             help: ArgumentHelp("With --keep-alive: a file this worker writes and keeps locked while it runs, by which `run --keep-workers` knows it is still there.", valueName: "file"))
     var record: String?
 

@@ -49,16 +49,14 @@ public struct KeptWorkerRecord: Sendable, Codable, Equatable {
     }
 
     /// The record at `path` if a running worker holds it; nil when there is none or its worker
-    /// has ended (the lock is free; the stale file is then removed).
+    /// has ended (the lock is free). A stale file is left where it is: removing it is for the
+    /// owner of the directory, who knows which files are records.
     public static func live(at path: String) -> KeptWorkerRecord? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
-            // Nobody holds it: its worker is gone.
-            unlink(path)
-            return nil
-        }
+        // Free: nobody holds it, its worker is gone.
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 { return nil }
         var buffer = [UInt8](repeating: 0, count: 512)
         let count = pread(fd, &buffer, buffer.count, 0)
         guard count > 0 else { return nil }

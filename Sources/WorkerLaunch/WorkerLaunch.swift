@@ -1,20 +1,20 @@
 /// How a coordinator starts a worker process on its own machine: `score-cluster worker` with
-/// these settings. One value, rendered to the command line in one place (`arguments`), so that
-/// what `run` starts and what `worker` parses cannot drift apart; `score-cluster worker`'s
-/// options are named by the same constants.
+/// these settings. One value, rendered to the command line in one place (`arguments`);
+/// `score-cluster worker` declares the options it parses with the same names (`Option`), so
+/// what `run` starts and what `worker` parses cannot drift apart.
 public struct WorkerLaunch: Sendable, Equatable {
-    /// The option names `score-cluster worker` parses.
+    /// The long names (without `--`) of the options `score-cluster worker` parses.
     public enum Option {
-        public static let connect = "--connect"
-        public static let pythonEnvironment = "--python-env"
-        public static let capacity = "--capacity"
-        public static let connectTimeout = "--connect-timeout"
-        public static let tokenFile = "--token-file"
-        public static let keepAlive = "--keep-alive"
-        public static let idleTimeout = "--idle-timeout"
-        public static let record = "--record"
-        public static let logLevel = "--log-level"
-        public static let logFormat = "--log-format"
+        public static let connect = "connect"
+        public static let pythonEnvironment = "python-env"
+        public static let capacity = "capacity"
+        public static let connectTimeout = "connect-timeout"
+        public static let tokenFile = "token-file"
+        public static let keepAlive = "keep-alive"
+        public static let idleTimeout = "idle-timeout"
+        public static let record = "record"
+        public static let logLevel = "log-level"
+        public static let logFormat = "log-format"
     }
 
     /// A worker kept running after the job (`run --keep-workers`).
@@ -60,14 +60,16 @@ public struct WorkerLaunch: Sendable, Equatable {
     /// The command line after the executable. The port is open before workers start, so a local
     /// worker that cannot connect has nothing to wait for (`--connect-timeout 0`).
     public var arguments: [String] {
-        var arguments = ["worker", Option.pythonEnvironment, pythonEnvironment, Option.capacity, String(capacity),
-                         Option.connectTimeout, "0"]
-        if let logLevel { arguments += [Option.logLevel, logLevel] }
-        if let logFormat { arguments += [Option.logFormat, logFormat] }
-        if let tokenFile { arguments += [Option.tokenFile, tokenFile] }
-        arguments += [Option.connect, "127.0.0.1:\(port)"]
+        func option(_ name: String) -> String { "--" + name }
+        var arguments = ["worker", option(Option.pythonEnvironment), pythonEnvironment, option(Option.capacity), String(capacity),
+                         option(Option.connectTimeout), "0"]
+        if let logLevel { arguments += [option(Option.logLevel), logLevel] }
+        if let logFormat { arguments += [option(Option.logFormat), logFormat] }
+        if let tokenFile { arguments += [option(Option.tokenFile), tokenFile] }
+        arguments += [option(Option.connect), "127.0.0.1:\(port)"]
         if let keepAlive {
-            arguments += [Option.keepAlive, Option.idleTimeout, String(keepAlive.idleTimeout), Option.record, keepAlive.recordPath]
+            arguments += [option(Option.keepAlive), option(Option.idleTimeout), String(keepAlive.idleTimeout),
+                          option(Option.record), keepAlive.recordPath]
         }
         return arguments
     }

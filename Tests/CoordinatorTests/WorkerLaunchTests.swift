@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+@testable import Coordinator
 import WorkerLaunch
 
 @Suite("How local workers are launched and recognised")
@@ -29,17 +30,26 @@ struct WorkerLaunchTests {
         #expect(a.identity != c.identity)
     }
 
-    @Test("a kept worker is there while its record is held; once released the record is stale and removed")
+    @Test("a kept worker is there while its record is held; once released the pool removes its stale record, and nothing else")
     func recordLiveness() throws {
         let directory = try ScratchDirectory()
-        let path = directory.path + "/pool.worker-x.json"
+        let pool = try #require(try WarmWorkerPool.acquire(name: "pool-test", directory: directory.path))
+        defer { pool.release() }
+        let path = pool.newRecordPath()
         var held: KeptWorkerRecord.Held? = try KeptWorkerRecord.hold(path: path, record: .init(pid: 1234, port: 5678))
         #expect(KeptWorkerRecord.live(at: path) == KeptWorkerRecord(pid: 1234, port: 5678))
         #expect(throws: KeptWorkerRecord.RecordError.self) { try KeptWorkerRecord.hold(path: path, record: .init(pid: 1, port: 1)) }
+        // A file named in the state that is not one of the pool's records is never removed.
+        let foreign = directory.path + "/thesis.tex"
+        try directory.write("thesis.tex", "not a record")
+        let state = WarmWorkerPool.State(port: 5678, pids: [1234], records: [path, foreign])
+        #expect(pool.liveWorkers(state).map(\.pid) == [1234])
         withExtendedLifetime(held) {}
         held = nil
         #expect(KeptWorkerRecord.live(at: path) == nil)
+        #expect(pool.liveWorkers(state).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: path), "a dead worker's record is removed")
+        #expect(FileManager.default.fileExists(atPath: foreign))
         #expect(KeptWorkerRecord.live(at: directory.path + "/never-written.json") == nil)
     }
 }

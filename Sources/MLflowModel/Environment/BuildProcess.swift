@@ -46,7 +46,7 @@ enum BuildProcess {
                 case .signaled(let signal): 128 + signal
                 }
                 box.result = Result(status: status, output: result.standardOutput)
-            } catch let error as SubprocessError where "\(error)".contains("outputLimitExceeded") {
+            } catch let error as SubprocessError where error.code == .outputLimitExceeded {
                 box.result = Result(status: -1, output: "\(executable) printed more than \(outputLimit >> 20) MiB; stopped reading it")
             } catch {
                 box.result = Result(status: -1, output: "cannot run \(executable): \(error)")
