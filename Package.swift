@@ -35,6 +35,9 @@ let package = Package(
         // libcrypto for Digest's SHA-256 and HMAC.
         .systemLibrary(name: "CSSL", path: "Sources/CSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
+        // libcurl (Debian's OpenSSL build): HTTP for the MLflow tracking server and object stores.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
         // glibc's malloc.h (mallopt), for the coordinator's memory tuning.
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
 
@@ -55,6 +58,11 @@ let package = Package(
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
+        // A blocking HTTP client over libcurl: requests, downloads into files, retry policy.
+        .target(name: "HTTP", dependencies: ["CCurl"]),
+        // Models named by MLflow URIs (`models:/fraud@champion`, `runs:/…`): resolved against the
+        // tracking server's REST API, downloaded through its artifact proxy, cached by identity.
+        .target(name: "ModelRegistry", dependencies: ["HTTP", "MLflowModel", "Digest"]),
         // The embedded interpreter: start it, load a model once, predict, build result columns.
         // Its Python (Python/*.py) is compiled into the binary as strings by EmbedPythonPlugin.
         .target(name: "PyFunc", dependencies: ["CPython", "MLflowModel", "Columnar", "Parquet"], plugins: ["EmbedPythonPlugin"]),
@@ -81,7 +89,7 @@ let package = Package(
         .executableTarget(name: "digest-bench", dependencies: ["Digest"], path: "bench/digest-bench"),
         // The command-line tool: argument parsing and wiring only.
         .executableTarget(name: "ScoreCluster", dependencies: [
-            "Coordinator", "Worker", "WorkerLaunch", "MLflowModel", "PyFunc", "Columnar", "Parquet", "Digest",
+            "Coordinator", "Worker", "WorkerLaunch", "MLflowModel", "ModelRegistry", "PyFunc", "Columnar", "Parquet", "Digest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -92,6 +100,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "MLflowModel", "Columnar", "TestSupport"]),
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
         .testTarget(name: "MLflowModelTests", dependencies: ["MLflowModel", "Columnar", "Digest", "TestSupport"]),
+        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "MLflowModel", "HTTP", "TestSupport"]),
         .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "MLflowModel", "Columnar", "Parquet", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
             "Coordinator", "MLflowModel", "Wire", "WorkerLaunch", "Columnar", "Parquet", "TestSupport", .product(name: "Logging", package: "swift-log"),

@@ -101,6 +101,7 @@ final class JobControl {
         self.progress = progress
         self.started = started
         self.resumedRows = resumedRows
+        report.model = options.modelOrigin
         var spec = JobSpec(jobID: jobID, modelPath: job.model.directory, columnNames: job.binding.labels,
                            integerLabels: job.binding.integerLabels, enforcedTypes: job.binding.enforcedTypes,
                            modelConfig: job.modelConfig, params: job.params,

@@ -1,5 +1,5 @@
-import Digest
 import Foundation
+import MLflowModel
 
 /// What makes two runs the same job, for `--resume`: the input files (names, sizes, row
 /// counts), the model's content hash and every option that changes the output.
@@ -18,6 +18,9 @@ public struct JobFingerprint: Codable, Sendable, Equatable {
     public var modelSHA256: String
     /// Options that shape the output, by name (result type, columns, output schema, partitioning, ...).
     public var settings: [String: String]
+    /// Where the model came from when it was named by an MLflow URI (nil for a local directory,
+    /// and in manifests written before registry URIs).
+    public var model: ModelProvenance?
 
     /// What differs from `other`, for people; empty when the jobs are the same.
     public func differences(from other: JobFingerprint) -> [String] {
@@ -34,7 +37,9 @@ public struct JobFingerprint: Codable, Sendable, Equatable {
             }
             if found.isEmpty { found.append("the input files are listed in another order") }
         }
-        if modelSHA256 != other.modelSHA256 {
+        if let moved = Self.movedVersion(now: model, then: other.model) {
+            found.append(moved)
+        } else if modelSHA256 != other.modelSHA256 {
             found.append("the model changed (SHA-256 \(other.modelSHA256.prefix(12))… then, \(modelSHA256.prefix(12))… now)")
         }
         for key in Set(settings.keys).union(other.settings.keys).sorted() where settings[key] != other.settings[key] {
@@ -42,29 +47,20 @@ public struct JobFingerprint: Codable, Sendable, Equatable {
         }
         return found
     }
+
+    /// A registry URI that resolves to another version than the job was started with (an alias
+    /// or `latest` that moved), said with both versions and the two ways on.
+    static func movedVersion(now: ModelProvenance?, then: ModelProvenance?) -> String? {
+        guard let now, let then, let name = then.registeredModel, let old = then.version,
+              now.registeredModel == name, let new = now.version, new != old else { return nil }
+        return "\(now.uri) now resolves to version \(new) of '\(name)', and the job was started with version \(old) (from \(then.uri)); "
+            + "resume with --model models:/\(name)/\(old) to finish it with version \(old), or start over with --overwrite to score with version \(new)"
+    }
 }
 
 extension JobFingerprint {
-    /// SHA-256 over a model directory: every file's relative path and content hash, in path
-    /// order (files are streamed, never read whole into memory). Python's bytecode caches are
-    /// left out: importing the model's code writes them.
+    /// `ModelDigest.sha256(ofDirectory:)` of a model directory, as a job error.
     static func digest(ofModel directory: String) throws(JobError) -> String {
-        let fm = FileManager.default
-        guard let paths = try? fm.subpathsOfDirectory(atPath: directory) else {
-            throw JobError("cannot list the model directory \(directory)")
-        }
-        var hasher = SHA256()
-        for relative in paths.sorted() where !relative.split(separator: "/").contains("__pycache__") && !relative.hasSuffix(".pyc") {
-            let path = directory + "/" + relative
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-            do {
-                hasher.update(Array(relative.utf8) + [0])
-                hasher.update(try SHA256.hash(contentsOfFile: path))
-            } catch {
-                throw JobError("cannot read the model file \(path): \(error)")
-            }
-        }
-        return Hex.encode(hasher.finalize())
+        do { return try ModelDigest.sha256(ofDirectory: directory) } catch { throw JobError(error.message) }
     }
 }

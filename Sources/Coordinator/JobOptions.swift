@@ -21,7 +21,11 @@ public struct JobOptions: Sendable {
         }
     }
 
+    /// The model's directory on this machine.
     public var modelPath: String
+    /// When the model was named by an MLflow URI: what it resolved to and how it got here
+    /// (recorded in the report and the manifest; `--resume` refuses another version).
+    public var modelOrigin: ModelOrigin?
     public var inputPath: String
     public var outputPath: String
     public var workers: Int

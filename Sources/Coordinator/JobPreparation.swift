@@ -146,7 +146,8 @@ struct JobPreparation {
             "--model-config": modelConfig.map { JSONValue.object($0).jsonText },
             "--params": params.map { JSONValue.object($0).jsonText },
         ]
-        return JobFingerprint(inputFiles: files, modelSHA256: modelSHA256, settings: settings.compactMapValues { $0 })
+        return JobFingerprint(inputFiles: files, modelSHA256: modelSHA256, settings: settings.compactMapValues { $0 },
+                              model: options.modelOrigin?.provenance)
     }
 
     /// Where a task's rows come from, for messages.

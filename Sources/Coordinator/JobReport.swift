@@ -1,4 +1,5 @@
 import Foundation
+import MLflowModel
 
 /// What a job did, for `--report FILE` (JSON) and the closing summary: totals, and per worker
 /// the rows, batches and where the time went.
@@ -46,6 +47,16 @@ public struct JobReport: Codable, Sendable {
     /// Writing and committing output files, on the coordinator.
     public var writeSeconds: Double = 0
     public var workers: [Worker] = []
+    /// The model named by URI: its resolved identity and whether it was downloaded or cached.
+    public var model: ModelOrigin?
+
+    public init() {}
+
+    /// The report of a job that failed before it started (its model could not be fetched).
+    public init(failedBeforeStart error: String) {
+        status = "failed"
+        self.error = error
+    }
 
     /// Writes the report as JSON to `path`.
     public func write(to path: String) throws {

@@ -97,6 +97,12 @@ public final class JobRunner: @unchecked Sendable {
         // the committer claims the output for good below.
         let output = OutputDirectoryFiles.resolve(options.outputPath)
         if let other = LocalOutputLock(directory: output).currentHolder() { throw LocalOutputLock.inUse(output, by: other) }
+        if let origin = options.modelOrigin {
+            let how = origin.fetch.downloaded ? "downloaded \(origin.fetch.bytes) bytes in \(String(format: "%.2f", origin.fetch.seconds)) s" : "from the cache"
+            logger.info("model \(origin.provenance.summary) (\(how))",
+                        metadata: ["model.uri": "\(origin.provenance.uri)", "model.version": "\(origin.provenance.version ?? "")",
+                                   "model.run": "\(origin.provenance.runID ?? "")", "model.sha256": "\(origin.provenance.sha256)"])
+        }
         let job = try JobPreparation(options: options, log: { [logger] in logger.info("\($0)") })
         let jobID = UUID().uuidString.lowercased().prefix(12).description
         let modelDigest = try JobFingerprint.digest(ofModel: job.model.directory)

@@ -17,6 +17,9 @@ import Foundation
 public struct ModelInspection: Sendable, Codable {
     /// The model directory, absolute.
     public var directory: String
+    /// Where the model came from, when it was named by an MLflow URI (set by the caller that
+    /// fetched it): the resolved version, run and digest.
+    public var origin: ModelOrigin?
     /// Whether nothing found would stop the model from loading (`blockers` is empty).
     public var loadable: Bool
     /// Every flavor the MLmodel declares, sorted.
@@ -341,7 +344,21 @@ extension ModelInspection {
     public func formatted() -> String {
         var lines: [String] = []
         func line(_ label: String, _ value: String) { lines.append(label.padding(toLength: 14, withPad: " ", startingAt: 0) + value) }
-        line("model", directory)
+        if let origin {
+            let source = origin.provenance
+            line("model", source.uri)
+            line("resolved", source.resolvedName + " on " + source.trackingServer)
+            if let run = source.runID { line("run", run) }
+            if let logged = source.loggedModelID { line("logged model", logged) }
+            line("source", source.source)
+            line("sha256", source.sha256)
+            line("fetched", origin.fetch.downloaded
+                 ? "downloaded \(origin.fetch.files) files, \(origin.fetch.bytes) bytes in \(String(format: "%.2f", origin.fetch.seconds)) s"
+                 : "from this machine's cache (\(origin.fetch.files) files unchanged on the server)")
+            line("directory", directory)
+        } else {
+            line("model", directory)
+        }
         if !flavors.isEmpty {
             line("flavors", flavors.joined(separator: ", ") + (mlflowVersion.map { " (saved by MLflow \($0))" } ?? ""))
         }

@@ -8,6 +8,7 @@ import Coordinator
 import Foundation
 import Logging
 import MLflowModel
+import ModelRegistry
 import PyFunc
 import Wire
 
@@ -15,8 +16,10 @@ import Wire
 struct JobArguments: ParsableArguments {
     @OptionGroup var logging: LoggingArguments
 
-    @Option(name: .long, help: ArgumentHelp("Directory of the MLflow model (it holds the MLmodel file).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The MLflow model: a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/latest, models:/MODEL_ID), runs:/RUN_ID/PATH, mlflow-artifacts:/PATH, or a directory holding an MLmodel file. URIs are resolved once, before any worker starts, and the model cached on this machine.", valueName: "uri|path"))
     var model: String
+
+    @OptionGroup var modelSource: ModelSourceArguments
 
     @Option(name: .long, help: ArgumentHelp("A Parquet file, or a directory of Parquet part files.", valueName: "path"))
     var input: String
@@ -195,6 +198,16 @@ struct JobArguments: ParsableArguments {
         let display = logging.logFormat == .json
             ? ProgressDisplay(quiet: quiet, plainLine: { logger.info("progress: \($0)") })
             : ProgressDisplay(quiet: quiet)
+        var options = options
+        do {
+            let resolved = try modelSource.fetch(options.modelPath, warn: { logger.warning("\($0)") })
+            options.modelPath = resolved.directory
+            options.modelOrigin = resolved.origin
+        } catch {
+            writeReport(JobReport(failedBeforeStart: error.description))
+            if logging.logFormat == .json { logger.error("\(error.description)") } else { Console.error("error: \(error.description)") }
+            throw ExitCode(1)
+        }
         display.activate()
         let runner = JobRunner(options: options, logger: logger, progress: { display.show($0) })
         let summary: JobRunner.Summary

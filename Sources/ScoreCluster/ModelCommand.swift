@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MLflowModel
+import ModelRegistry
 import PyFunc
 
 /// `score-cluster model`: the seed document's model API (save_model, add_to_model,
@@ -22,6 +23,12 @@ struct ModelCommand: ParsableCommand {
 private func fail(_ error: PyFuncError) -> ExitCode {
     Console.error("error: \(error.message)")
     if let traceback = error.traceback { Console.error(traceback) }
+    return ExitCode(1)
+}
+
+/// Reports a model URI that cannot be resolved or fetched, and exits 1.
+private func fail(_ error: RegistryError) -> ExitCode {
+    Console.error("error: \(error.description)")
     return ExitCode(1)
 }
 
@@ -194,11 +201,13 @@ extension ModelCommand {
                 """
         )
 
-        @Argument(help: ArgumentHelp("The model directory.", valueName: "dir"))
+        @Argument(help: ArgumentHelp("The model: a directory, or a URI (models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/PATH, ...), resolved and fetched into this machine's cache.", valueName: "dir|uri"))
         var directory: String
 
         @Flag(name: .long, help: "Print the report as JSON.")
         var json = false
+
+        @OptionGroup var modelSource: ModelSourceArguments
 
         @Option(name: .customLong("python-env"),
                 help: ArgumentHelp("Python environment to look the loader module up in (default: $VIRTUAL_ENV, else the project's .venv).", valueName: "dir"))
@@ -210,7 +219,10 @@ extension ModelCommand {
                 if pythonEnv != nil { throw fail(error) }
                 environment = nil
             }
-            let report = ModelInspection(directory: directory, environment: environment, embeddedPython: PythonRuntime.libraryVersion)
+            let resolved: ModelFetcher.Resolved
+            do { resolved = try modelSource.fetch(directory, warn: { Console.error("warning: \($0)") }) } catch { throw fail(error) }
+            var report = ModelInspection(directory: resolved.directory, environment: environment, embeddedPython: PythonRuntime.libraryVersion)
+            report.origin = resolved.origin
             print(json ? report.json() : report.formatted())
             if !report.loadable { throw ExitCode(1) }
         }
@@ -230,11 +242,13 @@ extension ModelCommand {
                 """
         )
 
-        @Argument(help: ArgumentHelp("The model directory.", valueName: "dir"))
+        @Argument(help: ArgumentHelp("The model: a directory, or a URI (models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/PATH, ...), resolved and fetched into this machine's cache.", valueName: "dir|uri"))
         var directory: String
 
         @Option(name: .long, help: ArgumentHelp("A Parquet file, or a directory of Parquet part files.", valueName: "file"))
         var input: String
+
+        @OptionGroup var modelSource: ModelSourceArguments
 
         @Option(name: .long, help: ArgumentHelp("Comma-separated input columns handed to the model, in order (default: all columns).", valueName: "a,b,..."))
         var columns: String?
@@ -267,8 +281,10 @@ extension ModelCommand {
         }
 
         func run() throws {
+            let resolved: ModelFetcher.Resolved
+            do { resolved = try modelSource.fetch(directory, warn: { Console.error("warning: \($0)") }) } catch { throw fail(error) }
             let request = ModelPrediction.Request(
-                modelDirectory: directory, input: input,
+                modelDirectory: resolved.directory, input: input,
                 columns: columns.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
                 resultType: try ResultType(parsing: resultType), pythonEnvironment: pythonEnv, limit: limit, batchSize: batchSize)
             let result: ModelPrediction.Result

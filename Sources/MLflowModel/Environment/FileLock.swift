@@ -11,13 +11,13 @@ import Darwin
 /// exits, so a crashed holder never leaves a stale lock behind. The descriptor is opened
 /// close-on-exec, so processes started while the lock is held (pip, workers) do not inherit
 /// it and cannot keep it held after `unlock()`.
-final class FileLock {
-    let path: String
+public final class FileLock {
+    public let path: String
     private var fd: Int32
 
     /// Opens (creating it if needed) `path` and takes the lock. When another holder has it,
     /// calls `onWait` once and then blocks until it is released.
-    init(path: String, onWait: () -> Void = {}) throws(PyFuncError) {
+    public init(path: String, onWait: () -> Void = {}) throws(PyFuncError) {
         self.path = path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
@@ -42,7 +42,7 @@ final class FileLock {
     }
 
     /// Releases the lock (idempotent).
-    func unlock() {
+    public func unlock() {
         guard fd >= 0 else { return }
         flock(fd, LOCK_UN)
         close(fd)

@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import HTTP
+import MLflowModel
+
+/// Turns what `--model` names into a model directory on this machine: a local directory as it
+/// is; an MLflow URI (`models:/fraud@champion`, `models:/fraud/3`, `models:/m-…`, `runs:/…/model`,
+/// `mlflow-artifacts:/…`) resolved once against the tracking server, then taken from this
+/// machine's cache or downloaded, checked and cached, with its provenance.
+///
+/// The client is native (MLflow's REST API over libcurl), not MLflow's Python client run in a
+/// subprocess: resolving and downloading take milliseconds instead of the seconds `import mlflow`
+/// costs before the first request, the coordinator needs no Python with mlflow installed, and
+/// every failure is told in terms of the URI, the URL tried and what to do.
+public struct ModelFetcher {
+    /// The model's directory here, and where it came from when it was named by URI.
+    public struct Resolved: Sendable {
+        public var directory: String
+        public var origin: ModelOrigin?
+    }
+
+    /// `--tracking-uri`; nil reads `MLFLOW_TRACKING_URI`.
+    public var trackingURI: String?
+    public var environment: [String: String]
+    /// Where fetched models are kept (`RegistryModelCache`).
+    public var cacheDirectory: String
+    public var retry = RetryPolicy()
+    /// Told what the user should know (a deprecated stage URI).
+    public var warn: (String) -> Void
+
+    public init(trackingURI: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
+                cacheDirectory: String? = nil, warn: @escaping (String) -> Void = { _ in }) {
+        self.trackingURI = trackingURI
+        self.environment = environment
+        self.cacheDirectory = cacheDirectory ?? RegistryModelCache.defaultDirectory(environment: environment)
+        self.warn = warn
+    }
+
+    /// Resolves `text` and brings its model here (see the type's documentation).
+    public func fetch(_ text: String) throws(RegistryError) -> Resolved {
+        let model = try ModelURI(parsing: text)
+        if case .localDirectory(let path) = model { return Resolved(directory: path, origin: nil) }
+        let started = Date()
+        let server = try TrackingServer(trackingURI: trackingURI, environment: environment, for: text)
+        let client = try MLflowRESTClient(server: server, uri: text, retry: retry)
+        do {
+            let resolution = try ModelVersionResolver(client: client, warn: warn).resolve(model)
+            guard let store = ArtifactStore(location: resolution.artifactURI, server: server) else {
+                throw RegistryError(uri: text, "the model's files are at \(resolution.artifactURI), in a store score-cluster does not read; "
+                                    + "run the tracking server with --serve-artifacts (artifact locations mlflow-artifacts:/…) so that it serves them, "
+                                    + "or download the model with `mlflow artifacts download -u \(resolution.artifactURI) -d DIR` and pass --model DIR")
+            }
+            let files = try store.list(client: client)
+            guard !files.isEmpty else {
+                throw RegistryError(uri: text, "nothing is stored at \(resolution.artifactURI) (the model's artifacts are missing from the artifact store)")
+            }
+            guard files.contains(where: { $0.path == "MLmodel" }) else {
+                let shown = files.prefix(8).map(\.path).joined(separator: ", ")
+                throw RegistryError(uri: text, "\(resolution.artifactURI) is not an MLflow model: it has no MLmodel file (it holds \(shown)\(files.count > 8 ? ", …" : "")); "
+                                    + "name the directory that log_model wrote")
+            }
+            return try bring(resolution, files: files, store: store, client: client, started: started)
+        } catch let error as RegistryError {
+            throw error
+        } catch let error as HTTPError {
+            throw RegistryError(uri: text, error.description)
+        } catch is MLflowRESTClient.NotFound {
+            throw RegistryError(uri: text, "the tracking server at \(server.trackingURL) does not know it")
+        } catch {
+            throw RegistryError(uri: text, "\(error)")
+        }
+    }
+
+    /// The cached copy of the resolution's files, or a fresh download checked and cached.
+    private func bring(_ resolution: ModelVersionResolver.Resolution, files: [ArtifactStore.RemoteFile], store: ArtifactStore,
+                       client: MLflowRESTClient, started: Date) throws -> Resolved {
+        let uri = client.uri
+        let cache = RegistryModelCache(directory: cacheDirectory)
+        let key = RegistryModelCache.key(server: client.server.trackingURL, identity: resolution.identity)
+        let lock = try cache.lock(key, uri: uri)
+        defer { lock.unlock() }
+        if let (entry, directory) = cache.valid(key, files: files) {
+            var provenance = entry.provenance
+            provenance.uri = uri
+            let fetch = ModelFetch(downloaded: false, files: files.count, bytes: 0, seconds: Date().timeIntervalSince(started), directory: directory)
+            return Resolved(directory: directory, origin: ModelOrigin(provenance: provenance, fetch: fetch))
+        }
+
+        let incoming = try cache.incoming(key, uri: uri)
+        var installed = false
+        defer { if !installed { try? FileManager.default.removeItem(atPath: incoming) } }
+        let modelDirectory = incoming + "/model"
+        var bytes = 0
+        for file in files {
+            guard !file.path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
+                throw RegistryError(uri: uri, "the store lists a file outside the model (\(file.path)); refusing to download it")
+            }
+            let path = modelDirectory + "/" + file.path
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw RegistryError(uri: uri, "cannot create \(path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            bytes += try store.download(file, into: fd, client: client)
+            guard fsync(fd) == 0 else { throw RegistryError(uri: uri, "cannot write \(path): \(String(cString: strerror(errno)))") }
+        }
+        do {
+            _ = try MLModel(directory: modelDirectory)
+        } catch {
+            throw RegistryError(uri: uri, "\(resolution.artifactURI) is not a pyfunc model score-cluster can score: \(error.message)")
+        }
+        let digest: String
+        do { digest = try ModelDigest.sha256(ofDirectory: modelDirectory) } catch { throw RegistryError(uri: uri, error.message) }
+        let provenance = ModelProvenance(uri: uri, trackingServer: client.server.trackingURL, registeredModel: resolution.registeredModel,
+                                         version: resolution.version, runID: resolution.runID, loggedModelID: resolution.loggedModelID,
+                                         source: resolution.artifactURI, sha256: digest)
+        let directory = try cache.install(incoming, as: key, entry: .init(provenance: provenance, files: files), uri: uri)
+        installed = true
+        let fetch = ModelFetch(downloaded: true, files: files.count, bytes: bytes, seconds: Date().timeIntervalSince(started), directory: directory)
+        return Resolved(directory: directory, origin: ModelOrigin(provenance: provenance, fetch: fetch))
+    }
+}
