@@ -108,7 +108,9 @@ public struct ModelFetcher {
         do {
             _ = try MLModel(directory: modelDirectory)
         } catch {
-            throw RegistryError(uri: uri, "\(resolution.artifactURI) is not a pyfunc model score-cluster can score: \(error.message)")
+            // The download directory is removed: name the files by where they came from.
+            let message = error.message.replacingOccurrences(of: modelDirectory, with: resolution.artifactURI)
+            throw RegistryError(uri: uri, "\(resolution.artifactURI) is not a pyfunc model score-cluster can score: \(message)")
         }
         let digest: String
         do { digest = try ModelDigest.sha256(ofDirectory: modelDirectory) } catch { throw RegistryError(uri: uri, error.message) }

@@ -26,6 +26,8 @@ public final class BackgroundProcess: @unchecked Sendable {
 
     public var pid: Int32 { process.processIdentifier }
 
+    public var isRunning: Bool { process.isRunning }
+
     public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
     /// Waits until the process ends (at most `seconds`, then kills it); returns its result.
@@ -49,6 +51,18 @@ public final class BackgroundProcess: @unchecked Sendable {
             usleep(50_000)
         }
         return condition()
+    }
+
+    /// The processes below `root`: its children, theirs, and so on.
+    public static func descendants(of root: Int32) -> [Int32] {
+        var found: [Int32] = []
+        var frontier = [root]
+        while let pid = frontier.popLast() {
+            let children = children(of: pid)
+            found += children
+            frontier += children
+        }
+        return found
     }
 
     /// The processes whose parent is `parent`.
