@@ -105,7 +105,9 @@ public final class JobRunner: @unchecked Sendable {
         }
         let job = try JobPreparation(options: options, log: { [logger] in logger.info("\($0)") })
         let jobID = UUID().uuidString.lowercased().prefix(12).description
-        let modelDigest = try JobFingerprint.digest(ofModel: job.model.directory)
+        // A model fetched by URI was hashed when it was fetched or found in the cache.
+        let modelDigest: String
+        if let fetched = options.modelOrigin?.provenance.sha256 { modelDigest = fetched } else { modelDigest = try JobFingerprint.digest(ofModel: job.model.directory) }
         let fingerprint = job.fingerprint(modelSHA256: modelDigest, options: options)
         let committer = try OutputCommitter(directory: options.outputPath,
                                             mode: options.resume ? .resume : .create(overwrite: options.overwrite),

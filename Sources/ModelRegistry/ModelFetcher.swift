@@ -42,6 +42,8 @@ public struct ModelFetcher {
     public func fetch(_ text: String) throws(RegistryError) -> Resolved {
         let model = try ModelURI(parsing: text)
         if case .localDirectory(let path) = model { return Resolved(directory: path, origin: nil) }
+        // A local directory whose name merely looks like a URI ("data:v1") is that directory.
+        if case .artifact = model, FileManager.default.fileExists(atPath: text) { return Resolved(directory: text, origin: nil) }
         let started = Date()
         let server = try TrackingServer(trackingURI: trackingURI, environment: environment, for: text)
         let client = try MLflowRESTClient(server: server, uri: text, retry: retry)
