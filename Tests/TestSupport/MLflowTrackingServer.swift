@@ -31,21 +31,27 @@ public final class MLflowTrackingServer: @unchecked Sendable {
     public static let adminPassword = "score-cluster-admin-7e21"
 
     /// Starts a server; with `basicAuth`, MLflow's basic-auth app (`--app-name basic-auth`), whose
-    /// administrator is `adminUser`/`adminPassword`.
-    public init(basicAuth: Bool = false) throws {
+    /// administrator is `adminUser`/`adminPassword`; with `proxyArtifacts` false, no artifact proxy
+    /// (`--no-serve-artifacts`): clients get `file://` locations in a directory they read themselves;
+    /// with `tls`, HTTPS with that certificate (uvicorn's), at `https://127.0.0.1:PORT`.
+    public init(basicAuth: Bool = false, proxyArtifacts: Bool = true, tls: TestCertificates? = nil) throws {
         let mlflow = TestEnvironment.repoRoot.appendingPathComponent(".venv-services/bin/mlflow").path
         guard FileManager.default.isExecutableFile(atPath: mlflow) else {
             throw TestFailure("the MLflow tracking server is not installed (\(mlflow) is missing): run scripts/setup.sh (make setup), which builds .venv-services from scripts/requirements-services.txt")
         }
         directory = try TestEnvironment.makeTemporaryDirectory("mlflow-server")
         port = try Self.freePort()
-        url = "http://127.0.0.1:\(port)"
-        var arguments = ["server",
-                         "--backend-store-uri", "sqlite:///\(directory.path)/mlflow.db",
-                         "--artifacts-destination", directory.appendingPathComponent("artifacts").path,
-                         "--serve-artifacts", "--host", "127.0.0.1", "--port", "\(port)", "--workers", "1"]
+        url = "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)"
+        let artifacts = directory.appendingPathComponent("artifacts").path
+        var arguments = ["server", "--backend-store-uri", "sqlite:///\(directory.path)/mlflow.db",
+                         "--host", "127.0.0.1", "--port", "\(port)", "--workers", "1"]
+        arguments += proxyArtifacts ? ["--artifacts-destination", artifacts, "--serve-artifacts"]
+                                    : ["--default-artifact-root", "file://" + artifacts, "--no-serve-artifacts"]
         // No job runner: it starts a dozen huey consumers (2 GB) for features the tests do not use.
         var environment = ["MLFLOW_TRACKING_URI": "", "PYTHONUNBUFFERED": "1", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"]
+        if let tls {
+            arguments += ["--uvicorn-opts", "--ssl-keyfile \(tls.keyFile) --ssl-certfile \(tls.certificateFile)"]
+        }
         if basicAuth {
             arguments += ["--app-name", "basic-auth"]
             let config = directory.appendingPathComponent("basic_auth.ini")
@@ -64,7 +70,8 @@ public final class MLflowTrackingServer: @unchecked Sendable {
         Self.register(process.pid)
         let healthy = BackgroundProcess.waitFor(seconds: 120) { [port, process] in
             guard process.isRunning else { return true }
-            return Self.answersHealth(port: port)
+            // Over TLS, accepting connections is the sign: uvicorn listens once the app is loaded.
+            return tls == nil ? Self.answersHealth(port: port) : Self.accepts(port: port)
         }
         guard healthy, process.isRunning else {
             let output = process.stdout + process.stderr
@@ -118,11 +125,10 @@ public final class MLflowTrackingServer: @unchecked Sendable {
         }
     }
 
-    /// Whether `GET /health` on the port answers 200.
-    static func answersHealth(port: Int) -> Bool {
+    /// A socket connected to the loopback port, or nil.
+    static func connected(port: Int) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        guard fd >= 0 else { return nil }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -130,7 +136,23 @@ public final class MLflowTrackingServer: @unchecked Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard connected else { return false }
+        guard connected else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    static func accepts(port: Int) -> Bool {
+        guard let fd = connected(port: port) else { return false }
+        close(fd)
+        return true
+    }
+
+    /// Whether `GET /health` on the port answers 200.
+    static func answersHealth(port: Int) -> Bool {
+        guard let fd = connected(port: port) else { return false }
+        defer { close(fd) }
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let request = Array("GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
