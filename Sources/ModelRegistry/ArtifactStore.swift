@@ -82,13 +82,18 @@ struct ArtifactStore {
             }
             return files.sorted { $0.path < $1.path }
         case .local(let directory):
-            let fm = FileManager.default
-            guard let paths = try? fm.subpathsOfDirectory(atPath: directory) else { return [] }
-            return paths.sorted().compactMap { relative in
-                guard let attributes = try? fm.attributesOfItem(atPath: directory + "/" + relative),
-                      attributes[.type] as? FileAttributeType == .typeRegular else { return nil }
-                return RemoteFile(path: relative, size: attributes[.size] as? Int)
-            }
+            return Self.localFiles(in: directory)
+        }
+    }
+
+    /// The regular files under `directory`, recursively, in path order, with their sizes.
+    static func localFiles(in directory: String) -> [RemoteFile] {
+        let fm = FileManager.default
+        guard let paths = try? fm.subpathsOfDirectory(atPath: directory) else { return [] }
+        return paths.sorted().compactMap { relative in
+            guard let attributes = try? fm.attributesOfItem(atPath: directory + "/" + relative),
+                  attributes[.type] as? FileAttributeType == .typeRegular else { return nil }
+            return RemoteFile(path: relative, size: attributes[.size] as? Int)
         }
     }
 

@@ -13,7 +13,9 @@ import MLflowModel
 /// The client is native (MLflow's REST API over libcurl), not MLflow's Python client run in a
 /// subprocess: resolving and downloading take milliseconds instead of the seconds `import mlflow`
 /// costs before the first request, the coordinator needs no Python with mlflow installed, and
-/// every failure is told in terms of the URI, the URL tried and what to do.
+/// every failure is told in terms of the URI, the URL tried and what to do. Only artifacts in a
+/// store it does not read (`s3://`, `gs://`, ... handed out by a server without the artifact
+/// proxy) are downloaded by MLflow's own client (`MLflowClientDownload`).
 public struct ModelFetcher {
     /// The model's directory here, and where it came from when it was named by URI.
     public struct Resolved: Sendable {
@@ -26,13 +28,17 @@ public struct ModelFetcher {
     public var environment: [String: String]
     /// Where fetched models are kept (`RegistryModelCache`).
     public var cacheDirectory: String
+    /// The interpreter that runs MLflow's client for stores the native client does not read
+    /// (`s3://`, ...); nil: `$VIRTUAL_ENV/bin/python`.
+    public var python: String?
     public var retry = RetryPolicy()
     /// Told what the user should know (a deprecated stage URI).
     public var warn: (String) -> Void
 
     public init(trackingURI: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
-                cacheDirectory: String? = nil, warn: @escaping (String) -> Void = { _ in }) {
+                cacheDirectory: String? = nil, python: String? = nil, warn: @escaping (String) -> Void = { _ in }) {
         self.trackingURI = trackingURI
+        self.python = python
         self.environment = environment
         self.cacheDirectory = cacheDirectory ?? RegistryModelCache.defaultDirectory(environment: environment)
         self.warn = warn
@@ -50,9 +56,7 @@ public struct ModelFetcher {
         do {
             let resolution = try ModelVersionResolver(client: client, warn: warn).resolve(model)
             guard let store = ArtifactStore(location: resolution.artifactURI, server: server) else {
-                throw RegistryError(uri: text, "the model's files are at \(resolution.artifactURI), in a store score-cluster does not read; "
-                                    + "run the tracking server with --serve-artifacts (artifact locations mlflow-artifacts:/…) so that it serves them, "
-                                    + "or download the model with `mlflow artifacts download -u \(resolution.artifactURI) -d DIR` and pass --model DIR")
+                return try bringWithMLflowClient(resolution, client: client, started: started)
             }
             let files = try store.list(client: client)
             guard !files.isEmpty else {
@@ -78,6 +82,46 @@ public struct ModelFetcher {
     /// The cached copy of the resolution's files, or a fresh download checked and cached.
     private func bring(_ resolution: ModelVersionResolver.Resolution, files: [ArtifactStore.RemoteFile], store: ArtifactStore,
                        client: MLflowRESTClient, started: Date) throws -> Resolved {
+        try cached(resolution, files: files, client: client, started: started) { modelDirectory in
+            var bytes = 0
+            for file in files {
+                guard !file.path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
+                    throw RegistryError(uri: client.uri, "the store lists a file outside the model (\(file.path)); refusing to download it")
+                }
+                let path = modelDirectory + "/" + file.path
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                guard fd >= 0 else { throw RegistryError(uri: client.uri, "cannot create \(path): \(String(cString: strerror(errno)))") }
+                defer { close(fd) }
+                bytes += try store.download(file, into: fd, client: client)
+                guard fsync(fd) == 0 else { throw RegistryError(uri: client.uri, "cannot write \(path): \(String(cString: strerror(errno)))") }
+            }
+            return (files, bytes)
+        }
+    }
+
+    /// A store the native client does not read: MLflow's own client downloads it (once; then the
+    /// cache has it, trusted while its files hash as recorded: registered versions do not change).
+    private func bringWithMLflowClient(_ resolution: ModelVersionResolver.Resolution, client: MLflowRESTClient, started: Date) throws -> Resolved {
+        let python = self.python ?? environment["VIRTUAL_ENV"].map { $0 + "/bin/python" } ?? ""
+        return try cached(resolution, files: nil, client: client, started: started) { modelDirectory in
+            try FileManager.default.createDirectory(atPath: modelDirectory, withIntermediateDirectories: true)
+            try MLflowClientDownload(python: python).download(resolution.artifactURI, into: modelDirectory, uri: client.uri)
+            let files = ArtifactStore.localFiles(in: modelDirectory)
+            guard files.contains(where: { $0.path == "MLmodel" }) else {
+                let shown = files.prefix(8).map(\.path).joined(separator: ", ")
+                throw RegistryError(uri: client.uri, "\(resolution.artifactURI) is not an MLflow model: it has no MLmodel file (it holds \(shown.isEmpty ? "nothing" : shown)); "
+                                    + "name the directory that log_model wrote")
+            }
+            return (files, files.reduce(0) { $0 + ($1.size ?? 0) })
+        }
+    }
+
+    /// The model of `resolution` from the cache when it holds it with `files` (nil: whatever files
+    /// it recorded), else downloaded by `download` into a fresh directory, checked (an MLflow pyfunc
+    /// model), hashed and put in the cache by one rename. `download` returns the files and bytes.
+    private func cached(_ resolution: ModelVersionResolver.Resolution, files: [ArtifactStore.RemoteFile]?, client: MLflowRESTClient, started: Date,
+                        download: (_ modelDirectory: String) throws -> (files: [ArtifactStore.RemoteFile], bytes: Int)) throws -> Resolved {
         let uri = client.uri
         let cache = RegistryModelCache(directory: cacheDirectory)
         let key = RegistryModelCache.key(server: client.server.trackingURL, identity: resolution.identity)
@@ -86,7 +130,7 @@ public struct ModelFetcher {
         if let (entry, directory) = cache.valid(key, files: files) {
             var provenance = entry.provenance
             provenance.uri = uri
-            let fetch = ModelFetch(downloaded: false, files: files.count, bytes: 0, seconds: Date().timeIntervalSince(started), directory: directory)
+            let fetch = ModelFetch(downloaded: false, files: entry.files.count, bytes: 0, seconds: Date().timeIntervalSince(started), directory: directory)
             return Resolved(directory: directory, origin: ModelOrigin(provenance: provenance, fetch: fetch))
         }
 
@@ -94,19 +138,7 @@ public struct ModelFetcher {
         var installed = false
         defer { if !installed { try? FileManager.default.removeItem(atPath: incoming) } }
         let modelDirectory = incoming + "/model"
-        var bytes = 0
-        for file in files {
-            guard !file.path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
-                throw RegistryError(uri: uri, "the store lists a file outside the model (\(file.path)); refusing to download it")
-            }
-            let path = modelDirectory + "/" + file.path
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw RegistryError(uri: uri, "cannot create \(path): \(String(cString: strerror(errno)))") }
-            defer { close(fd) }
-            bytes += try store.download(file, into: fd, client: client)
-            guard fsync(fd) == 0 else { throw RegistryError(uri: uri, "cannot write \(path): \(String(cString: strerror(errno)))") }
-        }
+        let (downloaded, bytes) = try download(modelDirectory)
         do {
             _ = try MLModel(directory: modelDirectory)
         } catch {
@@ -119,9 +151,9 @@ public struct ModelFetcher {
         let provenance = ModelProvenance(uri: uri, trackingServer: client.server.trackingURL, registeredModel: resolution.registeredModel,
                                          version: resolution.version, runID: resolution.runID, loggedModelID: resolution.loggedModelID,
                                          source: resolution.artifactURI, sha256: digest)
-        let directory = try cache.install(incoming, as: key, entry: .init(provenance: provenance, files: files), uri: uri)
+        let directory = try cache.install(incoming, as: key, entry: .init(provenance: provenance, files: downloaded), uri: uri)
         installed = true
-        let fetch = ModelFetch(downloaded: true, files: files.count, bytes: bytes, seconds: Date().timeIntervalSince(started), directory: directory)
+        let fetch = ModelFetch(downloaded: true, files: downloaded.count, bytes: bytes, seconds: Date().timeIntervalSince(started), directory: directory)
         return Resolved(directory: directory, origin: ModelOrigin(provenance: provenance, fetch: fetch))
     }
 }

@@ -55,12 +55,12 @@ struct RegistryModelCache {
         return lock
     }
 
-    /// The cached model of `key` when its file list is `files` and its content still hashes to
-    /// the recorded digest (a copy changed on disk is fetched again); nil otherwise.
-    func valid(_ key: String, files: [ArtifactStore.RemoteFile]) -> (entry: Entry, modelDirectory: String)? {
+    /// The cached model of `key` when its file list is `files` (nil: not compared) and its content
+    /// still hashes to the recorded digest (a copy changed on disk is fetched again); nil otherwise.
+    func valid(_ key: String, files: [ArtifactStore.RemoteFile]?) -> (entry: Entry, modelDirectory: String)? {
         let root = directory + "/" + key
         guard let data = FileManager.default.contents(atPath: root + "/entry.json"),
-              let entry = try? JSONDecoder().decode(Entry.self, from: data), entry.files == files,
+              let entry = try? JSONDecoder().decode(Entry.self, from: data), files == nil || entry.files == files,
               let digest = try? ModelDigest.sha256(ofDirectory: root + "/model"), digest == entry.provenance.sha256 else { return nil }
         return (entry, root + "/model")
     }

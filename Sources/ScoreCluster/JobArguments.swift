@@ -200,7 +200,7 @@ struct JobArguments: ParsableArguments {
             : ProgressDisplay(quiet: quiet)
         var options = options
         do {
-            let resolved = try modelSource.fetch(options.modelPath, warn: { logger.warning("\($0)") })
+            let resolved = try modelSource.fetch(options.modelPath, pythonEnvironment: options.pythonEnvironment, warn: { logger.warning("\($0)") })
             options.modelPath = resolved.directory
             options.modelOrigin = resolved.origin
         } catch {

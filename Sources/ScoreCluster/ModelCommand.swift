@@ -220,7 +220,7 @@ extension ModelCommand {
                 environment = nil
             }
             let resolved: ModelFetcher.Resolved
-            do { resolved = try modelSource.fetch(directory, warn: { Console.error("warning: \($0)") }) } catch { throw fail(error) }
+            do { resolved = try modelSource.fetch(directory, pythonEnvironment: pythonEnv, warn: { Console.error("warning: \($0)") }) } catch { throw fail(error) }
             var report = ModelInspection(directory: resolved.directory, environment: environment, embeddedPython: PythonRuntime.libraryVersion)
             report.origin = resolved.origin
             print(json ? report.json() : report.formatted())
@@ -282,7 +282,7 @@ extension ModelCommand {
 
         func run() throws {
             let resolved: ModelFetcher.Resolved
-            do { resolved = try modelSource.fetch(directory, warn: { Console.error("warning: \($0)") }) } catch { throw fail(error) }
+            do { resolved = try modelSource.fetch(directory, pythonEnvironment: pythonEnv, warn: { Console.error("warning: \($0)") }) } catch { throw fail(error) }
             let request = ModelPrediction.Request(
                 modelDirectory: resolved.directory, input: input,
                 columns: columns.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },

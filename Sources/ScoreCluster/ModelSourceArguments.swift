@@ -10,8 +10,10 @@ struct ModelSourceArguments: ParsableArguments {
     var trackingURI: String?
 
     /// `model` as a directory on this machine: itself, or the model its URI names, resolved once
-    /// and fetched into this machine's cache (or found there).
-    func fetch(_ model: String, warn: @escaping (String) -> Void) throws(RegistryError) -> ModelFetcher.Resolved {
-        try ModelFetcher(trackingURI: trackingURI, warn: warn).fetch(model)
+    /// and fetched into this machine's cache (or found there). `pythonEnvironment` (`--python-env`)
+    /// runs MLflow's client for artifact stores the native client does not read.
+    func fetch(_ model: String, pythonEnvironment: String?, warn: @escaping (String) -> Void) throws(RegistryError) -> ModelFetcher.Resolved {
+        let python = try? PythonEnvironment.resolve(explicit: pythonEnvironment).programPath
+        return try ModelFetcher(trackingURI: trackingURI, python: python, warn: warn).fetch(model)
     }
 }

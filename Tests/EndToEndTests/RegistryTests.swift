@@ -189,7 +189,7 @@ struct RegistryTests {
             #expect(result.stderr.contains(says), "\(uri): \(result.stderr)")
             #expect(!result.stderr.contains(".incoming-"), "\(uri): \(result.stderr)")
         }
-        let port = try MLflowTrackingServer.freePort()
+        let port = try TestServices.freePort()
         let unreachable = try inspect("models:/fraud/1", ["MLFLOW_TRACKING_URI": "http://127.0.0.1:\(port)"])
         #expect(unreachable.status == 1)
         #expect(unreachable.stderr.contains("cannot reach the MLflow tracking server at http://127.0.0.1:\(port)"), "\(unreachable.stderr)")
@@ -250,7 +250,7 @@ struct RegistryTests {
 
         let dir = try TestEnvironment.makeTemporaryDirectory("registry-remote")
         let token = try EndToEndFixture.makeTokenFile(in: dir, "a-shared-secret-of-some-length-1234")
-        let port = try MLflowTrackingServer.freePort()
+        let port = try TestServices.freePort()
         let output = fixture.outputPath("registry-remote")
         let coordinator = try BackgroundProcess(EndToEndFixture.binary, [
             "coordinator", "--listen", "127.0.0.1:\(port)", "--min-workers", "1", "--token-file", token, "--wait-for-workers", "120",

@@ -2,14 +2,15 @@ import Foundation
 import Subprocess
 import SystemPackage
 
-/// Runs the commands of an environment build (`python -m venv`, `pip install`) with
-/// swift-subprocess, standard output and error captured together as pip's log reads best.
-enum BuildProcess {
+/// Runs the commands of an environment build (`python -m venv`, `pip install`), and other short
+/// Python commands (the registry's fallback to MLflow's own client), with swift-subprocess,
+/// standard output and error captured together as pip's log reads best.
+public enum BuildProcess {
     /// How a command ended and what it printed.
-    struct Result: Sendable {
+    public struct Result: Sendable {
         /// The exit status; -1 when the command could not be started, 128+N when killed by signal N.
-        var status: Int32
-        var output: String
+        public var status: Int32
+        public var output: String
     }
 
     /// The environment for venv and pip: the caller's, without what would redirect Python or pip elsewhere.
@@ -30,7 +31,7 @@ enum BuildProcess {
     /// The builder's callers are synchronous (job preparation, tests), so the asynchronous run is
     /// driven on the calling thread itself (`CallingThreadExecutor`): it needs no thread of Swift's
     /// cooperative pool, which a caller on that pool could otherwise be waiting for.
-    static func run(_ executable: String, _ arguments: [String], directory: String) -> Result {
+    public static func run(_ executable: String, _ arguments: [String], directory: String) -> Result {
         let executor = CallingThreadExecutor()
         let box = ResultBox()
         let environment = Environment.custom(Dictionary(uniqueKeysWithValues: childEnvironment.map { (Environment.Key(rawValue: $0.key)!, $0.value) }))
