@@ -30,6 +30,7 @@ extension ColumnChunkDecoder {
         guard count <= bound else {
             throw ParquetFormatError("dictionary page declares \(count) values but holds only \(data.count) bytes")
         }
+        var outOfRange: [UInt32: String] = [:]
         dictionary = try ParquetDictionary.fixed(width: w, count: count) { out in
             if physical == .byteArray {
                 var k = 0
@@ -38,9 +39,10 @@ extension ColumnChunkDecoder {
                     k += 1
                 }
             } else {
-                try decodeDense(encoding: .plain, data, count: count, into: out)
+                try decodeDense(encoding: .plain, data, count: count, into: out) { outOfRange[UInt32($0)] = $1 }
             }
         }
+        dictionary!.outOfRange = outOfRange
     }
 
     // MARK: Data pages' values
@@ -64,7 +66,7 @@ extension ColumnChunkDecoder {
 
     /// Decodes `count` values of a non-dictionary encoding into `out` in the output storage.
     private func decodeDense(encoding: ParquetEncoding, _ data: UnsafeRawBufferPointer, count: Int,
-                             into out: UnsafeMutableRawPointer) throws {
+                             into out: UnsafeMutableRawPointer, outOfRange: ((Int, String) -> Void)? = nil) throws {
         guard count > 0 else { return }
         if physical == .byteArray {
             // DECIMAL on BYTE_ARRAY: each big-endian value becomes 16 bytes.
@@ -108,7 +110,8 @@ extension ColumnChunkDecoder {
             throw unsupportedEncoding(encoding)
         }
         if conversion != .copy {
-            try conversion.convert(UnsafeRawPointer(dense), count: count, physicalWidth: pw, outWidth: outputWidth!, into: out)
+            try conversion.convert(UnsafeRawPointer(dense), count: count, physicalWidth: pw, outWidth: outputWidth!, into: out,
+                                   outOfRange: outOfRange)
         }
     }
 
@@ -116,9 +119,16 @@ extension ColumnChunkDecoder {
         let out = values!.mutableBase + rowsDone * w
         if encoding.isDictionary {
             let indices = try decodeIndices(data, count: nonNull)
+            if let bad = dictionary?.outOfRange, !bad.isEmpty {
+                for k in 0..<nonNull { if let why = bad[indices[k]] { throw outOfRangeError(nonNull: k, rows: n, why) } }
+            }
             if nonNull > 0 { dictionary!.gather(indices, nonNull, into: out) }
         } else {
-            try decodeDense(encoding: encoding, data, count: nonNull, into: out)
+            do {
+                try decodeDense(encoding: encoding, data, count: nonNull, into: out)
+            } catch let error as ValueConversion.OutOfRange {
+                throw outOfRangeError(nonNull: error.index, rows: n, error.message)
+            }
         }
         if nonNull < n {
             let valid = UnsafePointer(ensureValidity()) + rowsDone
@@ -140,6 +150,21 @@ extension ColumnChunkDecoder {
                 DenseSpread.spreadBytes(out, width: w, n: n, dense: nonNull, validity: valid)
             }
         }
+    }
+
+    /// The error for the `k`-th non-null value of the page being decoded (of `rows` rows at
+    /// `rowsDone`): it names the value's row in the row group.
+    private func outOfRangeError(nonNull k: Int, rows: Int, _ why: String) -> ParquetFormatError {
+        var row = rowsDone + k
+        if let validity {
+            let valid = UnsafePointer(validity.mutableBase.assumingMemoryBound(to: UInt8.self)) + rowsDone
+            var seen = -1
+            for r in 0..<rows where valid[r] != 0 {
+                seen += 1
+                if seen == k { row = rowsDone + r; break }
+            }
+        }
+        return ParquetFormatError("row \(firstRow + row) of the row group: \(why)")
     }
 
     /// Walks `count` byte arrays of a non-dictionary encoding.

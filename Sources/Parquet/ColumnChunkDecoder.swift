@@ -42,6 +42,9 @@ final class ColumnChunkDecoder {
     var stringBytes: GrowableBuffer?
     var validity: ColumnBuffer?
     var rowsDone = 0
+    /// The row group's row at which the decoded pages start (a reader of a row range decodes
+    /// from the first page that holds it), for errors that name a row.
+    var firstRow = 0
     var nullCount = 0
     var dictionary: ParquetDictionary?
     /// Bytes the data pages' byte arrays take at most if PLAIN (from the page headers).

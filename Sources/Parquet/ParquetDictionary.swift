@@ -25,6 +25,9 @@ final class ParquetDictionary {
 
     /// Width in bytes of fixed-width entries (0 for byte arrays).
     private(set) var width = 0
+    /// Entries the output type cannot hold, with why (INT96 timestamps beyond 64-bit
+    /// microseconds): a row that uses one is an error naming that row.
+    var outOfRange: [UInt32: String] = [:]
 
     /// A dictionary of `count` fixed-width entries of `width` bytes, filled by `fill` (which
     /// writes the entries, in the output column's storage, to the pointer it is given).

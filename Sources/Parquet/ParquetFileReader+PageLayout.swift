@@ -89,6 +89,7 @@ extension ParquetFileReader {
                                              codec: metadata.rowGroups[rowGroup].columns[column].metaData!.codec,
                                              numRows: covered.count, verifyChecksums: verifyChecksums, scratch: scratch,
                                              dictionary: dictionary)
+        decoder.firstRow = covered.lowerBound
         let column = try decoder.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<total]))
         return (covered, column, decoder.decodedDictionary)
     }

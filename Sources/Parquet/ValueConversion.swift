@@ -40,10 +40,20 @@ enum ValueConversion: Equatable {
         }
     }
 
+    /// A value the output type cannot hold (an INT96 timestamp beyond 64-bit microseconds): the
+    /// caller names its row; never stored wrapped.
+    struct OutOfRange: Error {
+        /// Its position among the values converted.
+        var index: Int
+        var message: String
+    }
+
     /// Converts `count` dense values of `physicalWidth` bytes at `src` into `dst` values of
-    /// `outWidth` bytes. `src` and `dst` do not overlap.
+    /// `outWidth` bytes. `src` and `dst` do not overlap. A value out of the output's range throws
+    /// `OutOfRange`, or, given `outOfRange`, is reported to it and stored as 0 (a dictionary's
+    /// entries, which are an error only where a row uses them).
     func convert(_ src: UnsafeRawPointer, count: Int, physicalWidth: Int, outWidth: Int,
-                 into dst: UnsafeMutableRawPointer) throws {
+                 into dst: UnsafeMutableRawPointer, outOfRange: ((Int, String) -> Void)? = nil) throws {
         switch self {
         case .copy:
             dst.copyMemory(from: src, byteCount: count * outWidth)
@@ -65,12 +75,22 @@ enum ValueConversion: Equatable {
                 dst.storeBytes(of: Int64(v).littleEndian, toByteOffset: i &* 8, as: Int64.self)
             }
         case .int96ToMicros:
-            // pyarrow's arithmetic (Int96GetMicroSeconds): the Julian day as an unsigned 32-bit
-            // number, nanoseconds truncated towards zero, wrapping 64-bit arithmetic.
+            // The Julian day as Spark writes and reads it (a signed 32-bit number; pyarrow reads it
+            // unsigned, which differs only for days that do not fit below anyway), nanoseconds
+            // truncated towards zero. A day too far from 1970 for 64-bit microseconds is out of
+            // range, never wrapped.
             for i in 0..<count {
                 let nanos = Int64(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: i &* 12, as: UInt64.self)))
-                let day = Int64(UInt32(littleEndian: src.loadUnaligned(fromByteOffset: i &* 12 &+ 8, as: UInt32.self)))
-                let micros = (day &- Self.julianDayOfEpoch) &* 86_400_000_000 &+ nanos / 1000
+                let day = Int64(Int32(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: i &* 12 &+ 8, as: UInt32.self))))
+                let (dayMicros, over1) = (day - Self.julianDayOfEpoch).multipliedReportingOverflow(by: 86_400_000_000)
+                let (micros, over2) = dayMicros.addingReportingOverflow(nanos / 1000)
+                if over1 || over2 {
+                    let message = Self.int96OutOfRange(day: day, nanos: nanos)
+                    guard let outOfRange else { throw OutOfRange(index: i, message: message) }
+                    outOfRange(i, message)
+                    dst.storeBytes(of: Int64(0), toByteOffset: i &* 8, as: Int64.self)
+                    continue
+                }
                 dst.storeBytes(of: micros.littleEndian, toByteOffset: i &* 8, as: Int64.self)
             }
         case .decimalFromInt32:
@@ -88,6 +108,13 @@ enum ValueConversion: Equatable {
                 try Self.decimalFromBigEndian(src + i &* physicalWidth, physicalWidth, into: dst + i &* 16)
             }
         }
+    }
+
+    /// Why an INT96 timestamp cannot be read, for people.
+    static func int96OutOfRange(day: Int64, nanos: Int64) -> String {
+        let year = 1970 + Int((Double(day - julianDayOfEpoch) / 365.2425).rounded(.down))
+        return "INT96 timestamp (Julian day \(day), \(nanos) ns into the day: about year \(year)) does not fit 64-bit microseconds "
+            + "(years -290308 to 294247); it cannot be read as a timestamp. Rewrite the file with that value corrected, or leave the column out (--columns, --keep-columns)"
     }
 
     /// Stores `v` sign-extended to a 16-byte little-endian integer.
