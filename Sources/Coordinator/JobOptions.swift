@@ -51,6 +51,9 @@ public struct JobOptions: Sendable {
     public var compression: ParquetCompression = .snappy
     /// Check the CRC of every input page that has one (Spark writes them).
     public var verifyChecksums: Bool = false
+    /// `--merge-schema` (Spark's `mergeSchema`): a column missing from some files is null there,
+    /// and types widen (int32 to int64, float to double) instead of failing the job.
+    public var mergeSchema: Bool = false
     /// Attempts per batch when workers are lost.
     public var maxAttempts: Int = 4
     /// Batches a worker holds at once.

@@ -69,12 +69,24 @@ struct JobPreparation {
             throw JobError(error.message)
         }
 
-        let allNames = dataset.columnNames
+        let allNames = options.mergeSchema ? dataset.mergedColumnNames : dataset.columnNames
         do {
-            binding = try InputBinding.resolve(
-                signature: model.signature,
-                dataset: dataset.files[0].columns.map { .init(name: $0.name, type: $0.dataType, nullable: $0.nullable) },
-                requested: options.columns, naming: options.columnNaming, source: dataset.files[0].path)
+            // Under --merge-schema the model binds to the merged columns (a column a later file
+            // adds, types widened); otherwise to the first file's, which every file shares.
+            let columns: [InputBinding.DatasetColumn]
+            if options.mergeSchema {
+                // A column that cannot be merged binds with no type, as an unreadable one does; the
+                // error comes when it is selected.
+                let data = dataset
+                columns = allNames.map { name in
+                    let field = (try? data.resolve(columns: [name], mergeSchema: true))?.schema.fields.first
+                    return .init(name: name, type: field?.type, nullable: field?.nullable ?? true)
+                }
+            } else {
+                columns = dataset.files[0].columns.map { .init(name: $0.name, type: $0.dataType, nullable: $0.nullable) }
+            }
+            binding = try InputBinding.resolve(signature: model.signature, dataset: columns, requested: options.columns,
+                                               naming: options.columnNaming, source: options.mergeSchema ? dataset.path : dataset.files[0].path)
         } catch {
             throw JobError(error.message)
         }
@@ -92,7 +104,7 @@ struct JobPreparation {
         var decodeNames = modelNames
         for name in keptNames where !decodeNames.contains(name) { decodeNames.append(name) }
         let resolved: (schema: Schema, indices: [[Int]])
-        do { resolved = try dataset.resolve(columns: decodeNames) } catch { throw JobError(error.message) }
+        do { resolved = try dataset.resolve(columns: decodeNames, mergeSchema: options.mergeSchema) } catch { throw JobError(error.message) }
         decodeSchema = resolved.schema
         decodeIndices = resolved.indices
         modelColumns = modelNames.map { name in decodeNames.firstIndex(of: name)! }
@@ -109,6 +121,8 @@ struct JobPreparation {
         let chunkColumns: [[Int]?] = dataset.files.enumerated().map { f, file in
             guard !options.verifyChecksums, !kept.isEmpty, !nestedResult else { return nil }
             let columns = kept.map { indices[f][$0] }
+            // A column the file lacks, or holds narrower (--merge-schema), is decoded and written.
+            for (k, c) in columns.enumerated() where c < 0 || file.columns[c].dataType != output.fields[k].type { return nil }
             for (k, c) in columns.enumerated() where ParquetFileWriter.copyProblem(
                 field: output.fields[k], compression: options.compression, reader: file, column: c) != nil { return nil }
             return columns
@@ -145,6 +159,7 @@ struct JobPreparation {
             "block rows": String(max(options.batchSize, options.blockRows / options.batchSize * options.batchSize)),
             "--model-config": modelConfig.map { JSONValue.object($0).jsonText },
             "--params": params.map { JSONValue.object($0).jsonText },
+            "--merge-schema": options.mergeSchema ? "on" : nil,
         ]
         return JobFingerprint(inputFiles: files, modelSHA256: modelSHA256, settings: settings.compactMapValues { $0 },
                               model: options.modelOrigin?.provenance)

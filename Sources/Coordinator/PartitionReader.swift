@@ -94,8 +94,11 @@ final class PartitionReader: @unchecked Sendable {
             let started = Date()
             let reader = dataset.files[block.file]
             let modelOnly = copiesKeptColumns[block.partition]
-            let wanted = modelOnly ? Array(columnIndices[block.file].prefix(modelColumnCount)) : columnIndices[block.file]
+            let indices = modelOnly ? Array(columnIndices[block.file].prefix(modelColumnCount)) : columnIndices[block.file]
             let schema = modelOnly ? Schema(Array(self.schema.fields.prefix(modelColumnCount))) : self.schema
+            // Under --merge-schema a file may lack a column (index -1): it is read without it,
+            // and the column made of nulls.
+            let wanted = indices.filter { $0 >= 0 }
             if rangeReader?.file !== reader || rangeReader?.columns != wanted {
                 rangeReader = ParquetRangeReader(file: reader, columns: wanted)
             }
@@ -108,7 +111,8 @@ final class PartitionReader: @unchecked Sendable {
                         return
                     }
                     // Same names and types as the job's schema (nullability may differ per file).
-                    pieces.append(RecordBatch(schema: schema, columns: decoded.columns))
+                    pieces.append(RecordBatch(schema: schema, columns: try Self.conform(decoded.columns, indices: indices, to: schema,
+                                                                                         rows: segment.rows.count, file: reader.path)))
                 } catch {
                     deliver(.failed("\(error)"))
                     return
@@ -118,5 +122,23 @@ final class PartitionReader: @unchecked Sendable {
             deliver(.decoded(block: id, batch: batch, seconds: Date().timeIntervalSince(started)))
         }
         deliver(.finished)
+    }
+
+    /// The decoded columns (those of `indices` the file has) as the job's `schema`: a missing
+    /// column made of nulls, a narrower one widened (`--merge-schema`); as they are otherwise.
+    static func conform(_ decoded: [Column], indices: [Int], to schema: Schema, rows: Int, file: String) throws -> [Column] {
+        guard indices.contains(where: { $0 < 0 }) || zip(decoded, schema.fields).contains(where: { $0.type != $1.type }) else { return decoded }
+        var next = decoded.makeIterator()
+        return try zip(indices, schema.fields).map { index, field in
+            guard index >= 0 else {
+                guard let nulls = Column.nulls(field.type, count: rows) else { throw JobError("\(file) has no column '\(field.name)', and a \(field.type) column cannot be made of nulls") }
+                return nulls
+            }
+            let column = next.next()!
+            guard let widened = column.widened(to: field.type) else {
+                throw JobError("column '\(field.name)' of \(file) is \(column.type), which cannot be read as \(field.type)")
+            }
+            return widened
+        }
     }
 }

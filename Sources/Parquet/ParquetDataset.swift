@@ -55,20 +55,46 @@ public struct ParquetDataset: Sendable {
     /// The columns of the first file, in schema order.
     public var columnNames: [String] { files.first?.columns.map(\.name) ?? [] }
 
+    /// The names of every file's columns, in order of first appearance (the first file's, then
+    /// those only later files add): the dataset's columns under `--merge-schema`.
+    public var mergedColumnNames: [String] {
+        var names: [String] = []
+        var seen: Set<String> = []
+        for file in files {
+            for column in file.columns where seen.insert(column.name).inserted { names.append(column.name) }
+        }
+        return names
+    }
+
     /// Resolves `names` to a schema every file shares, and to each file's column indices.
     ///
     /// Fails, naming the file and column, when a column is missing from a file, has a type
     /// score-cluster cannot read, or differs in type between files. A column is nullable in
     /// the result when it is nullable in any file.
-    public func resolve(columns names: [String]) throws(DatasetError) -> (schema: Schema, indices: [[Int]]) {
+    ///
+    /// With `mergeSchema` (Spark's `mergeSchema`), a column missing from some files is null there
+    /// (its index -1 for those files; it must be in at least one) and types widen as Spark's
+    /// merge widens them (`DataType.merged(with:)`: int32 to int64, float to double); other
+    /// differences still fail.
+    public func resolve(columns names: [String], mergeSchema: Bool = false) throws(DatasetError) -> (schema: Schema, indices: [[Int]]) {
         var fields: [Field] = []
         var indices: [[Int]] = Array(repeating: [], count: files.count)
         for name in names {
             var field: Field?
+            var typedIn = ""
+            var missing = false
             for (f, file) in files.enumerated() {
                 guard let index = file.columns.firstIndex(where: { $0.name == name }) else {
+                    if mergeSchema {
+                        missing = true
+                        indices[f].append(-1)
+                        continue
+                    }
                     let available = file.columns.map(\.name).joined(separator: ", ")
-                    throw DatasetError("column '\(name)' is not in \(file.path) (it has: \(available))", file: file.path, column: name)
+                    let elsewhere = files.contains { $0.columns.contains { $0.name == name } }
+                    throw DatasetError("column '\(name)' is not in \(file.path) (it has: \(available))"
+                                       + (elsewhere ? "; pass --merge-schema to read it as null in the files that lack it" : ""),
+                                       file: file.path, column: name)
                 }
                 let descriptor = file.columns[index]
                 guard let type = descriptor.dataType else {
@@ -77,19 +103,35 @@ public struct ParquetDataset: Sendable {
                                        file: file.path, column: name)
                 }
                 if let existing = field {
-                    guard existing.type == type else {
-                        throw DatasetError("""
-                            column '\(name)' is \(type) (\(descriptor.physicalType)) in \(file.path) but \(existing.type) \
-                            in \(files[0].path); all files of a dataset must share the selected columns' types
-                            """, file: file.path, column: name)
+                    if existing.type != type {
+                        guard mergeSchema else {
+                            let widens = existing.type.merged(with: type) != nil
+                            throw DatasetError("""
+                                column '\(name)' is \(type) (\(descriptor.physicalType)) in \(file.path) but \(existing.type) \
+                                in \(typedIn); all files of a dataset must share the selected columns' types\
+                                \(widens ? " (pass --merge-schema to widen them as Spark's mergeSchema does)" : "")
+                                """, file: file.path, column: name)
+                        }
+                        guard let merged = existing.type.merged(with: type) else {
+                            throw DatasetError("""
+                                column '\(name)' is \(type) in \(file.path) but \(existing.type) in \(typedIn): --merge-schema widens \
+                                integers to the wider integer and floats to double, and these types do not merge
+                                """, file: file.path, column: name)
+                        }
+                        field!.type = merged
                     }
-                    field!.nullable = existing.nullable || descriptor.nullable
+                    field!.nullable = field!.nullable || descriptor.nullable
                 } else {
                     field = Field(name: name, type: type, nullable: descriptor.nullable)
+                    typedIn = file.path
                 }
                 indices[f].append(index)
             }
-            fields.append(field!)
+            guard var resolved = field else {
+                throw DatasetError("column '\(name)' is in none of the dataset's \(files.count) files", column: name)
+            }
+            if missing { resolved.nullable = true }
+            fields.append(resolved)
         }
         return (Schema(fields), indices)
     }

@@ -97,6 +97,10 @@ struct JobArguments: ParsableArguments {
             help: ArgumentHelp("The most resident memory each worker may use, in MB (or with a unit: 512m, 2g), or none: a worker over it stops and the batch it was scoring fails as a model error (default for run: 80% of this machine's memory, or of its control group's limit, shared among the workers; for coordinator: none).", valueName: "MB"))
     var workerMemory: String?
 
+    @Flag(name: .customLong("merge-schema"),
+          help: "Read files whose schemas differ as one dataset, as Spark's mergeSchema: a column missing from some files is null there, and types widen (int32 to int64, float to double).")
+    var mergeSchema = false
+
     @Flag(name: .customLong("verify-checksums"), help: "Check the CRC of every input page that carries one.")
     var verifyChecksums = false
 
@@ -173,6 +177,7 @@ struct JobArguments: ParsableArguments {
         options.overwrite = overwrite
         options.compression = ParquetCompression(rawValue: compression)!
         options.verifyChecksums = verifyChecksums
+        options.mergeSchema = mergeSchema
         options.maxAttempts = maxAttempts
         options.taskTimeout = taskTimeout
         options.heartbeatTimeout = heartbeatTimeout
