@@ -32,8 +32,9 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     /// Whether trying again may help (the server or the network may recover).
     public var isTransient: Bool {
         switch kind {
-        case .cannotConnect, .timedOut, .cutOff, .other: return true
-        case .tls, .tooLarge, .localWrite: return false
+        case .cannotConnect, .timedOut, .cutOff: return true
+        // A malformed URL, an unsupported protocol, too many redirects: the same again.
+        case .tls, .tooLarge, .localWrite, .other: return false
         }
     }
 

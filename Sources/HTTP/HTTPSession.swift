@@ -49,9 +49,10 @@ public final class HTTPSession {
 
     /// Sends `request` and returns the answer with its body (at most `maxBodyBytes`, else
     /// `HTTPError.tooLarge`).
-    public func send(_ request: HTTPRequest, maxBodyBytes: Int = 64 << 20) throws(HTTPError) -> HTTPResponse {
+    /// A request that takes longer than `timeout` seconds in all fails as timed out.
+    public func send(_ request: HTTPRequest, maxBodyBytes: Int = 64 << 20, timeout: Double = 120) throws(HTTPError) -> HTTPResponse {
         let state = TransferState(handle: handle, maxBody: maxBodyBytes, file: nil)
-        try perform(request, state: state)
+        try perform(request, state: state, timeout: timeout)
         return HTTPResponse(status: state.status, headers: state.headers, body: state.body)
     }
 
@@ -60,11 +61,12 @@ public final class HTTPSession {
     /// holds the server's explanation (at most 64 KiB) otherwise.
     public func download(_ request: HTTPRequest, into fd: Int32) throws(HTTPError) -> (response: HTTPResponse, bytes: Int) {
         let state = TransferState(handle: handle, maxBody: 64 << 10, file: fd)
-        try perform(request, state: state)
+        // No total limit (a model may be gigabytes): a stalled transfer fails by `stallTimeout`.
+        try perform(request, state: state, timeout: nil)
         return (HTTPResponse(status: state.status, headers: state.headers, body: state.body), state.bytesWritten)
     }
 
-    private func perform(_ request: HTTPRequest, state: TransferState) throws(HTTPError) {
+    private func perform(_ request: HTTPRequest, state: TransferState, timeout: Double?) throws(HTTPError) {
         curl_easy_reset(handle)
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
         defer { curl_slist_free_all(headerList) }
@@ -86,6 +88,7 @@ public final class HTTPSession {
             ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout * 1000))
             ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
             ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, options.stallTimeout)
+            if let timeout { ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(timeout * 1000)) }
             ccurl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "")
             ccurl_setopt_string(handle, CURLOPT_USERAGENT, "score-cluster")
             if let caFile = options.caFile { ccurl_setopt_string(handle, CURLOPT_CAINFO, caFile) }

@@ -23,6 +23,9 @@ struct ArtifactStore {
     }
 
     static let proxyPrefix = "/api/2.0/mlflow-artifacts/artifacts"
+    /// Bounds on a listing (a hostile or broken server cannot keep the client listing for ever).
+    static let maxFiles = 100_000
+    static let maxDirectories = 10_000
 
     let kind: Kind
     let location: String
@@ -75,7 +78,12 @@ struct ArtifactStore {
         case .proxy:
             var files: [RemoteFile] = []
             var directories = [""]
+            var listed = 0
             while let directory = directories.popLast() {
+                listed += 1
+                guard listed <= Self.maxDirectories, files.count <= Self.maxFiles else {
+                    throw RegistryError(uri: client.uri, "\(location) holds more than \(Self.maxFiles) files or \(Self.maxDirectories) directories; that is not a model")
+                }
                 for entry in try listDirectory(directory, client: client) {
                     if entry.isDirectory { directories.append(entry.path) } else { files.append(RemoteFile(path: entry.path, size: entry.size)) }
                 }
@@ -106,11 +114,34 @@ struct ArtifactStore {
         } catch is MLflowRESTClient.NotFound {
             return []
         }
-        return (answer["files"] as? [[String: Any]] ?? []).compactMap { entry in
+        return try (answer["files"] as? [[String: Any]] ?? []).compactMap { entry in
             guard let name = entry["path"] as? String else { return nil }
+            // One name below the directory: nothing that would list it again or leave the model.
+            guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\0") else {
+                throw RegistryError(uri: client.uri, "the artifact server listed an entry named '\(name)' under \(location); refusing it")
+            }
             // The proxy lists paths relative to the directory asked for.
             let full = relative.isEmpty ? name : relative + "/" + name
             return (full, entry["is_dir"] as? Bool ?? false, (entry["file_size"] as? Int) ?? (entry["file_size"] as? String).flatMap { Int($0) })
+        }
+    }
+
+    /// The bytes of the small file `path` (the model's MLmodel), for comparing a cached copy of a
+    /// location that can change (a run's artifacts) with what is there now.
+    func read(_ path: String, client: MLflowRESTClient) throws -> [UInt8] {
+        switch kind {
+        case .local(let directory):
+            guard let data = FileManager.default.contents(atPath: directory + "/" + path) else {
+                throw RegistryError(uri: client.uri, "cannot read \(directory)/\(path) from the local artifact store")
+            }
+            return Array(data)
+        case .proxy(let base, let root):
+            let segments = (root + "/" + path).split(separator: "/").map { ModelVersionResolver.pathSegment(String($0)) }
+            let url = base + Self.proxyPrefix + "/" + segments.joined(separator: "/")
+            let request = HTTPRequest(.get, url, headers: client.headers(for: url))
+            let response = try client.send(request)
+            guard response.isSuccess else { throw client.refusal(response, request: request, error: MLflowRESTClient.errorBody(response)) }
+            return response.body
         }
     }
 
@@ -134,7 +165,7 @@ struct ArtifactStore {
         case .proxy(let base, let root):
             let segments = (root + "/" + file.path).split(separator: "/").map { ModelVersionResolver.pathSegment(String($0)) }
             let url = base + Self.proxyPrefix + "/" + segments.joined(separator: "/")
-            let request = HTTPRequest(.get, url, headers: client.server.authorizationHeader)
+            let request = HTTPRequest(.get, url, headers: client.headers(for: url))
             var attempt = 1
             while true {
                 ftruncate(fd, 0)

@@ -30,18 +30,29 @@ final class MLflowRESTClient {
     /// GET `base + path` with `query`; the decoded object, or `NotFound` for a 404 (or MLflow's
     /// RESOURCE_DOES_NOT_EXIST).
     func get(_ base: String, _ path: String, query: [(String, String)] = []) throws -> Object {
-        var components = URLComponents(string: base + path)!
+        guard var components = URLComponents(string: base + path) else {
+            throw RegistryError(uri: uri, "cannot make a URL of \(TrackingServer.redacted(base + path))")
+        }
         if !query.isEmpty { components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
         // URLComponents leaves '+' as is, which servers read as a space.
-        let url = components.string!.replacingOccurrences(of: "+", with: "%2B")
-        return try call(HTTPRequest(.get, url, headers: server.authorizationHeader + [("Accept", "application/json")]))
+        guard let url = components.string?.replacingOccurrences(of: "+", with: "%2B") else {
+            throw RegistryError(uri: uri, "cannot make a URL of \(TrackingServer.redacted(base + path))")
+        }
+        return try call(HTTPRequest(.get, url, headers: headers(for: url) + [("Accept", "application/json")]))
     }
 
     /// POST `object` as JSON to `base + path`.
     func post(_ base: String, _ path: String, _ object: Object) throws -> Object {
         let body = try JSONSerialization.data(withJSONObject: object)
-        return try call(HTTPRequest(.post, base + path, headers: server.authorizationHeader + [("Content-Type", "application/json"), ("Accept", "application/json")],
+        let url = base + path
+        return try call(HTTPRequest(.post, url, headers: headers(for: url) + [("Content-Type", "application/json"), ("Accept", "application/json")],
                                     body: Array(body)))
+    }
+
+    /// The credentials, for a URL on the tracking server or the registry only: an artifact
+    /// location elsewhere never receives them.
+    func headers(for url: String) -> [(name: String, value: String)] {
+        server.owns(url) ? server.authorizationHeader : []
     }
 
     private func call(_ request: HTTPRequest) throws -> Object {
@@ -53,10 +64,15 @@ final class MLflowRESTClient {
             return object
         }
         let error = Self.errorBody(response)
-        // MLflow answers an unknown alias with 400 INVALID_PARAMETER_VALUE "... not found".
-        if response.status == 404 || error.code == "RESOURCE_DOES_NOT_EXIST"
+        // MLflow says what it does not have in its JSON error (an unknown alias is a 400
+        // INVALID_PARAMETER_VALUE "... not found."); a 404 without one is a missing endpoint.
+        if error.code == "RESOURCE_DOES_NOT_EXIST" || (response.status == 404 && error.code != nil)
             || (error.code == "INVALID_PARAMETER_VALUE" && error.message?.hasSuffix("not found.") == true) {
             throw NotFound(serverMessage: error.message ?? "not found")
+        }
+        if response.status == 404 {
+            throw RegistryError(uri: uri, "\(server.name(of: request.url)) has no endpoint \(request.method.rawValue) \(Self.withoutQuery(request.url)) (404): "
+                                + "is it an MLflow tracking server, and recent enough (logged models need MLflow 3)?")
         }
         throw refusal(response, request: request, error: error)
     }
@@ -91,15 +107,19 @@ final class MLflowRESTClient {
     func unreachable(_ error: HTTPError, request: HTTPRequest, attempts: Int) -> RegistryError {
         let tried = "\(request.method.rawValue) \(error.url)"
         let times = attempts > 1 ? " (\(attempts) attempts)" : ""
+        let who = server.name(of: request.url)
+        let setting = who.hasPrefix("the MLflow registry") ? "MLFLOW_REGISTRY_URI" : "MLFLOW_TRACKING_URI (or --tracking-uri)"
         switch error.kind {
         case .cannotConnect:
-            return RegistryError(uri: uri, "cannot reach the MLflow tracking server at \(server.trackingURL)\(times): \(error.message) (tried \(tried)). Check MLFLOW_TRACKING_URI (or --tracking-uri) and that the server is running")
+            return RegistryError(uri: uri, "cannot reach \(who)\(times): \(error.message) (tried \(tried)). Check \(setting) and that the server is running")
         case .tls:
-            return RegistryError(uri: uri, "TLS with \(server.trackingURL) failed: \(error.message) (tried \(tried)). Set MLFLOW_TRACKING_SERVER_CERT_PATH to the server's CA bundle")
+            let advice = server.tls.caFile.map { "Check MLFLOW_TRACKING_SERVER_CERT_PATH (\($0)): it must hold the CA that signed the server's certificate" }
+                ?? "Set MLFLOW_TRACKING_SERVER_CERT_PATH to the server's CA bundle"
+            return RegistryError(uri: uri, "TLS with \(who) failed: \(error.message) (tried \(tried)). \(advice)")
         case .timedOut:
-            return RegistryError(uri: uri, "the MLflow tracking server at \(server.trackingURL) stopped answering\(times): \(error.message) (tried \(tried))")
+            return RegistryError(uri: uri, "\(who) stopped answering\(times): \(error.message) (tried \(tried))")
         case .cutOff:
-            return RegistryError(uri: uri, "the connection to \(server.trackingURL) was cut off\(times): \(error.message) (tried \(tried))")
+            return RegistryError(uri: uri, "the connection to \(who) was cut off\(times): \(error.message) (tried \(tried))")
         case .tooLarge, .localWrite, .other:
             return RegistryError(uri: uri, "\(tried) failed\(times): \(error.message)")
         }
@@ -109,13 +129,14 @@ final class MLflowRESTClient {
     func refusal(_ response: HTTPResponse, request: HTTPRequest, error: (code: String?, message: String?)) -> RegistryError {
         let tried = "\(request.method.rawValue) \(Self.withoutQuery(request.url))"
         let said = error.message.map { ": \($0)" } ?? (response.body.isEmpty ? "" : ": \(Self.excerpt(response.text))")
+        let who = server.name(of: request.url)
         switch response.status {
         case 401:
-            return RegistryError(uri: uri, "the MLflow tracking server at \(server.trackingURL) refused the request as unauthenticated (401, \(tried)); \(server.credentialAdvice)")
+            return RegistryError(uri: uri, "\(who) refused the request as unauthenticated (401, \(tried)); \(server.credentialAdvice)")
         case 403:
-            return RegistryError(uri: uri, "the MLflow tracking server at \(server.trackingURL) refused access (403 Forbidden, \(tried))\(said); the user needs READ permission on this model or experiment")
+            return RegistryError(uri: uri, "\(who) refused access (403 Forbidden, \(tried))\(said); the user needs READ permission on this model or experiment")
         default:
-            return RegistryError(uri: uri, "the MLflow tracking server at \(server.trackingURL) answered \(response.status) to \(tried)\(said)")
+            return RegistryError(uri: uri, "\(who) answered \(response.status) to \(tried)\(said)")
         }
     }
 

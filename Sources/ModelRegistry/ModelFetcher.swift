@@ -31,14 +31,18 @@ public struct ModelFetcher {
     /// The interpreter that runs MLflow's client for stores the native client does not read
     /// (`s3://`, ...); nil: `$VIRTUAL_ENV/bin/python`.
     public var python: String?
+    /// Why there is no `python` (the `--python-env` given could not be used), for the message
+    /// of a fetch that needs one.
+    public var pythonProblem: String?
     public var retry = RetryPolicy()
     /// Told what the user should know (a deprecated stage URI).
     public var warn: (String) -> Void
 
     public init(trackingURI: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
-                cacheDirectory: String? = nil, python: String? = nil, warn: @escaping (String) -> Void = { _ in }) {
+                cacheDirectory: String? = nil, python: String? = nil, pythonProblem: String? = nil, warn: @escaping (String) -> Void = { _ in }) {
         self.trackingURI = trackingURI
         self.python = python
+        self.pythonProblem = pythonProblem
         self.environment = environment
         self.cacheDirectory = cacheDirectory ?? RegistryModelCache.defaultDirectory(environment: environment)
         self.warn = warn
@@ -51,7 +55,11 @@ public struct ModelFetcher {
         // A local directory whose name merely looks like a URI ("data:v1") is that directory.
         if case .artifact = model, FileManager.default.fileExists(atPath: text) { return Resolved(directory: text, origin: nil) }
         let started = Date()
-        let server = try TrackingServer(trackingURI: trackingURI, environment: environment, for: text)
+        let configured = trackingURI != nil || environment["MLFLOW_TRACKING_URI"].map { !$0.isEmpty } == true
+        // An s3:// or https:// location needs no tracking server; anything else does.
+        let server = configured || model.needsTrackingServer
+            ? try TrackingServer(trackingURI: trackingURI, environment: environment, for: text)
+            : TrackingServer(unconfiguredFor: text, environment: environment)
         let client = try MLflowRESTClient(server: server, uri: text, retry: retry)
         do {
             let resolution = try ModelVersionResolver(client: client, warn: warn).resolve(model)
@@ -82,7 +90,12 @@ public struct ModelFetcher {
     /// The cached copy of the resolution's files, or a fresh download checked and cached.
     private func bring(_ resolution: ModelVersionResolver.Resolution, files: [ArtifactStore.RemoteFile], store: ArtifactStore,
                        client: MLflowRESTClient, started: Date) throws -> Resolved {
-        try cached(resolution, files: files, client: client, started: started) { modelDirectory in
+        // Files that can be overwritten (a run's artifacts) may keep their names and sizes: the
+        // cached copy must also have the store's MLmodel, which every save writes anew (its uuid).
+        let still: ((String) throws -> Bool)? = resolution.immutable ? nil : { directory in
+            FileManager.default.contents(atPath: directory + "/MLmodel").map(Array.init) == (try store.read("MLmodel", client: client))
+        }
+        return try cached(resolution, files: files, still: still, client: client, started: started) { modelDirectory in
             var bytes = 0
             for file in files {
                 guard !file.path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
@@ -103,8 +116,13 @@ public struct ModelFetcher {
     /// A store the native client does not read: MLflow's own client downloads it (once; then the
     /// cache has it, trusted while its files hash as recorded: registered versions do not change).
     private func bringWithMLflowClient(_ resolution: ModelVersionResolver.Resolution, client: MLflowRESTClient, started: Date) throws -> Resolved {
-        let python = self.python ?? environment["VIRTUAL_ENV"].map { $0 + "/bin/python" } ?? ""
-        return try cached(resolution, files: nil, client: client, started: started) { modelDirectory in
+        guard let python = self.python ?? environment["VIRTUAL_ENV"].flatMap({ $0.isEmpty ? nil : $0 + "/bin/python" }) else {
+            throw RegistryError(uri: client.uri, "the model's files are at \(resolution.artifactURI), which score-cluster downloads with MLflow's Python client, "
+                                + "but there is no Python environment to run it in" + (pythonProblem.map { " (\($0))" } ?? "") + ": pass --python-env or set VIRTUAL_ENV")
+        }
+        // Where the files can change and only MLflow's client can read them, nothing is taken from the cache.
+        let still: ((String) throws -> Bool)? = resolution.immutable ? nil : { _ in false }
+        return try cached(resolution, files: nil, still: still, client: client, started: started) { modelDirectory in
             try FileManager.default.createDirectory(atPath: modelDirectory, withIntermediateDirectories: true)
             try MLflowClientDownload(python: python).download(resolution.artifactURI, into: modelDirectory, uri: client.uri)
             let files = ArtifactStore.localFiles(in: modelDirectory)
@@ -120,14 +138,15 @@ public struct ModelFetcher {
     /// The model of `resolution` from the cache when it holds it with `files` (nil: whatever files
     /// it recorded), else downloaded by `download` into a fresh directory, checked (an MLflow pyfunc
     /// model), hashed and put in the cache by one rename. `download` returns the files and bytes.
-    private func cached(_ resolution: ModelVersionResolver.Resolution, files: [ArtifactStore.RemoteFile]?, client: MLflowRESTClient, started: Date,
+    private func cached(_ resolution: ModelVersionResolver.Resolution, files: [ArtifactStore.RemoteFile]?, still: ((String) throws -> Bool)?,
+                        client: MLflowRESTClient, started: Date,
                         download: (_ modelDirectory: String) throws -> (files: [ArtifactStore.RemoteFile], bytes: Int)) throws -> Resolved {
         let uri = client.uri
         let cache = RegistryModelCache(directory: cacheDirectory)
         let key = RegistryModelCache.key(server: client.server.trackingURL, identity: resolution.identity)
-        let lock = try cache.lock(key, uri: uri)
+        let lock = try cache.lock(key, uri: uri, onWait: { warn("\(uri): waiting for another process fetching this model into \(cacheDirectory)") })
         defer { lock.unlock() }
-        if let (entry, directory) = cache.valid(key, files: files) {
+        if let (entry, directory) = cache.valid(key, files: files), try still?(directory) ?? true {
             var provenance = entry.provenance
             provenance.uri = uri
             let fetch = ModelFetch(downloaded: false, files: entry.files.count, bytes: 0, seconds: Date().timeIntervalSince(started), directory: directory)

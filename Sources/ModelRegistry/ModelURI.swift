@@ -44,9 +44,31 @@ public enum ModelURI: Sendable, Equatable {
             self = try Self.parseModels(text, path: rest)
         case "runs":
             self = try Self.parseRuns(text, path: rest)
-        default:
+        case _ where Self.artifactSchemes.contains(scheme):
+            if (scheme == "http" || scheme == "https") && (Self.withoutSecrets(text) != text || text.contains("?")) {
+                throw RegistryError(uri: Self.withoutSecrets(text), "an artifact URL with credentials or a query is not accepted; "
+                                    + "put credentials in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)")
+            }
             self = .artifact(text)
+        default:
+            // Not a scheme MLflow stores artifacts under: a local path with a colon in it.
+            self = .localDirectory(text)
         }
+    }
+
+    /// The artifact stores MLflow knows (mlflow/store/artifact/artifact_repository_registry.py).
+    static let artifactSchemes: Set<String> = [
+        "mlflow-artifacts", "http", "https", "s3", "gs", "wasbs", "abfss", "hdfs", "viewfs", "dbfs", "ftp", "sftp", "oss", "uc-volumes",
+    ]
+
+    /// `text` with any user information of a URL replaced, for messages: everything between
+    /// `://` and the last `@` (a password may hold '/', '#' or '?', which would end a parser's
+    /// authority early and leave the rest of the password in view).
+    static func withoutSecrets(_ text: String) -> String {
+        guard let scheme = text.range(of: "://") else { return text }
+        let rest = text[scheme.upperBound...]
+        guard let at = rest.lastIndex(of: "@") else { return text }
+        return String(text[..<scheme.upperBound]) + "***@" + String(rest[rest.index(after: at)...])
     }
 
     /// A URI scheme (letters, digits, `+-.`, starting with a letter, at least two characters, so
@@ -94,7 +116,7 @@ public enum ModelURI: Sendable, Equatable {
     public var needsTrackingServer: Bool {
         switch self {
         case .localDirectory: return false
-        case .artifact(let uri): return uri.hasPrefix("mlflow-artifacts:")
+        case .artifact(let uri): return uri.hasPrefix("mlflow-artifacts:/") && !uri.hasPrefix("mlflow-artifacts://")
         default: return true
         }
     }

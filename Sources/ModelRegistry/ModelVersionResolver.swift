@@ -16,6 +16,10 @@ struct ModelVersionResolver {
         /// What identifies these files for the cache, whatever the URI said (an alias and the
         /// version it points to share it).
         var identity: String
+        /// Whether the files behind `identity` never change (a registered version, a logged
+        /// model), so that a cached copy need not be compared with the store's: a run's
+        /// artifacts or a plain location can be overwritten.
+        var immutable = false
     }
 
     let client: MLflowRESTClient
@@ -37,10 +41,11 @@ struct ModelVersionResolver {
                 throw RegistryError(uri: uri, "the registry gave no download location for version \(version.version) of '\(name)'")
             }
             return Resolution(registeredModel: name, version: version.version, runID: version.runID,
-                              loggedModelID: version.loggedModelID, artifactURI: artifact, identity: "models:/\(name)/\(version.version)")
+                              loggedModelID: version.loggedModelID, artifactURI: artifact,
+                              identity: "\(registry) models:/\(name)/\(version.version)", immutable: true)
         case .loggedModel(let id):
             let info = try loggedModel(id)
-            return Resolution(runID: info.runID, loggedModelID: id, artifactURI: info.artifactURI, identity: "models:/\(id)")
+            return Resolution(runID: info.runID, loggedModelID: id, artifactURI: info.artifactURI, identity: "models:/\(id)", immutable: true)
         case .run(let runID, let path):
             return try runArtifact(runID: runID, path: path)
         case .artifact(let location):
@@ -150,7 +155,7 @@ struct ModelVersionResolver {
         }
         let identity = "runs:/\(runID)/\(path)"
         let direct = root + "/" + path
-        if let store = ArtifactStore(location: direct, server: client.server), (try? store.exists(client: client)) == true {
+        if let store = ArtifactStore(location: direct, server: client.server), try store.exists(client: client) {
             return Resolution(runID: runID, artifactURI: direct, identity: identity)
         }
         let parts = path.split(separator: "/", maxSplits: 1).map(String.init)

@@ -17,6 +17,8 @@ import MLflowModel
 /// - `.<name>-<hash>.lock`: serialises fetches of one identity (two jobs download it once).
 /// - `.<name>-<hash>.incoming-XXXXXX/`: a download in progress, or left by a process that died;
 ///   the next fetch of that identity removes it.
+/// - `.<name>-<hash>.retired-TIME-PID/`: a copy replaced by a newer download, kept a day for the
+///   jobs that may still read it, then removed by the next fetch of that identity.
 struct RegistryModelCache {
     /// What an entry records next to the model's files.
     struct Entry: Codable {
@@ -25,6 +27,9 @@ struct RegistryModelCache {
     }
 
     let directory: String
+
+    /// How long a replaced copy is kept for the jobs still reading it.
+    static let retiredLifetime: Double = 24 * 3600
 
     /// `…/score-cluster/registry` beside the worker's model cache (`$XDG_CACHE_HOME` or `~/.cache`).
     static func defaultDirectory(environment: [String: String]) -> String {
@@ -41,16 +46,24 @@ struct RegistryModelCache {
 
     /// Takes the lock of `key` (blocking while another process fetches it) and removes its
     /// abandoned downloads.
-    func lock(_ key: String, uri: String) throws(RegistryError) -> FileLock {
+    func lock(_ key: String, uri: String, onWait: () -> Void = {}) throws(RegistryError) -> FileLock {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw RegistryError(uri: uri, "cannot create the model cache \(directory): \(error.localizedDescription)")
         }
         let lock: FileLock
-        do { lock = try FileLock(path: directory + "/.\(key).lock") } catch { throw RegistryError(uri: uri, error.message) }
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(".\(key).incoming-") {
-            try? FileManager.default.removeItem(atPath: directory + "/" + name)
+        do { lock = try FileLock(path: directory + "/.\(key).lock", onWait: onWait) } catch { throw RegistryError(uri: uri, error.message) }
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] {
+            let path = directory + "/" + name
+            if name.hasPrefix(".\(key).incoming-") {
+                try? fm.removeItem(atPath: path)
+            } else if name.hasPrefix(".\(key).retired-"),
+                      let modified = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                      Date().timeIntervalSince(modified) > Self.retiredLifetime {
+                try? fm.removeItem(atPath: path)
+            }
         }
         return lock
     }
@@ -86,9 +99,10 @@ struct RegistryModelCache {
             throw RegistryError(uri: uri, "cannot write \(incoming)/entry.json: \(error.localizedDescription)")
         }
         if FileManager.default.fileExists(atPath: root) {
-            let stale = incoming + "-stale"
-            guard rename(root, stale) == 0 else { throw RegistryError(uri: uri, "cannot replace \(root): \(String(cString: strerror(errno)))") }
-            try? FileManager.default.removeItem(atPath: stale)
+            // Moved aside, not deleted: a job or worker started from the old copy may still read it.
+            let retired = directory + "/.\(key).retired-\(Int(Date().timeIntervalSince1970))-\(getpid())"
+            guard rename(root, retired) == 0 else { throw RegistryError(uri: uri, "cannot replace \(root): \(String(cString: strerror(errno)))") }
+            utime(retired, nil)
         }
         guard rename(incoming, root) == 0 else {
             throw RegistryError(uri: uri, "cannot move the download into \(root): \(String(cString: strerror(errno)))")

@@ -55,7 +55,8 @@ public struct TrackingServer: Sendable, CustomStringConvertible {
     /// An http(s) URL without a trailing slash; other tracking URIs (a local `mlruns` directory,
     /// `sqlite:///`, `databricks`) are refused with what to do.
     private static func httpURL(_ text: String, setting: String, for uri: String) throws(RegistryError) -> String {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host != nil else {
+        guard let url = URL(string: text), URLComponents(string: text) != nil, let scheme = url.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", url.host != nil else {
             throw RegistryError(uri: uri, "\(setting)=\(Self.redacted(text)) is not an http(s) URL of an MLflow tracking server; score-cluster talks to the server's REST API. "
                                 + "Serve that store with `mlflow server --backend-store-uri \(Self.redacted(text)) --serve-artifacts` and point \(setting) at it")
         }
@@ -67,12 +68,41 @@ public struct TrackingServer: Sendable, CustomStringConvertible {
         return result
     }
 
-    /// A URL with any user information replaced, for messages.
-    static func redacted(_ text: String) -> String {
-        guard var parts = URLComponents(string: text), parts.user != nil || parts.password != nil else { return text }
-        parts.user = "***"
-        parts.password = nil
-        return parts.string ?? "***"
+    /// A URL with any user information replaced, for messages (by text: a password that makes
+    /// the URL unparsable is still removed).
+    static func redacted(_ text: String) -> String { ModelURI.withoutSecrets(text) }
+
+    /// No tracking server, for a URI that needs none (an `s3://` or `https://` artifact
+    /// location): nothing is asked of a server and no credentials are sent.
+    init(unconfiguredFor uri: String, environment: [String: String]) {
+        trackingURL = ""
+        registryURL = ""
+        credentials = .none
+        var tls = HTTPSession.Options()
+        if let ca = environment["MLFLOW_TRACKING_SERVER_CERT_PATH"], !ca.isEmpty { tls.caFile = ca }
+        self.tls = tls
+    }
+
+    /// Whether `url` is on the tracking server or the registry (same scheme, host and port):
+    /// only requests there carry the credentials.
+    func owns(_ url: String) -> Bool {
+        guard let origin = Self.origin(url) else { return false }
+        return [trackingURL, registryURL].contains { !$0.isEmpty && Self.origin($0) == origin }
+    }
+
+    /// `scheme://host:port` of a URL, lower-cased, with the scheme's default port made explicit.
+    static func origin(_ url: String) -> String? {
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), let host = parts.host?.lowercased() else { return nil }
+        let port = parts.port ?? (scheme == "https" ? 443 : 80)
+        return "\(scheme)://\(host):\(port)"
+    }
+
+    /// What the server is to the request that went to `url`, for messages.
+    func name(of url: String) -> String {
+        let origin = Self.origin(url)
+        if let origin, origin == Self.origin(trackingURL) { return "the MLflow tracking server at \(trackingURL)" }
+        if let origin, origin == Self.origin(registryURL) { return "the MLflow registry at \(registryURL)" }
+        return "the artifact server at \(origin ?? url)"
     }
 
     /// The `Authorization` header for `credentials`, if any.

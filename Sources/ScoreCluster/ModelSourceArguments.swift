@@ -13,7 +13,9 @@ struct ModelSourceArguments: ParsableArguments {
     /// and fetched into this machine's cache (or found there). `pythonEnvironment` (`--python-env`)
     /// runs MLflow's client for artifact stores the native client does not read.
     func fetch(_ model: String, pythonEnvironment: String?, warn: @escaping (String) -> Void) throws(RegistryError) -> ModelFetcher.Resolved {
-        let python = try? PythonEnvironment.resolve(explicit: pythonEnvironment).programPath
-        return try ModelFetcher(trackingURI: trackingURI, python: python, warn: warn).fetch(model)
+        var python: String?
+        var problem: String?
+        do { python = try PythonEnvironment.resolve(explicit: pythonEnvironment).programPath } catch { problem = error.message }
+        return try ModelFetcher(trackingURI: trackingURI, python: python, pythonProblem: problem, warn: warn).fetch(model)
     }
 }

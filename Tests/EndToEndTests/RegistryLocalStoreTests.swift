@@ -26,7 +26,7 @@ struct RegistryLocalStoreTests {
         }
         let untrusted = try scoreCluster(["model", "inspect", "models:/stored@champion"], [:])
         #expect(untrusted.status == 1)
-        #expect(untrusted.stderr.contains("models:/stored@champion: TLS with \(server.url) failed"), "\(untrusted.stderr)")
+        #expect(untrusted.stderr.contains("models:/stored@champion: TLS with the MLflow tracking server at \(server.url) failed"), "\(untrusted.stderr)")
         #expect(untrusted.stderr.contains("Set MLFLOW_TRACKING_SERVER_CERT_PATH"))
         let insecure = try scoreCluster(["model", "inspect", "models:/stored@champion"], ["MLFLOW_TRACKING_INSECURE_TLS": "true"])
         #expect(insecure.status == 0, "\(insecure.stderr)")

@@ -4,7 +4,9 @@ import Testing
 
 /// A tracking server whose artifacts live in S3 and that does not proxy them: clients get
 /// `s3://` locations, which score-cluster downloads with MLflow's own client (boto3, the
-/// store's credentials) once, then serves from its cache.
+/// store's credentials) once, then serves from its cache. The job's environment is the services
+/// one (`.venv-services`: mlflow with boto3, the same numpy, pandas and scikit-learn as `.venv`),
+/// as a user's would be when their artifacts live in S3.
 @Suite("Registry with an S3 artifact store", .serialized)
 struct RegistryS3StoreTests {
     @Test("a model in S3 (moto's S3 API) is fetched once by MLflow's client, cached, and scores as MLflow loads it; an unreachable store is a clear error")
@@ -14,7 +16,9 @@ struct RegistryS3StoreTests {
         try s3.createBucket("mlflow-artifacts")
         let server = try MLflowTrackingServer(proxyArtifacts: false, artifactRoot: "s3://mlflow-artifacts/", environment: s3.credentials)
         defer { server.stop() }
-        _ = try server.runFixture("registry_models.py", ["--name", "in_s3"], environment: s3.credentials)
+        let python = MLflowTrackingServer.servicesPython
+        let jobEnvironment = TestEnvironment.repoRoot.appendingPathComponent(".venv-services").path
+        _ = try server.runFixture("registry_models.py", ["--name", "in_s3"], environment: s3.credentials, python: python)
         let fixture = try EndToEndFixture.shared.get()
         let cache = try TestEnvironment.makeTemporaryDirectory("registry-cache")
 
@@ -22,8 +26,8 @@ struct RegistryS3StoreTests {
             let output = fixture.outputPath(label)
             let result = try TestEnvironment.run(EndToEndFixture.binary, [
                 "run", "--model", "models:/in_s3@champion", "--input", fixture.dataset.path, "--output", output,
-                "--columns", "f1,f2,f3", "--workers", "1", "--preview", "0", "--report", output + ".json"],
-                environment: ["VIRTUAL_ENV": EndToEndFixture.venv, "MLFLOW_TRACKING_URI": server.url, "XDG_CACHE_HOME": cache.path]
+                "--columns", "f1,f2,f3", "--workers", "1", "--preview", "0", "--report", output + ".json", "--python-env", jobEnvironment],
+                environment: ["MLFLOW_TRACKING_URI": server.url, "XDG_CACHE_HOME": cache.path]
                     .merging(environment) { $1 })
             let report = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + ".json")))) as? [String: Any]
             let model = report?["model"] as? [String: Any]
@@ -48,7 +52,7 @@ struct RegistryS3StoreTests {
         #expect(warm.result.status == 0, "\(warm.result.stderr)")
         #expect(warm.fetch?["downloaded"] as? Bool == false)
         let checked = try server.runFixture("check_registry_outputs.py", [fixture.dataset.path, "f1,f2,f3", "models:/in_s3@champion=\(cold.output)",
-                                                                          "models:/in_s3/1=\(warm.output)"], environment: s3.credentials)
+                                                                          "models:/in_s3/1=\(warm.output)"], environment: s3.credentials, python: python)
         #expect(checked.contains("OK"))
     }
 }

@@ -97,6 +97,8 @@ struct RegistryTests {
             ("models:/fraud/1", "version 1 of 'fraud'"), ("models:/fraud/latest", "version 2 of 'fraud'"),
             ("models:/fraud/Production", "version 2 of 'fraud'"), ("models:/\(v1["model_id"]!)", "logged model \(v1["model_id"]!)"),
             (v2["artifact_uri"]!, v2["artifact_uri"]!),
+            // Escaped in every URL (a space, '+' and 'é' in the name).
+            ("models:/fraud team+1 é@champion", "version 1 of 'fraud team+1 é'"),
         ]
         var outputs = scored.map { uri in (uri: uri, output: outputBySHA[reports[uri]!["sha256"] as! String]!) }
         for (uri, resolved) in inspected {
@@ -142,6 +144,28 @@ struct RegistryTests {
         // No download left behind.
         let entries = try FileManager.default.contentsOfDirectory(atPath: cache.path + "/score-cluster/registry")
         #expect(!entries.contains { $0.contains(".incoming-") }, "\(entries)")
+    }
+
+    @Test("a run's artifacts overwritten at the same path are fetched again, not served stale from the cache")
+    func overwrittenRunArtifacts() throws {
+        let registry = try RegistryFixture.shared.get()
+        let cache = try TestEnvironment.makeTemporaryDirectory("registry-cache")
+        let uri = "runs:/\(registry.artifactsRun)/classic"
+        func inspect() throws -> (result: TestEnvironment.ProcessResult, sha: String) {
+            let result = try registry.scoreCluster(["model", "inspect", uri], cache: cache)
+            let sha = result.stdout.split(separator: "\n").first { $0.hasPrefix("sha256 ") }.map { String($0.split(separator: " ").last!) } ?? ""
+            return (result, sha)
+        }
+        let first = try inspect()
+        #expect(first.result.status == 0, "\(first.result.stderr)")
+        let again = try inspect()
+        #expect(again.result.stdout.contains("from this machine's cache"), "\(again.result.stdout)")
+        // The same kind of model saved again (same file names; a new MLmodel) over the run's artifacts.
+        _ = try registry.server.runFixture("relog_classic.py", [registry.artifactsRun])
+        let relogged = try inspect()
+        #expect(relogged.result.status == 0, "\(relogged.result.stderr)")
+        #expect(relogged.result.stdout.contains("fetched       downloaded"), "\(relogged.result.stdout)")
+        #expect(relogged.sha != first.sha && relogged.sha.count == 64)
     }
 
     @Test("--resume of a job whose alias moved is refused naming both versions, and continues with the recorded version when it is named")

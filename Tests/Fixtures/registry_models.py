@@ -5,6 +5,8 @@ registry tests, and prints what it made as JSON.
   logged with mlflow.sklearn.log_model(..., registered_model_name='fraud'); alias 'champion' on
   version 1, 'challenger' on version 2, version 2 in stage 'Production' (deprecated API, still
   served).
+- the same model as version 1 registered under a name that needs escaping (space, '+', 'é'),
+  alias 'champion'.
 - run artifacts of one run: 'classic' (a model saved with mlflow.sklearn.save_model and logged
   as plain artifacts, as MLflow 2 stored models), 'notes' (a text file, not a model), 'raw' (an
   MLmodel without the python_function flavor).
@@ -45,6 +47,11 @@ for version, weights in [(1, [1.0, 2.0, 3.0]), (2, [-4.0, 0.5, 7.0])]:
 client.set_registered_model_alias(a.name, "champion", "1")
 client.set_registered_model_alias(a.name, "challenger", "2")
 client.transition_model_version_stage(a.name, "2", "Production")
+# A name that needs escaping in URLs (space, '+', non-ASCII), registered from version 1's model.
+odd = a.name + " team+1 é"
+mlflow.register_model(f"models:/{made['versions']['1']['model_id']}", odd)
+client.set_registered_model_alias(odd, "champion", "1")
+made["odd_name"] = odd
 
 with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
     classic = LinearRegression().fit(X, X.to_numpy() @ np.array([0.5, 0.25, 0.125]))

@@ -22,6 +22,15 @@ import Testing
         #expect(try ModelURI(parsing: "/srv/models/fraud") == .localDirectory("/srv/models/fraud"))
         #expect(try ModelURI(parsing: "models/fraud") == .localDirectory("models/fraud"))
         #expect(try ModelURI(parsing: "./a:b") == .localDirectory("./a:b"))
+        // Not a scheme MLflow stores artifacts under: a path with a colon.
+        #expect(try ModelURI(parsing: "data:v1/model") == .localDirectory("data:v1/model"))
+        #expect(try ModelURI(parsing: "s3://bucket/models/fraud") == .artifact("s3://bucket/models/fraud"))
+    }
+
+    @Test func artifactURLsWithCredentialsAreRefusedWithoutRepeatingThem() {
+        let error = #expect(throws: RegistryError.self) { try ModelURI(parsing: "https://bob:hunter2@host/api/2.0/mlflow-artifacts/artifacts/0/m") }
+        #expect(error?.description.contains("hunter2") == false)
+        #expect(error?.message.contains("MLFLOW_TRACKING_USERNAME") == true)
     }
 
     @Test(arguments: ["models:/", "models:/fraud/", "models:/a/b/c", "models:/fraud@", "models://profile@databricks/fraud/1",

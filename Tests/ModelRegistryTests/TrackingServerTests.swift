@@ -40,6 +40,11 @@ import Testing
         }
         #expect(inURL?.message.contains("MLFLOW_TRACKING_USERNAME") == true)
         #expect(inURL?.description.contains("hunter2") == false)
+        // A password that makes the URL unparsable is removed all the same.
+        let unparsable = #expect(throws: RegistryError.self) {
+            try TrackingServer(trackingURI: "https://bob:pa/ss#w@host:5000", environment: [:], for: "models:/m@a")
+        }
+        #expect(unparsable?.description.contains("pa/ss") == false, "\(String(describing: unparsable))")
     }
 
     @Test func backoffGrowsAndStaysBounded() {

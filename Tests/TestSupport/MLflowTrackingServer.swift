@@ -86,10 +86,12 @@ public final class MLflowTrackingServer: @unchecked Sendable {
     /// Stops the server and the processes it started (uvicorn and its workers).
     public func stop() { TestServices.stopTree(process) }
 
-    /// Runs `Tests/Fixtures/<script>` with the project's Python (mlflow-skinny, the client) against this server.
-    public func runFixture(_ script: String, _ arguments: [String] = [], environment: [String: String] = [:]) throws -> String {
+    /// Runs `Tests/Fixtures/<script>` against this server with the project's Python (mlflow-skinny,
+    /// the client), or with `python`.
+    public func runFixture(_ script: String, _ arguments: [String] = [], environment: [String: String] = [:],
+                           python: String = TestEnvironment.python) throws -> String {
         let path = TestEnvironment.repoRoot.appendingPathComponent("Tests/Fixtures/\(script)").path
-        let result = try TestEnvironment.run(TestEnvironment.python, [path] + arguments,
+        let result = try TestEnvironment.run(python, [path] + arguments,
                                              environment: ["MLFLOW_TRACKING_URI": url, "GIT_PYTHON_REFRESH": "quiet"].merging(environment) { $1 })
         guard result.status == 0 else { throw TestFailure("\(script) failed against \(url):\n\(result.stderr.suffix(4000))") }
         return result.stdout

@@ -32,9 +32,9 @@ public final class S3APIServer: @unchecked Sendable {
         }
     }
 
-    /// Creates `bucket` with boto3 (the project's environment).
+    /// Creates `bucket` with boto3 (from the services environment).
     public func createBucket(_ bucket: String) throws {
-        let result = try TestEnvironment.run(TestEnvironment.python, ["-c", "import boto3, sys; boto3.client('s3').create_bucket(Bucket=sys.argv[1])", bucket],
+        let result = try TestEnvironment.run(MLflowTrackingServer.servicesPython, ["-c", "import boto3, sys; boto3.client('s3').create_bucket(Bucket=sys.argv[1])", bucket],
                                              environment: credentials)
         guard result.status == 0 else { throw TestFailure("cannot create bucket \(bucket) on \(endpoint):\n\(result.stderr.suffix(2000))") }
     }
