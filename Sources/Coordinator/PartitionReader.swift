@@ -105,13 +105,18 @@ final class PartitionReader: @unchecked Sendable {
             var pieces: [RecordBatch] = []
             for segment in block.segments {
                 do {
-                    let decoded = try rangeReader!.read(rowGroup: segment.rowGroup, rows: segment.rows)
-                    guard decoded.rowCount == segment.rows.count else {
-                        deliver(.failed("\(reader.path), row group \(segment.rowGroup): decoded \(decoded.rowCount) rows, expected \(segment.rows.count)"))
-                        return
+                    // A file with none of the columns (--merge-schema) is read as nothing but its rows.
+                    var columns: [Column] = []
+                    if !wanted.isEmpty {
+                        let decoded = try rangeReader!.read(rowGroup: segment.rowGroup, rows: segment.rows)
+                        guard decoded.rowCount == segment.rows.count else {
+                            deliver(.failed("\(reader.path), row group \(segment.rowGroup): decoded \(decoded.rowCount) rows, expected \(segment.rows.count)"))
+                            return
+                        }
+                        columns = decoded.columns
                     }
                     // Same names and types as the job's schema (nullability may differ per file).
-                    pieces.append(RecordBatch(schema: schema, columns: try Self.conform(decoded.columns, indices: indices, to: schema,
+                    pieces.append(RecordBatch(schema: schema, columns: try Self.conform(columns, indices: indices, to: schema,
                                                                                          rows: segment.rows.count, file: reader.path)))
                 } catch {
                     deliver(.failed("\(error)"))

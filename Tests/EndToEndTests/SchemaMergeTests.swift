@@ -58,6 +58,32 @@ struct SchemaMergeTests {
         #expect(again.status == 0 && again.stdout.contains("resumed: "), "\(again.stderr)")
     }
 
+    @Test("a file with none of the model's columns scores its rows as nulls, its kept columns copied like the others'")
+    func fileWithoutTheModelColumns() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let root = try TestEnvironment.makeTemporaryDirectory("merge-schema")
+        let input = root.appendingPathComponent("sparse").path
+        try TestEnvironment.runPython("""
+            import os, sys
+            import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+            os.makedirs(sys.argv[1])
+            rng = np.random.default_rng(9)
+            pq.write_table(pa.table({"id": pa.array(range(2000), pa.int64()), **{f"g{k}": rng.normal(size=2000) for k in range(4)}}),
+                           f"{sys.argv[1]}/part-0.parquet")
+            pq.write_table(pa.table({"id": pa.array(range(2000, 4000), pa.int64())}), f"{sys.argv[1]}/part-1.parquet")
+            """, [input])
+        let output = root.appendingPathComponent("out").path
+        // Both files make one partition whose kept column (id) is copied: only the model's columns are decoded.
+        let result = try EndToEndFixture.scoreCluster(["run", "--model", fixture.seedModel.path, "--input", input, "--output", output,
+                                                       "--columns", "g0,g1,g2,g3", "--keep-columns", "id", "--merge-schema",
+                                                       "--workers", "1", "--preview", "0"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let checked = try TestEnvironment.run(TestEnvironment.python, [
+            TestEnvironment.repoRoot.appendingPathComponent("Tests/Fixtures/check_merged_output.py").path,
+            input, output, fixture.seedModel.path, "g0,g1,g2,g3", "--keep", "id"])
+        #expect(checked.status == 0 && checked.stdout.contains("OK"), "\(checked.stderr)")
+    }
+
     @Test("types that do not merge are refused naming both files and the column")
     func incompatibleTypes() throws {
         let fixture = try EndToEndFixture.shared.get()
