@@ -104,9 +104,13 @@ public final class HTTPSession {
                 if request.method != .post { ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method.rawValue) }
                 let body = request.body ?? []
                 ccurl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-                body.withUnsafeBytes { bytes in
-                    // COPYPOSTFIELDS copies: the body need not outlive this call.
-                    _ = ccurl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                if body.isEmpty {
+                    ccurl_setopt_string(handle, CURLOPT_COPYPOSTFIELDS, "")
+                } else {
+                    body.withUnsafeBytes { bytes in
+                        // COPYPOSTFIELDS copies: the body need not outlive this call.
+                        _ = ccurl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress!))
+                    }
                 }
             }
             ccurl_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION, { data, size, count, context in

@@ -126,6 +126,12 @@ struct ArtifactStore {
         }
     }
 
+    /// The proxy's URL of `path` below the location `root`, each segment percent-encoded.
+    private static func proxyURL(base: String, root: String, _ path: String) -> String {
+        let segments = (root + "/" + path).split(separator: "/").map { ModelVersionResolver.pathSegment(String($0)) }
+        return base + proxyPrefix + "/" + segments.joined(separator: "/")
+    }
+
     /// The bytes of the small file `path` (the model's MLmodel), for comparing a cached copy of a
     /// location that can change (a run's artifacts) with what is there now.
     func read(_ path: String, client: MLflowRESTClient) throws -> [UInt8] {
@@ -136,8 +142,7 @@ struct ArtifactStore {
             }
             return Array(data)
         case .proxy(let base, let root):
-            let segments = (root + "/" + path).split(separator: "/").map { ModelVersionResolver.pathSegment(String($0)) }
-            let url = base + Self.proxyPrefix + "/" + segments.joined(separator: "/")
+            let url = Self.proxyURL(base: base, root: root, path)
             let request = HTTPRequest(.get, url, headers: client.headers(for: url))
             let response = try client.send(request)
             guard response.isSuccess else { throw client.refusal(response, request: request, error: MLflowRESTClient.errorBody(response)) }
@@ -163,8 +168,7 @@ struct ArtifactStore {
             }
             return total
         case .proxy(let base, let root):
-            let segments = (root + "/" + file.path).split(separator: "/").map { ModelVersionResolver.pathSegment(String($0)) }
-            let url = base + Self.proxyPrefix + "/" + segments.joined(separator: "/")
+            let url = Self.proxyURL(base: base, root: root, file.path)
             let request = HTTPRequest(.get, url, headers: client.headers(for: url))
             var attempt = 1
             while true {

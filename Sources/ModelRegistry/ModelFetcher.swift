@@ -59,7 +59,7 @@ public struct ModelFetcher {
         // An s3:// or https:// location needs no tracking server; anything else does.
         let server = configured || model.needsTrackingServer
             ? try TrackingServer(trackingURI: trackingURI, environment: environment, for: text)
-            : TrackingServer(unconfiguredFor: text, environment: environment)
+            : TrackingServer(unconfiguredWith: environment)
         let client = try MLflowRESTClient(server: server, uri: text, retry: retry)
         do {
             let resolution = try ModelVersionResolver(client: client, warn: warn).resolve(model)
@@ -97,10 +97,8 @@ public struct ModelFetcher {
         }
         return try cached(resolution, files: files, still: still, client: client, started: started) { modelDirectory in
             var bytes = 0
+            // The listing's names were checked as they came in (`ArtifactStore.list`): none leaves the model.
             for file in files {
-                guard !file.path.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
-                    throw RegistryError(uri: client.uri, "the store lists a file outside the model (\(file.path)); refusing to download it")
-                }
                 let path = modelDirectory + "/" + file.path
                 try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

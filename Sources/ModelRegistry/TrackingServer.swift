@@ -74,7 +74,7 @@ public struct TrackingServer: Sendable, CustomStringConvertible {
 
     /// No tracking server, for a URI that needs none (an `s3://` or `https://` artifact
     /// location): nothing is asked of a server and no credentials are sent.
-    init(unconfiguredFor uri: String, environment: [String: String]) {
+    init(unconfiguredWith environment: [String: String]) {
         trackingURL = ""
         registryURL = ""
         credentials = .none
