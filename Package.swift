@@ -60,6 +60,9 @@ let package = Package(
         ]),
         // A blocking HTTP client over libcurl: requests, downloads into files, retry policy.
         .target(name: "HTTP", dependencies: ["CCurl"]),
+        // Object storage over the S3 API: configuration as the AWS tools read it, SigV4 signing,
+        // list, ranged reads and multipart uploads with retries; Parquet datasets in a bucket.
+        .target(name: "ObjectStore", dependencies: ["HTTP", "Digest", "Parquet"]),
         // Models named by MLflow URIs (`models:/fraud@champion`, `runs:/…`): resolved against the
         // tracking server's REST API, downloaded through its artifact proxy, cached by identity.
         .target(name: "ModelRegistry", dependencies: ["HTTP", "MLflowModel", "Digest"]),
@@ -78,7 +81,7 @@ let package = Package(
         .target(name: "WorkerLaunch"),
         // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.
         .target(name: "Coordinator", dependencies: [
-            "Wire", "Columnar", "Parquet", "MLflowModel", "WorkerLaunch", "Digest", "CMalloc",
+            "Wire", "Columnar", "Parquet", "ObjectStore", "MLflowModel", "WorkerLaunch", "Digest", "CMalloc",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),

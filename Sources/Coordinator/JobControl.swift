@@ -159,6 +159,9 @@ final class JobControl {
         return failure
     }
 
+    /// Records what the job read from object storage (after the reads, on the caller's thread).
+    func record(input: JobReport.InputStorage) { report.input = input }
+
     func shutdownWorkers() {
         for link in links.values { try? link.connection.send(CoordinatorMessage.shutdown) }
     }

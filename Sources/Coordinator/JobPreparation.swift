@@ -1,6 +1,7 @@
 import Columnar
 import Foundation
 import MLflowModel
+import ObjectStore
 import Parquet
 
 /// Everything checked before any worker starts: the model's MLmodel, the result type, the
@@ -31,6 +32,8 @@ struct JobPreparation {
     var binding: InputBinding
     var modelConfig: [String: JSONValue]?
     var params: [String: JSONValue]?
+    /// The object store the input is read from, when it is not local (for the report).
+    var inputStore: S3Client?
     /// Things worth telling the user that do not stop the job.
     var warnings: [String] = []
 
@@ -65,9 +68,9 @@ struct JobPreparation {
         params = try ModelArguments.params(signature: model.signature, given: options.params)
         guard options.batchSize > 0 else { throw JobError("--batch-size must be at least 1 (got \(options.batchSize))") }
         guard options.workers > 0 || options.workerSource != .local else { throw JobError("--workers must be at least 1 (got \(options.workers))") }
-        do { dataset = try ParquetDataset(path: options.inputPath, verifyChecksums: options.verifyChecksums) } catch {
-            throw JobError(error.message)
-        }
+        let input = try JobInput(options: options)
+        dataset = input.dataset
+        inputStore = input.store
 
         let allNames = options.mergeSchema ? dataset.mergedColumnNames : dataset.columnNames
         do {
@@ -145,7 +148,7 @@ struct JobPreparation {
         // Paths relative to the input, so that a moved dataset is still the same job.
         let root = dataset.path.hasSuffix("/") ? dataset.path : dataset.path + "/"
         let files = dataset.files.map { file in
-            JobFingerprint.InputFile(path: file.path.hasPrefix(root) ? String(file.path.dropFirst(root.count)) : URL(fileURLWithPath: file.path).lastPathComponent, bytes: (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? -1,
+            JobFingerprint.InputFile(path: file.path.hasPrefix(root) ? String(file.path.dropFirst(root.count)) : URL(fileURLWithPath: file.path).lastPathComponent, bytes: file.byteCount,
                                      rows: file.rowCount)
         }
         let settings: [String: String?] = [

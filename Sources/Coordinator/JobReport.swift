@@ -49,6 +49,22 @@ public struct JobReport: Codable, Sendable {
     public var workers: [Worker] = []
     /// The model named by URI: its resolved identity and whether it was downloaded or cached.
     public var model: ModelOrigin?
+    /// An input read from object storage: what it holds and what the job fetched.
+    public var input: InputStorage?
+
+    /// What a job read from object storage.
+    public struct InputStorage: Codable, Sendable {
+        /// The `--input` URI.
+        public var location: String
+        public var objects: Int
+        /// The objects' bytes in all.
+        public var bytes: Int
+        /// Bytes fetched (footers, the column chunks decoded or copied, retries' bytes once).
+        public var bytesFetched: Int
+        /// Requests sent, retries included; and retries alone.
+        public var requests: Int
+        public var retries: Int
+    }
 
     public init() {}
 

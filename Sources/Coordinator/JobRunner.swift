@@ -7,6 +7,7 @@ import Logging
 import MLflowModel
 import Wire
 import WorkerLaunch
+import ObjectStore
 import Parquet
 
 /// Runs one scoring job on this machine: validates everything up front, starts local worker
@@ -75,6 +76,7 @@ public final class JobRunner: @unchecked Sendable {
                                                       replaceLocalWorker: workers.replaceLocalWorker),
                                  started: started, events: events, logger: logger, progress: progress)
         let outcome = control.runUntilDone()
+        if let store = prepared.job.inputStore { control.record(input: JobInput.report(dataset: prepared.job.dataset, store: store)) }
         report = control.report
         return try windDown(outcome, prepared, workers: workers, pipelines: pipelines, control: control, started: started)
     }
@@ -372,6 +374,8 @@ public final class JobRunner: @unchecked Sendable {
         // Ready workers were told to shut down; one still starting up or loading was not needed.
         if !kept { launcher?.signalAll(SIGTERM, sparing: control.readyPIDs) }
         releaseWorkers(waiting: 10)
+        // The last kept chunks were copied as their partitions were committed.
+        if let store = job.inputStore { control.record(input: JobInput.report(dataset: job.dataset, store: store)) }
         let files = job.plan.partitions.isEmpty ? [job.plan.outputFileName(of: 0)] : job.plan.partitions.map { job.plan.outputFileName(of: $0.id) }
         return Summary(rows: control.report.rows, files: job.dataset.files.count, partitions: job.plan.partitions.count,
                        workers: control.workersJoined, seconds: Date().timeIntervalSince(started),

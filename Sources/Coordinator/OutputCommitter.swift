@@ -40,11 +40,13 @@ public final class OutputCommitter: @unchecked Sendable {
     init(directory: String, mode: Mode, jobID: String, inputPath: String, fingerprint: JobFingerprint,
          partitions: Int, lock: OutputLock? = nil, holder: OutputLockHolder = .current()) throws(JobError) {
         let dir = OutputDirectoryFiles.resolve(directory)
-        let input = OutputDirectoryFiles.resolve(inputPath)
+        // An input in object storage cannot overlap a local output.
+        let remoteInput = inputPath.contains("://")
+        let input = remoteInput ? "/nonexistent-remote-input/\(jobID)" : OutputDirectoryFiles.resolve(inputPath)
         let home = ProcessInfo.processInfo.environment["HOME"].map(OutputDirectoryFiles.resolve)
         if var refusal = OutputLocationRules.refusal(output: dir, input: input, home: home) {
             for (given, resolved) in [(directory, dir), (inputPath, input)]
-            where URL(fileURLWithPath: given).standardizedFileURL.path != resolved {
+            where !(remoteInput && given == inputPath) && URL(fileURLWithPath: given).standardizedFileURL.path != resolved {
                 refusal += " ('\(given)' is '\(resolved)' once symlinks are resolved)"
             }
             throw JobError(refusal)

@@ -49,6 +49,12 @@ public struct ParquetDataset: Sendable {
         self.files = readers
     }
 
+    /// A dataset of files already opened (from object storage, say), named `path`.
+    public init(path: String, files: [ParquetFileReader]) {
+        self.path = path
+        self.files = files
+    }
+
     /// Total rows over all files.
     public var rowCount: Int { files.reduce(0) { $0 + $1.rowCount } }
 

@@ -42,6 +42,9 @@ extension ParquetFileReader {
     /// - Throws: `ParquetError` naming the file, column and row group if the pages are corrupt.
     public func chunkCopy(rowGroup: Int, column: Int) throws -> ParquetChunkCopy {
         do {
+            if let meta = metadata.rowGroups[rowGroup].columns[column].metaData, let range = try? byteRange(of: meta) {
+                source.willRead([range])
+            }
             let layout = try pageLayout(rowGroup: rowGroup, column: column)
             guard let last = layout.pages.last else { throw ParquetFormatError("column chunk has no data pages") }
             let start = layout.dictionary.first?.lowerBound ?? layout.pages[0].bytes.lowerBound
@@ -77,18 +80,19 @@ extension ParquetFileReader {
     func copyBytes(_ range: Range<Int>, to out: Int32, destination: String) throws {
         var offset = range.lowerBound
         #if os(Linux)
-        var useSendfile = true
+        var useSendfile = source.fileDescriptor != nil
         #else
         var useSendfile = false  // Darwin's sendfile writes to sockets only
         #endif
         var buffer: UnsafeMutableRawBufferPointer?
         defer { buffer?.deallocate() }
+        if !useSendfile { source.willRead([range]) }
         while offset < range.upperBound {
             let want = min(range.upperBound - offset, 1 << 30)
             if useSendfile {
                 var at = offset
                 #if os(Linux)
-                let n = sendfile(out, fd, &at, want)
+                let n = sendfile(out, source.fileDescriptor!, &at, want)
                 #else
                 let n = -1
                 #endif
@@ -102,7 +106,7 @@ extension ParquetFileReader {
             }
             if buffer == nil { buffer = .allocate(byteCount: 1 << 20, alignment: 16) }
             let piece = UnsafeMutableRawBufferPointer(rebasing: buffer![0..<min(want, 1 << 20)])
-            try Self.preadInto(fd: fd, path: path, offset: offset, buffer: piece)
+            try source.read(at: offset, into: piece)
             var done = 0
             while done < piece.count {
                 let n = write(out, piece.baseAddress! + done, piece.count - done)

@@ -78,8 +78,7 @@ extension ParquetFileReader {
                 i += 1
                 run = run.lowerBound..<keep[i].upperBound
             }
-            try Self.preadInto(fd: fd, path: path, offset: run.lowerBound,
-                               buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[at..<(at + run.count)]))
+            try source.read(at: run.lowerBound, into: UnsafeMutableRawBufferPointer(rebasing: buffer[at..<(at + run.count)]))
             at += run.count
             i += 1
         }
@@ -99,7 +98,7 @@ extension ParquetFileReader {
     private func readPageHeader(at offset: Int, end: Int) throws -> (ParquetPageHeader, Int) {
         var window = min(1024, end - offset)
         while true {
-            let bytes = try Self.preadAll(fd: fd, path: path, offset: offset, count: window)
+            let bytes = try source.read(at: offset, count: window)
             let parsed: (ParquetPageHeader, Int)? = bytes.withUnsafeBytes { raw in
                 var reader = ThriftCompactReader(raw)
                 guard let header = try? ParquetPageHeader.decode(&reader) else { return nil }

@@ -51,6 +51,14 @@ extension ParquetFileReader {
         defer { Self.scratchLock.withLock { if Self.scratchPool.count < Self.maxPooledScratch { Self.scratchPool.append(scratch) } } }
         var fields: [Field] = []
         var decoded: [Column] = []
+        if index >= 0 && index < metadata.rowGroups.count {
+            // A remote source fetches the chunks together rather than page by page.
+            let chunks = metadata.rowGroups[index].columns
+            source.willRead(wanted.compactMap { c in
+                guard c >= 0 && c < chunks.count, let meta = chunks[c].metaData else { return nil }
+                return try? byteRange(of: meta)
+            })
+        }
         for c in wanted {
             guard c >= 0 && c < columns.count else {
                 throw ParquetError(path: path, rowGroup: index, message: "column index \(c) does not exist (the file has \(columns.count))")
@@ -90,7 +98,7 @@ extension ParquetFileReader {
                                              maxDefinitionLevel: leaf.maxDefinitionLevel, outputType: type, codec: meta.codec,
                                              numRows: numRows, verifyChecksums: verifyChecksums, scratch: scratch)
         let buffer = scratch.chunkBuffer(length)
-        try Self.preadInto(fd: fd, path: path, offset: start, buffer: buffer)
+        try source.read(at: start, into: buffer)
         return try decoder.decode(UnsafeRawBufferPointer(buffer))
     }
 }

@@ -27,8 +27,9 @@ import Columnar
 /// Freed decode buffers of 1 MiB or more are kept for reuse, up to 256 MiB
 /// (`BlockRecycler.limit`).
 ///
-/// Reads use `pread` on a descriptor opened once, with no shared cursor, so `readRowGroup`
-/// may be called concurrently from several threads (typically on different row groups).
+/// Reads go through a `ParquetByteSource` (a local file read with `pread`, or an object in a
+/// store read by ranges), which allows concurrent reads, so `readRowGroup` may be called
+/// concurrently from several threads (typically on different row groups).
 public final class ParquetFileReader: @unchecked Sendable {
     /// The file being read.
     public let path: String
@@ -39,6 +40,9 @@ public final class ParquetFileReader: @unchecked Sendable {
     public let rowGroupRowCounts: [Int]
     /// The writer's `created_by` string, if any.
     public let createdBy: String?
+
+    /// The file's size in bytes.
+    public var byteCount: Int { fileSize }
 
     /// Total rows over all row groups (the row groups' counts; FileMetaData.num_rows can be wrong).
     public var rowCount: Int { rowGroupRowCounts.reduce(0, +) }
@@ -53,7 +57,8 @@ public final class ParquetFileReader: @unchecked Sendable {
         var element: ParquetSchemaElement
     }
 
-    let fd: Int32
+    /// Where the bytes are.
+    let source: any ParquetByteSource
     let fileSize: Int
     /// Offset of the footer (FileMetaData); column data must lie before it.
     let footerStart: Int
@@ -76,28 +81,27 @@ public final class ParquetFileReader: @unchecked Sendable {
     ///   parquet-mr write them); a mismatch is an error naming the column and row group.
     /// - Throws: `ParquetError` if the file cannot be opened, is not Parquet, is encrypted or has
     ///   a corrupt footer or schema.
-    public init(path: String, verifyChecksums: Bool) throws {
-        self.path = path
-        self.verifyChecksums = verifyChecksums
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw ParquetError(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
-        }
-        self.fd = fd
-        var closeOnFailure = true
-        defer { if closeOnFailure { close(fd) } }
+    public convenience init(path: String, verifyChecksums: Bool) throws {
+        try self.init(source: LocalParquetFile(path: path), verifyChecksums: verifyChecksums)
+    }
 
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            throw ParquetError(path: path, message: "cannot stat: \(String(cString: strerror(errno)))")
-        }
-        let size = Int(st.st_size)
+    /// Reads and validates the footer of the file `source` holds (the first 4 bytes and the
+    /// tail are asked for together: one round trip for a remote source when the footer is
+    /// under 64 KiB).
+    /// - Throws: `ParquetError` as `init(path:verifyChecksums:)`.
+    public init(source: any ParquetByteSource, verifyChecksums: Bool) throws {
+        let path = source.name
+        self.path = path
+        self.source = source
+        self.verifyChecksums = verifyChecksums
+        let size = source.size
         self.fileSize = size
         func fail(_ message: String) -> ParquetError { ParquetError(path: path, message: message) }
         guard size >= 12 else { throw fail("not a Parquet file: \(size) bytes is too small (truncated?)") }
 
-        let head = try Self.preadAll(fd: fd, path: path, offset: 0, count: 4)
-        let tail = try Self.preadAll(fd: fd, path: path, offset: size - 8, count: 8)
+        source.willRead([0..<4, max(4, size - (64 << 10))..<size])
+        let head = try source.read(at: 0, count: 4)
+        let tail = try source.read(at: size - 8, count: 8)
         let tailMagic = Array(tail[4..<8])
         if tailMagic == Array("PARE".utf8) || head == Array("PARE".utf8) {
             throw fail("encrypted Parquet files (PARE magic) are not supported")
@@ -111,7 +115,7 @@ public final class ParquetFileReader: @unchecked Sendable {
             throw fail("footer length \(footerLength) does not fit in a file of \(size) bytes (truncated or corrupt)")
         }
         footerStart = size - 8 - footerLength
-        let footer = try Self.preadAll(fd: fd, path: path, offset: footerStart, count: footerLength)
+        let footer = try source.read(at: footerStart, count: footerLength)
         do {
             metadata = try footer.withUnsafeBytes { bytes in
                 var reader = ThriftCompactReader(bytes)
@@ -156,10 +160,7 @@ public final class ParquetFileReader: @unchecked Sendable {
             counts.append(Int(group.numRows))
         }
         rowGroupRowCounts = counts
-        closeOnFailure = false
     }
-
-    deinit { close(fd) }
 
     private static func walkSchema(_ schema: [ParquetSchemaElement], descriptors: inout [ParquetColumnDescriptor],
                                    leaves: inout [Leaf]) throws {
@@ -218,26 +219,5 @@ public final class ParquetFileReader: @unchecked Sendable {
         }
         // A few writers overstate total_compressed_size; the page walk checks every page anyway.
         return start..<(start + Int(min(meta.totalCompressedSize, Int64(footerStart - start))))
-    }
-
-    // MARK: I/O
-
-    static func preadAll(fd: Int32, path: String, offset: Int, count: Int) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        try out.withUnsafeMutableBytes { try preadInto(fd: fd, path: path, offset: offset, buffer: $0) }
-        return out
-    }
-
-    static func preadInto(fd: Int32, path: String, offset: Int, buffer: UnsafeMutableRawBufferPointer) throws {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ParquetError(path: path, message: "read failed at offset \(offset + done): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { throw ParquetError(path: path, message: "unexpected end of file at offset \(offset + done)") }
-            done += n
-        }
     }
 }

@@ -1,0 +1,94 @@
+import Foundation
+import Parquet
+
+/// A Parquet file in object storage, read by ranged GETs: the footer by one request for the
+/// object's tail, then only the column chunks (or pages) a read needs.
+///
+/// `willRead` (called by `ParquetFileReader` with the chunks a row group's read needs) fetches
+/// those ranges concurrently, in pieces of at most `pieceBytes`, into the dataset's shared
+/// `S3RangeCache`; reads are served from it, and what it does not hold is fetched directly.
+public final class S3ParquetObject: ParquetByteSource, @unchecked Sendable {
+    public let name: String
+    public let size: Int
+    public let location: S3Location
+    private let client: S3Client
+    private let cache: S3RangeCache
+
+    /// Ranges closer than this are fetched as one (the bytes between cost less than a request).
+    static let gapBytes = 256 << 10
+    /// The largest piece fetched by one request; a larger range is fetched in pieces at once.
+    static let pieceBytes = 8 << 20
+    /// Requests in flight at once for one `willRead`.
+    static let concurrency = 8
+
+    public init(location: S3Location, size: Int, client: S3Client, cache: S3RangeCache) {
+        self.name = location.description
+        self.location = location
+        self.size = size
+        self.client = client
+        self.cache = cache
+    }
+
+    deinit { cache.remove(ObjectIdentifier(self)) }
+
+    public func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
+        var done = 0
+        while done < buffer.count {
+            let at = offset + done
+            if let (start, bytes) = cache.piece(of: ObjectIdentifier(self), containing: at) {
+                let n = min(buffer.count - done, start + bytes.count - at)
+                bytes.withUnsafeBytes { piece in
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + n)])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: piece[(at - start)..<(at - start + n)]))
+                }
+                done += n
+                continue
+            }
+            guard at + (buffer.count - done) <= size else {
+                throw ParquetError(path: name, message: "unexpected end of object: bytes \(at)..<\(offset + buffer.count) asked of \(size)")
+            }
+            do {
+                try client.read(bucket: location.bucket, key: location.key, range: at..<(offset + buffer.count),
+                                into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+            } catch {
+                throw ParquetError(path: name, message: error.message)
+            }
+            done = buffer.count
+        }
+    }
+
+    public func willRead(_ ranges: [Range<Int>]) {
+        let me = ObjectIdentifier(self)
+        let wanted = ranges.map { $0.clamped(to: 0..<size) }.filter { !$0.isEmpty && !cache.holds(me, $0) }.sorted { $0.lowerBound < $1.lowerBound }
+        guard !wanted.isEmpty else { return }
+        // Coalesce near neighbours, then cut into pieces.
+        var merged: [Range<Int>] = []
+        for range in wanted {
+            if let last = merged.last, range.lowerBound <= last.upperBound + Self.gapBytes {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                merged.append(range)
+            }
+        }
+        var pieces: [Range<Int>] = []
+        for range in merged {
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let end = min(range.upperBound, start + Self.pieceBytes)
+                pieces.append(start..<end)
+                start = end
+            }
+        }
+        // More than the cache can hold would only push out what was just fetched.
+        guard pieces.reduce(0, { $0 + $1.count }) <= cache.budget else { return }
+        _ = concurrentMap(pieces.count, width: Self.concurrency) { i in
+            let piece = pieces[i]
+            var bytes = [UInt8](repeating: 0, count: piece.count)
+            // A failure is left to the read that needs these bytes, which retries and reports it.
+            let fetched = bytes.withUnsafeMutableBytes { buffer in
+                (try? client.read(bucket: location.bucket, key: location.key, range: piece, into: buffer)) != nil
+            }
+            if fetched { cache.insert(bytes, of: me, at: piece.lowerBound) }
+        }
+    }
+}
