@@ -103,6 +103,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "MLflowModel", "Columnar", "TestSupport"]),
         .testTarget(name: "DigestTests", dependencies: ["Digest"]),
         .testTarget(name: "MLflowModelTests", dependencies: ["MLflowModel", "Columnar", "Digest", "TestSupport"]),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore"]),
         .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "MLflowModel", "HTTP", "TestSupport"]),
         .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "MLflowModel", "Columnar", "Parquet", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [

@@ -94,7 +94,7 @@ public final class S3Client: @unchecked Sendable {
         while true {
             attempt += 1
             let response = try perform("GET", bucket: bucket, key: key, headers: [("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")],
-                                       what: what, maxBody: range.count + 1, timeout: 60 + Double(range.count) / 1_000_000)
+                                       what: what, maxBody: max(range.count + 1, 64 << 10), timeout: 60 + Double(range.count) / 1_000_000)
             guard response.status == 206 || response.status == 200 else { throw failure(response, what, bucket: bucket, key: key) }
             // A 200 carries the whole object: the range is then a slice of it.
             let skip = response.status == 200 ? range.lowerBound : 0

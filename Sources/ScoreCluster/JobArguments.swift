@@ -220,7 +220,8 @@ struct JobArguments: ParsableArguments {
             summary = try runner.run()
         } catch {
             display.end()
-            writeReport(runner.report)
+            // A job that failed before it started (its input could not be read, say) has no report of its own.
+            writeReport(runner.report ?? JobReport(failedBeforeStart: error.message))
             if logging.logFormat == .json {
                 logger.error("\(error.message)", metadata: error.traceback.map { ["traceback": "\($0)"] })
             } else {

@@ -15,6 +15,9 @@ public final class S3APIServer: @unchecked Sendable {
          "MLFLOW_S3_ENDPOINT_URL": endpoint]
     }
 
+    /// The server the tests of one process share, started by the first that asks.
+    public static let shared: Result<S3APIServer, any Error> = Result { try S3APIServer() }
+
     public init() throws {
         let moto = TestEnvironment.repoRoot.appendingPathComponent(".venv-services/bin/moto_server").path
         guard FileManager.default.isExecutableFile(atPath: moto) else {
