@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import ObjectStore
 
 /// The record of a job in its output directory (`_manifest.jsonl`), from which `--resume`
 /// knows what is already done.
@@ -21,6 +22,9 @@ final class JobManifest {
         var bytes: Int
         /// Where its rows came from: input files and their rows (`[first, end)`), in order.
         var inputs: [InputRows]
+        /// In object storage, the multipart upload holding the file until the job commits
+        /// (nil once completed, and for local outputs).
+        var upload: S3Client.PendingUpload? = nil
     }
 
     struct InputRows: Codable, Equatable {
@@ -66,6 +70,11 @@ final class JobManifest {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw JobError("nothing to resume in '\(directory)': it has no \(fileName) (run without --resume to start the job)")
         }
+        return try parse(data, path: path)
+    }
+
+    /// The job and committed partitions a manifest's text records (`path` names it in errors).
+    static func parse(_ data: Data, path: String) throws(JobError) -> (fingerprint: JobFingerprint, partitions: Int, committed: [Int: Entry]) {
         let lines = data.split(separator: UInt8(ascii: "\n"))
         let decoder = JSONDecoder()
         guard let first = lines.first, let header = try? decoder.decode(Header.self, from: Data(first)), header.kind == "job" else {
@@ -108,11 +117,24 @@ final class JobManifest {
         try append(Line(kind: "partition", entry: entry))
     }
 
-    private func append<T: Encodable>(_ value: T) throws(JobError) {
+    /// The text of a whole manifest: the job's line, then one per entry (for stores that
+    /// cannot append, which rewrite it).
+    static func text(fingerprint: JobFingerprint, partitions: Int, entries: [Entry]) -> Data {
+        var text = line(Header(partitions: partitions, fingerprint: fingerprint)) ?? Data()
+        for entry in entries { text += line(Line(kind: "partition", entry: entry)) ?? Data() }
+        return text
+    }
+
+    private static func line<T: Encodable>(_ value: T) -> Data? {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard var line = try? encoder.encode(value) else { throw JobError("cannot encode a line of \(path)") }
+        guard var line = try? encoder.encode(value) else { return nil }
         line.append(UInt8(ascii: "\n"))
+        return line
+    }
+
+    private func append<T: Encodable>(_ value: T) throws(JobError) {
+        guard let line = Self.line(value) else { throw JobError("cannot encode a line of \(path)") }
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == line.count, fsync(fd) == 0 else {
             throw JobError("cannot write \(path): \(String(cString: strerror(errno)))")

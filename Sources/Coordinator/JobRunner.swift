@@ -88,7 +88,7 @@ public final class JobRunner: @unchecked Sendable {
         var job: JobPreparation
         var jobID: String
         var modelDigest: String
-        var committer: OutputCommitter
+        var committer: any JobOutput
         /// The partitions to score (all, unless resuming), and the rows committed before.
         var todo: [Int]
         var resumedRows: Int
@@ -97,8 +97,10 @@ public final class JobRunner: @unchecked Sendable {
     private func prepare() throws(JobError) -> Prepared {
         // Another job on this output is named before any work (preparing reads every footer);
         // the committer claims the output for good below.
-        let output = OutputDirectoryFiles.resolve(options.outputPath)
-        if let other = LocalOutputLock(directory: output).currentHolder() { throw LocalOutputLock.inUse(output, by: other) }
+        if !S3Location.isURI(options.outputPath) {
+            let output = OutputDirectoryFiles.resolve(options.outputPath)
+            if let other = LocalOutputLock(directory: output).currentHolder() { throw LocalOutputLock.inUse(output, by: other) }
+        }
         if let origin = options.modelOrigin {
             let how = origin.fetch.downloaded ? "downloaded \(origin.fetch.bytes) bytes in \(String(format: "%.2f", origin.fetch.seconds)) s" : "from the cache"
             logger.info("model \(origin.provenance.summary) (\(how))",
@@ -111,10 +113,9 @@ public final class JobRunner: @unchecked Sendable {
         let modelDigest: String
         if let fetched = options.modelOrigin?.provenance.sha256 { modelDigest = fetched } else { modelDigest = try JobFingerprint.digest(ofModel: job.model.directory) }
         let fingerprint = job.fingerprint(modelSHA256: modelDigest, options: options)
-        let committer = try OutputCommitter(directory: options.outputPath,
-                                            mode: options.resume ? .resume : .create(overwrite: options.overwrite),
+        let committer = try JobOutputs.open(options.outputPath, mode: options.resume ? .resume : .create(overwrite: options.overwrite),
                                             jobID: jobID, inputPath: job.dataset.path, fingerprint: fingerprint,
-                                            partitions: job.plan.partitions.count)
+                                            partitions: job.plan.partitions.count, inputStore: job.inputStore)
         let done = committer.previouslyCommitted
         let todo = job.plan.partitions.map(\.id).filter { done[$0] == nil }
         let resumedRows = done.values.reduce(0) { $0 + $1.rows }
@@ -380,7 +381,7 @@ public final class JobRunner: @unchecked Sendable {
         return Summary(rows: control.report.rows, files: job.dataset.files.count, partitions: job.plan.partitions.count,
                        workers: control.workersJoined, seconds: Date().timeIntervalSince(started),
                        outputDirectory: committer.directory,
-                       outputFiles: files.filter { FileManager.default.fileExists(atPath: committer.directory + "/" + $0) },
+                       outputFiles: files.filter { committer.holds(file: $0) },
                        report: control.report)
     }
 

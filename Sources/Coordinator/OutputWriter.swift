@@ -50,7 +50,7 @@ final class OutputWriter: @unchecked Sendable {
     /// Per input file, its columns copied as the kept columns.
     private let keptChunkColumns: [[Int]?]
     private let schema: Schema
-    private let committer: OutputCommitter
+    private let committer: any JobOutput
     private let compression: ParquetCompression
     /// The JSON that describes a quarantined partition.
     private let describeFailure: @Sendable (_ partition: Int, _ batches: [ResultMerger.FailedBatch]) -> Data
@@ -68,7 +68,7 @@ final class OutputWriter: @unchecked Sendable {
     private let commitsExited = DispatchSemaphore(value: 0)
 
     init(plan: JobPlan, files: [ParquetFileReader], schema: Schema, copiesKeptColumns: [Bool], keptChunkColumns: [[Int]?],
-         committer: OutputCommitter,
+         committer: any JobOutput,
          compression: ParquetCompression,
          describeFailure: @escaping @Sendable (Int, [ResultMerger.FailedBatch]) -> Data,
          deliver: @escaping @Sendable (Output) -> Void) {

@@ -39,6 +39,8 @@ public final class S3Client: @unchecked Sendable {
 
     public var statistics: Statistics { lock.withLock { counters } }
 
+    func addSent(_ bytes: Int) { lock.withLock { counters.bytesSent += bytes } }
+
     // MARK: Operations
 
     /// An object found by `list`.
@@ -60,7 +62,7 @@ public final class S3Client: @unchecked Sendable {
             if let delimiter { query.append(("delimiter", delimiter)) }
             if let token { query.append(("continuation-token", token)) }
             let what = "listing s3://\(bucket)/\(prefix)"
-            let response = try perform("GET", bucket: bucket, key: "", query: query, what: what)
+            let response = try perform("GET", bucket: bucket, key: "", query: query, what: what, expectXML: true)
             guard response.status == 200 else { throw failure(response, what, bucket: bucket, key: prefix) }
             let page = S3ListingParser.parse(response.body)
             guard page.valid else { throw S3Error("\(what): the store's answer is not a ListObjectsV2 result: \(response.text.prefix(300))") }
@@ -134,7 +136,13 @@ public final class S3Client: @unchecked Sendable {
     /// Sends a signed request, retrying transient failures; returns the last answer (which the
     /// caller checks), or throws when no answer came or every answer was a transient error.
     func perform(_ method: String, bucket: String, key: String, query: [(String, String)] = [], headers: [(String, String)] = [],
-                 body: [UInt8]? = nil, what: String, maxBody: Int = 64 << 20, timeout: Double = 120) throws(S3Error) -> HTTPResponse {
+                 body: [UInt8]? = nil, what: String, maxBody: Int = 64 << 20, timeout: Double = 120,
+                 expectXML: Bool = false) throws(S3Error) -> HTTPResponse {
+        var headers = headers
+        // Otherwise libcurl labels a body form data, which some stores then parse as a form.
+        if body != nil && !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+            headers.append(("Content-Type", "application/octet-stream"))
+        }
         let session: HTTPSession
         do { session = try takeSession() } catch { throw S3Error("\(what): \(error.message)") }
         defer { returnSession(session) }
@@ -146,10 +154,13 @@ public final class S3Client: @unchecked Sendable {
             var reason: String
             do {
                 let response = try session.send(request, maxBodyBytes: maxBody, timeout: timeout)
-                let transient = response.status >= 500 || response.status == 429
+                // An XML answer cut short (a connection closed mid-body, without a length to
+                // tell libcurl) is a failure to retry, not an answer.
+                let cut = expectXML && response.status == 200 && !S3XML.isWellFormed(response.body)
+                let transient = response.status >= 500 || response.status == 429 || cut
                 if !transient { return response }
                 let code = S3ErrorBody.parse(response.body).code
-                reason = "the store answered \(response.status)\(code.map { " \($0)" } ?? "")"
+                reason = cut ? "the store's answer was cut short" : "the store answered \(response.status)\(code.map { " \($0)" } ?? "")"
                 if attempt >= retry.attempts {
                     throw S3Error("\(what) failed \(attempt) times; the last time \(reason)", isTransient: true, status: response.status, code: code)
                 }
@@ -192,7 +203,9 @@ public final class S3Client: @unchecked Sendable {
         var signedHeaders = headers
         signedHeaders.removeAll { $0.0.lowercased() == "content-type" }
         let auth = signer.sign(method: method, host: authority, path: path, query: query, headers: signedHeaders, date: date)
-        let queryText = SigV4Signer.canonicalQuery(query)
+        // Sent as signed, except that a parameter without a value has no '=' (`?uploads`), as AWS's SDKs send it.
+        let queryText = SigV4Signer.canonicalQuery(query).split(separator: "&").map { $0.hasSuffix("=") ? String($0.dropLast()) : String($0) }
+            .joined(separator: "&")
         let url = "\(scheme)\(authority)\(path)\(queryText.isEmpty ? "" : "?" + queryText)"
         return HTTPRequest(HTTPRequest.Method(rawValue: method)!, url, headers: (headers + auth).map { (name: $0.0, value: $0.1) }, body: body)
     }

@@ -81,3 +81,36 @@ struct S3ErrorBody {
         }
     }
 }
+
+/// The text of elements of a small XML answer, by element name wherever they are.
+enum S3XML {
+    static func texts(of element: String, in body: [UInt8]) -> [String] {
+        let delegate = Delegate(element)
+        let parser = XMLParser(data: Data(body))
+        parser.delegate = delegate
+        _ = parser.parse()
+        return delegate.found
+    }
+
+    static func firstText(of element: String, in body: [UInt8]) -> String? { texts(of: element, in: body).first }
+
+    /// Whether `body` is a whole XML document (one cut short is not).
+    static func isWellFormed(_ body: [UInt8]) -> Bool {
+        guard !body.isEmpty else { return false }
+        return XMLParser(data: Data(body)).parse()
+    }
+
+    private final class Delegate: NSObject, XMLParserDelegate {
+        let element: String
+        var found: [String] = []
+        private var text: String?
+        init(_ element: String) { self.element = element }
+        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                    attributes: [String: String] = [:]) { if name == element { text = "" } }
+        func parser(_ parser: XMLParser, foundCharacters string: String) { text? += string }
+        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+            if name == element, let text { found.append(text) }
+            if name == element { text = nil }
+        }
+    }
+}
