@@ -83,7 +83,8 @@ final class PartitionReader: @unchecked Sendable {
         var previousPartition: Int?
         // One range reader for the file being read: consecutive blocks decode each page about once.
         var rangeReader: ParquetRangeReader?
-        for id in blocks {
+        var readAhead = ReadAhead()
+        for (position, id) in blocks.enumerated() {
             let block = plan.blocks[id]
             guard acquire() else { return }
             if block.partition != previousPartition && condition.withLock({ pauseAtPartitionEnd }) {
@@ -99,6 +100,10 @@ final class PartitionReader: @unchecked Sendable {
             // Under --merge-schema a file may lack a column (index -1): it is read without it,
             // and the column made of nulls.
             let wanted = indices.filter { $0 >= 0 }
+            readAhead.hint(from: position, blocks: blocks, plan: plan) { file, rowGroup, partition in
+                let columns = copiesKeptColumns[partition] ? Array(columnIndices[file].prefix(modelColumnCount)) : columnIndices[file]
+                dataset.files[file].prefetch(rowGroup: rowGroup, columns: columns.filter { $0 >= 0 })
+            }
             if rangeReader?.file !== reader || rangeReader?.columns != wanted {
                 rangeReader = ParquetRangeReader(file: reader, columns: wanted)
             }
@@ -127,6 +132,30 @@ final class PartitionReader: @unchecked Sendable {
             deliver(.decoded(block: id, batch: batch, seconds: Date().timeIntervalSince(started)))
         }
         deliver(.finished)
+    }
+
+    /// Which row groups to ask a remote input for before they are read: the next
+    /// `rowGroups` distinct ones after the block being decoded (a local file ignores the hint).
+    struct ReadAhead {
+        var rowGroups = 2
+        private var hinted: Set<[Int]> = []
+
+        init() {}
+
+        mutating func hint(from position: Int, blocks: [Int], plan: JobPlan,
+                           _ prefetch: (_ file: Int, _ rowGroup: Int, _ partition: Int) -> Void) {
+            let here = plan.blocks[blocks[position]]
+            var seen = Set(here.segments.map { [here.file, $0.rowGroup] })
+            let current = seen.count
+            var next = position + 1
+            while seen.count - current < rowGroups && next < blocks.count && next <= position + 64 {
+                let block = plan.blocks[blocks[next]]
+                for segment in block.segments where seen.insert([block.file, segment.rowGroup]).inserted {
+                    if hinted.insert([block.file, segment.rowGroup]).inserted { prefetch(block.file, segment.rowGroup, block.partition) }
+                }
+                next += 1
+            }
+        }
     }
 
     /// The decoded columns (those of `indices` the file has) as the job's `schema`: a missing

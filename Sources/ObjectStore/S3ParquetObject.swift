@@ -6,13 +6,18 @@ import Parquet
 ///
 /// `willRead` (called by `ParquetFileReader` with the chunks a row group's read needs) fetches
 /// those ranges concurrently, in pieces of at most `pieceBytes`, into the dataset's shared
-/// `S3RangeCache`; reads are served from it, and what it does not hold is fetched directly.
+/// `S3RangeCache`, and `prefetch` does the same in the background for a row group read later;
+/// reads are served from the cache, wait for a piece being fetched, and fetch directly what
+/// neither holds.
 public final class S3ParquetObject: ParquetByteSource, @unchecked Sendable {
     public let name: String
     public let size: Int
     public let location: S3Location
     private let client: S3Client
     private let cache: S3RangeCache
+    /// First offsets of the pieces being fetched now (by any thread), and their waiters.
+    private let fetching = NSCondition()
+    private var inFlight: Set<Int> = []
 
     /// Ranges closer than this are fetched as one (the bytes between cost less than a request).
     static let gapBytes = 256 << 10
@@ -20,6 +25,8 @@ public final class S3ParquetObject: ParquetByteSource, @unchecked Sendable {
     static let pieceBytes = 8 << 20
     /// Requests in flight at once for one `willRead`.
     static let concurrency = 8
+    /// Read-aheads running at once, over all objects (each fetching its pieces concurrently).
+    private static let readAheads = DispatchSemaphore(value: 2)
 
     public init(location: S3Location, size: Int, client: S3Client, cache: S3RangeCache) {
         self.name = location.description
@@ -58,10 +65,24 @@ public final class S3ParquetObject: ParquetByteSource, @unchecked Sendable {
     }
 
     public func willRead(_ ranges: [Range<Int>]) {
-        let me = ObjectIdentifier(self)
-        let wanted = ranges.map { $0.clamped(to: 0..<size) }.filter { !$0.isEmpty && !cache.holds(me, $0) }.sorted { $0.lowerBound < $1.lowerBound }
-        guard !wanted.isEmpty else { return }
-        // Coalesce near neighbours, then cut into pieces.
+        fetch(pieces(of: ranges))
+    }
+
+    public func prefetch(_ ranges: [Range<Int>]) {
+        let pieces = pieces(of: ranges)
+        guard !pieces.isEmpty else { return }
+        DispatchQueue.global().async { [self] in
+            Self.readAheads.wait()
+            defer { Self.readAheads.signal() }
+            fetch(pieces)
+        }
+    }
+
+    /// The pieces `ranges` are fetched in that the cache does not hold: near ranges coalesced,
+    /// long ones cut at `pieceBytes` (the same ranges always give the same pieces, so that a
+    /// read finds the pieces a read-ahead is fetching).
+    private func pieces(of ranges: [Range<Int>]) -> [Range<Int>] {
+        let wanted = ranges.map { $0.clamped(to: 0..<size) }.filter { !$0.isEmpty }.sorted { $0.lowerBound < $1.lowerBound }
         var merged: [Range<Int>] = []
         for range in wanted {
             if let last = merged.last, range.lowerBound <= last.upperBound + Self.gapBytes {
@@ -79,16 +100,37 @@ public final class S3ParquetObject: ParquetByteSource, @unchecked Sendable {
                 start = end
             }
         }
+        let me = ObjectIdentifier(self)
+        let missing = pieces.filter { !cache.holds(me, $0) }
         // More than the cache can hold would only push out what was just fetched.
-        guard pieces.reduce(0, { $0 + $1.count }) <= cache.budget else { return }
-        _ = concurrentMap(pieces.count, width: Self.concurrency) { i in
-            let piece = pieces[i]
+        return missing.reduce(0, { $0 + $1.count }) <= cache.budget ? missing : []
+    }
+
+    /// Fetches `pieces` into the cache (those another thread is fetching are waited for).
+    private func fetch(_ pieces: [Range<Int>]) {
+        guard !pieces.isEmpty else { return }
+        let (mine, others) = fetching.withLock { () -> ([Range<Int>], [Range<Int>]) in
+            let mine = pieces.filter { !inFlight.contains($0.lowerBound) }
+            let others = pieces.filter { inFlight.contains($0.lowerBound) }
+            for piece in mine { inFlight.insert(piece.lowerBound) }
+            return (mine, others)
+        }
+        let me = ObjectIdentifier(self)
+        _ = concurrentMap(mine.count, width: Self.concurrency) { i in
+            let piece = mine[i]
             var bytes = [UInt8](repeating: 0, count: piece.count)
             // A failure is left to the read that needs these bytes, which retries and reports it.
             let fetched = bytes.withUnsafeMutableBytes { buffer in
                 (try? client.read(bucket: location.bucket, key: location.key, range: piece, into: buffer)) != nil
             }
             if fetched { cache.insert(bytes, of: me, at: piece.lowerBound) }
+            fetching.withLock {
+                inFlight.remove(piece.lowerBound)
+                fetching.broadcast()
+            }
+        }
+        fetching.withLock {
+            while others.contains(where: { inFlight.contains($0.lowerBound) }) { fetching.wait() }
         }
     }
 }

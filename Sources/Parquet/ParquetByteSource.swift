@@ -22,11 +22,15 @@ public protocol ParquetByteSource: AnyObject, Sendable {
     /// Says that `ranges` are about to be read, each probably in several pieces: a remote
     /// source fetches them at once, concurrently, instead of piece by piece. A hint only.
     func willRead(_ ranges: [Range<Int>])
+    /// Says that `ranges` will be read later: a remote source starts fetching them in the
+    /// background and returns at once (reads of them then wait for those fetches).
+    func prefetch(_ ranges: [Range<Int>])
 }
 
 extension ParquetByteSource {
     public var fileDescriptor: Int32? { nil }
     public func willRead(_ ranges: [Range<Int>]) {}
+    public func prefetch(_ ranges: [Range<Int>]) {}
 
     /// `count` bytes from `offset`.
     func read(at offset: Int, count: Int) throws -> [UInt8] {

@@ -42,6 +42,22 @@ extension ParquetFileReader {
         }
     }
 
+    /// Starts fetching the column chunks of `columns` in row group `index` in the background,
+    /// when the file is remote (a read-ahead: the reads of them later wait less or not at all).
+    public func prefetch(rowGroup index: Int, columns: [Int]) {
+        source.prefetch(chunkRanges(rowGroup: index, columns: columns))
+    }
+
+    /// Where the chunks of `columns` of row group `index` are (those that can be found).
+    private func chunkRanges(rowGroup index: Int, columns: [Int]) -> [Range<Int>] {
+        guard index >= 0 && index < metadata.rowGroups.count else { return [] }
+        let chunks = metadata.rowGroups[index].columns
+        return columns.compactMap { c in
+            guard c >= 0 && c < chunks.count, let meta = chunks[c].metaData else { return nil }
+            return try? byteRange(of: meta)
+        }
+    }
+
     /// Reads each column of `wanted` with `read`, given its type and the scratch buffers of
     /// this call: checks the index and that the type can be read, and names the file, column
     /// and row group in errors.
@@ -51,14 +67,8 @@ extension ParquetFileReader {
         defer { Self.scratchLock.withLock { if Self.scratchPool.count < Self.maxPooledScratch { Self.scratchPool.append(scratch) } } }
         var fields: [Field] = []
         var decoded: [Column] = []
-        if index >= 0 && index < metadata.rowGroups.count {
-            // A remote source fetches the chunks together rather than page by page.
-            let chunks = metadata.rowGroups[index].columns
-            source.willRead(wanted.compactMap { c in
-                guard c >= 0 && c < chunks.count, let meta = chunks[c].metaData else { return nil }
-                return try? byteRange(of: meta)
-            })
-        }
+        // A remote source fetches the chunks together rather than page by page.
+        source.willRead(chunkRanges(rowGroup: index, columns: wanted))
         for c in wanted {
             guard c >= 0 && c < columns.count else {
                 throw ParquetError(path: path, rowGroup: index, message: "column index \(c) does not exist (the file has \(columns.count))")
