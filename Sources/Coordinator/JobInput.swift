@@ -25,13 +25,13 @@ struct JobInput {
             let client = S3Client(configuration: configuration)
             do {
                 dataset = try S3Dataset.open(options.inputPath, client: client, cache: S3RangeCache(budget: Self.remoteCacheBudget),
-                                             verifyChecksums: options.verifyChecksums)
+                                             verifyChecksums: options.verifyChecksums, filter: options.inputFilter)
             } catch {
                 throw JobError(error.message)
             }
             store = client
         } else {
-            do { dataset = try ParquetDataset(path: options.inputPath, verifyChecksums: options.verifyChecksums) } catch {
+            do { dataset = try ParquetDataset(path: options.inputPath, verifyChecksums: options.verifyChecksums, filter: options.inputFilter) } catch {
                 throw JobError(error.message)
             }
         }

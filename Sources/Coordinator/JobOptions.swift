@@ -54,6 +54,11 @@ public struct JobOptions: Sendable {
     /// `--merge-schema` (Spark's `mergeSchema`): a column missing from some files is null there,
     /// and types widen (int32 to int64, float to double) instead of failing the job.
     public var mergeSchema: Bool = false
+    /// `--input-filter`: a condition on the input's partition directories (`PartitionFilter`);
+    /// the directories it rejects are not opened.
+    public var inputFilter: String?
+    /// How the output lays out files of a partitioned input.
+    public var outputLayout: OutputLayout = .mirror
     /// Attempts per batch when workers are lost.
     public var maxAttempts: Int = 4
     /// Batches a worker holds at once.
@@ -136,4 +141,13 @@ extension String {
         while s.last?.isWhitespace == true { s = s.dropLast() }
         return String(s)
     }
+}
+
+/// Where the output's files go when the input lies in partition directories (`key=value/`).
+public enum OutputLayout: String, Sendable, CaseIterable {
+    /// The same directories as the input (`date=2026-12-01/part-00003.parquet`), the partition
+    /// columns in the paths and not in the files, as Spark's `partitionBy` writes them.
+    case mirror
+    /// Every file at the top of the output, the partition columns kept in the files as columns.
+    case flat
 }

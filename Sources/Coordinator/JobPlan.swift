@@ -64,11 +64,20 @@ public struct JobPlan: Sendable {
     /// Rows per block at most (whole batches).
     public let blockRows: Int
     public let taskCount: Int
+    /// Per input file, the directory its partitions' output files are named in (empty: none).
+    let outputDirectories: [String]
 
     /// Plans row-group row counts per file (`rowGroups[file][rowGroup]`). `blockRows` is
     /// rounded down to a multiple of `batchSize` (at least one batch).
-    public init(rowGroups: [[Int]], batchSize: Int, partitionRows: Int = 1 << 20, blockRows: Int = 65_536) {
+    ///
+    /// `directories` gives each file's partition directory (`date=2026-12-01`, or empty): small
+    /// files are gathered only with files of the same directory, and with `mirrorDirectories`
+    /// a partition's output file is named inside its directory.
+    public init(rowGroups: [[Int]], batchSize: Int, partitionRows: Int = 1 << 20, blockRows: Int = 65_536,
+                directories: [String] = [], mirrorDirectories: Bool = false) {
         precondition(batchSize > 0 && partitionRows > 0 && blockRows > 0)
+        precondition(directories.isEmpty || directories.count == rowGroups.count)
+        self.outputDirectories = mirrorDirectories ? directories : []
         let blockRows = max(batchSize, blockRows / batchSize * batchSize)
         // Row group boundaries of each file, to find the segments of a range of file rows.
         let starts: [[Int]] = rowGroups.map { counts in
@@ -113,7 +122,8 @@ public struct JobPlan: Sendable {
             let total = counts.reduce(0, +)
             guard total > 0 else { continue }
             if total <= partitionRows {
-                if gatheredRows + total > partitionRows { flushGathered() }
+                let otherDirectory = !directories.isEmpty && gathered.last.map { directories[$0.file] != directories[f] } == true
+                if gatheredRows + total > partitionRows || otherDirectory { flushGathered() }
                 gathered.append(Input(file: f, rows: 0..<total, rowGroups: 0..<counts.count))
                 gatheredRows += total
                 continue
@@ -187,6 +197,9 @@ public struct JobPlan: Sendable {
     public func outputFileName(of partition: Int) -> String {
         let digits = max(5, String(max(0, partitions.count - 1)).count)
         let number = String(partition)
-        return "part-" + String(repeating: "0", count: max(0, digits - number.count)) + number + ".parquet"
+        let name = "part-" + String(repeating: "0", count: max(0, digits - number.count)) + number + ".parquet"
+        guard !outputDirectories.isEmpty, partition < partitions.count, let first = partitions[partition].inputs.first,
+              !outputDirectories[first.file].isEmpty else { return name }
+        return outputDirectories[first.file] + "/" + name
     }
 }

@@ -87,6 +87,7 @@ struct JobPreparation {
                 }
             } else {
                 columns = dataset.files[0].columns.map { .init(name: $0.name, type: $0.dataType, nullable: $0.nullable) }
+                    + (dataset.partitioning?.keys ?? []).map { .init(name: $0.name, type: $0.type, nullable: $0.nullable) }
             }
             binding = try InputBinding.resolve(signature: model.signature, dataset: columns, requested: options.columns,
                                                naming: options.columnNaming, source: options.mergeSchema ? dataset.path : dataset.files[0].path)
@@ -95,11 +96,18 @@ struct JobPreparation {
         }
         let modelNames = binding.columns
         guard !modelNames.isEmpty else { throw JobError("no input columns to score: the dataset has no columns and --columns is empty") }
+        // Mirrored partition directories hold the partition columns in their paths: the files do
+        // not repeat them (Spark refuses a column that is in both).
+        let mirrored = options.outputLayout == .mirror ? dataset.partitionColumnNames : []
         let keptNames: [String]
         switch options.keepColumns {
-        case .all: keptNames = allNames
+        case .all: keptNames = allNames.filter { !mirrored.contains($0) }
         case .none: keptNames = []
-        case .some(let names): keptNames = names
+        case .some(let names):
+            if let name = names.first(where: { mirrored.contains($0) }) {
+                throw JobError("--keep-columns names '\(name)', a partition column: the output mirrors the input's partition directories, whose paths hold it (as Spark's partitionBy writes them); pass --output-layout flat to keep it as a column in flat output files")
+            }
+            keptNames = names
         }
         if let clash = keptNames.first(where: { $0 == options.outputColumn }) {
             throw JobError("the output column '\(clash)' is also an input column kept in the output; choose another --output-column, or leave '\(clash)' out with --keep-columns")
@@ -116,7 +124,8 @@ struct JobPreparation {
             + [Field(name: options.outputColumn, type: resultType.dataType, nullable: true)])
         predictionSchema = Schema([outputSchema.fields.last!])
         plan = JobPlan(rowGroups: dataset.files.map(\.rowGroupRowCounts), batchSize: options.batchSize,
-                       partitionRows: options.partitionRows, blockRows: options.blockRows)
+                       partitionRows: options.partitionRows, blockRows: options.blockRows,
+                       directories: dataset.partitioning?.directories ?? [], mirrorDirectories: options.outputLayout == .mirror)
         // Copying skips decoding kept columns, so it is off when every page's checksum must be
         // checked; and for nested results, whose columns are not cut at row-group boundaries.
         let (kept, output, indices) = (keptColumns, outputSchema, decodeIndices)
@@ -163,6 +172,8 @@ struct JobPreparation {
             "--model-config": modelConfig.map { JSONValue.object($0).jsonText },
             "--params": params.map { JSONValue.object($0).jsonText },
             "--merge-schema": options.mergeSchema ? "on" : nil,
+            "--input-filter": options.inputFilter,
+            "--output-layout": dataset.partitioning != nil ? options.outputLayout.rawValue : nil,
         ]
         return JobFingerprint(inputFiles: files, modelSHA256: modelSHA256, settings: settings.compactMapValues { $0 },
                               model: options.modelOrigin?.provenance)

@@ -172,6 +172,12 @@ public final class OutputCommitter: @unchecked Sendable {
     /// and records it in the manifest.
     func commit(_ entry: JobManifest.Entry) throws(JobError) {
         let from = temporaryPath(for: entry.file), to = directory + "/" + entry.file
+        if entry.file.contains("/") {
+            let parent = (to as NSString).deletingLastPathComponent
+            do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
+                throw JobError("cannot create \(parent) in the output: \(error.localizedDescription)")
+            }
+        }
         guard rename(from, to) == 0 else {
             throw JobError("cannot move \(from) to \(to): \(String(cString: strerror(errno)))")
         }
@@ -219,7 +225,12 @@ public final class OutputCommitter: @unchecked Sendable {
         let fm = FileManager.default
         try? fm.removeItem(atPath: directory + "/_temporary")
         try? fm.removeItem(atPath: directory + "/_failed")
-        for file in lock.withLock({ committed }) { try? fm.removeItem(atPath: file) }
+        for file in lock.withLock({ committed }) {
+            try? fm.removeItem(atPath: file)
+            // Mirrored partition directories this run made, once empty (rmdir removes only those).
+            var parent = (file as NSString).deletingLastPathComponent
+            while parent.count > directory.count && rmdir(parent) == 0 { parent = (parent as NSString).deletingLastPathComponent }
+        }
         if previouslyCommitted.isEmpty { try? fm.removeItem(atPath: manifest.path) }
         outputLock.release()
         if createdDirectory { rmdir(directory) }

@@ -84,9 +84,16 @@ enum OutputLocationRules {
     static func isOwn(_ entry: Entry) -> Bool {
         switch entry.kind {
         case .file, .symlink: return isOwnPartFile(entry.name) || (ownNames.contains(entry.name) && entry.name != temporaryName && entry.name != failedName)
-        case .directory: return entry.name == temporaryName || entry.name == failedName
+        // A `key=value` directory: the mirrored partition directories of an input's layout.
+        case .directory: return entry.name == temporaryName || entry.name == failedName || isPartitionDirectory(entry.name)
         case .other: return false
         }
+    }
+
+    /// `date=2026-12-01`: a Hive-style partition directory name.
+    static func isPartitionDirectory(_ name: String) -> Bool {
+        guard let equals = name.firstIndex(of: "=") else { return false }
+        return equals != name.startIndex && !name.hasPrefix("_") && !name.hasPrefix(".")
     }
 
     /// `part-00042.parquet`: five or more digits, as `JobPlan.outputFileName` names them.

@@ -251,7 +251,12 @@ final class OutputWriter: @unchecked Sendable {
 
     /// A file writer under the temporary directory (fsynced when closed).
     private func makeWriter(_ name: String) throws -> ParquetFileWriter {
-        try ParquetFileWriter(path: committer.temporaryPath(for: name), schema: schema, compression: compression,
+        // A file of a mirrored partition directory (`date=2026-12-01/part-00003.parquet`).
+        if name.contains("/") {
+            try FileManager.default.createDirectory(atPath: (committer.temporaryPath(for: name) as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+        }
+        return try ParquetFileWriter(path: committer.temporaryPath(for: name), schema: schema, compression: compression,
                               createdBy: Self.createdBy, dictionary: false)
     }
 

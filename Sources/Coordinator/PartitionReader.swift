@@ -121,8 +121,10 @@ final class PartitionReader: @unchecked Sendable {
                         columns = decoded.columns
                     }
                     // Same names and types as the job's schema (nullability may differ per file).
+                    let partitioning = dataset.partitioning, file = block.file, rows = segment.rows.count
                     pieces.append(RecordBatch(schema: schema, columns: try Self.conform(columns, indices: indices, to: schema,
-                                                                                         rows: segment.rows.count, file: reader.path)))
+                                                                                         rows: rows, file: reader.path,
+                                                                                         partitionValue: { partitioning!.column(key: $0, file: file, rows: rows) })))
                 } catch {
                     deliver(.failed("\(error)"))
                     return
@@ -160,10 +162,13 @@ final class PartitionReader: @unchecked Sendable {
 
     /// The decoded columns (those of `indices` the file has) as the job's `schema`: a missing
     /// column made of nulls, a narrower one widened (`--merge-schema`); as they are otherwise.
-    static func conform(_ decoded: [Column], indices: [Int], to schema: Schema, rows: Int, file: String) throws -> [Column] {
+    static func conform(_ decoded: [Column], indices: [Int], to schema: Schema, rows: Int, file: String,
+                        partitionValue: (_ key: Int) -> Column = { _ in fatalError("no partition directories") }) throws -> [Column] {
         guard indices.contains(where: { $0 < 0 }) || zip(decoded, schema.fields).contains(where: { $0.type != $1.type }) else { return decoded }
         var next = decoded.makeIterator()
         return try zip(indices, schema.fields).map { index, field in
+            // A partition directory's value (ParquetDataset.resolve: -2 - key).
+            if index <= -2 { return partitionValue(-2 - index) }
             guard index >= 0 else {
                 guard let nulls = Column.nulls(field.type, count: rows) else { throw JobError("\(file) has no column '\(field.name)', and a \(field.type) column cannot be made of nulls") }
                 return nulls

@@ -18,11 +18,20 @@ public enum S3Dataset {
     /// Lists and opens the dataset at `uri`.
     /// - Throws: `DatasetError` naming the URI or object: nothing there, an unreadable or
     ///   malformed object, or the store's refusal.
-    public static func open(_ uri: String, client: S3Client, cache: S3RangeCache, verifyChecksums: Bool) throws(DatasetError) -> ParquetDataset {
+    public static func open(_ uri: String, client: S3Client, cache: S3RangeCache, verifyChecksums: Bool,
+                            filter: String? = nil) throws(DatasetError) -> ParquetDataset {
         let location: S3Location
         do { location = try S3Location(uri: uri) } catch { throw DatasetError(error.message) }
-        let objects: [S3Client.Object]
-        do { objects = try find(location, client: client) } catch { throw DatasetError(error.message) }
+        let found: [S3Client.Object]
+        do { found = try find(location, client: client) } catch { throw DatasetError(error.message) }
+        // Partition directories and --input-filter, before any footer is fetched.
+        let base = location.hasGlob || found.count == 1 && found[0].key == location.key
+            ? String(found[0].key[..<(found[0].key.lastIndex(of: "/").map { found[0].key.index(after: $0) } ?? found[0].key.startIndex)])
+            : location.directoryPrefix
+        let relative = found.map { String($0.key.dropFirst(base.count)) }
+        let (kept, partitioning) = try ParquetDataset.select(relativePaths: relative, root: "s3://\(location.bucket)/\(base.hasSuffix("/") ? String(base.dropLast()) : base)",
+                                                           filter: filter)
+        let objects = kept.map { found[$0] }
 
         let opened: [Result<ParquetFileReader, any Error>] = concurrentMap(objects.count, width: footerConcurrency) { i in
             let object = S3ParquetObject(location: S3Location(bucket: location.bucket, key: objects[i].key), size: objects[i].size,
@@ -34,7 +43,7 @@ public enum S3Dataset {
             let name = S3Location(bucket: location.bucket, key: objects[i].key).description
             throw DatasetError(failures[i]!, file: name)
         }
-        return ParquetDataset(path: location.description, files: opened.compactMap { try? $0.get() })
+        return ParquetDataset(path: location.description, files: opened.compactMap { try? $0.get() }, partitioning: partitioning)
     }
 
     /// The data objects `location` names, in key order.
@@ -56,14 +65,24 @@ public enum S3Dataset {
         if !location.key.isEmpty && !location.key.hasSuffix("/"), let size = try client.size(bucket: location.bucket, key: location.key) {
             return [S3Client.Object(key: location.key, size: size, etag: "")]
         }
+        // Recursively: objects directly below the prefix, and those below key=value "directories"
+        // (names starting with _ or . skipped at every level, other directories left out).
         let prefix = location.directoryPrefix
-        let listing = try client.list(bucket: location.bucket, prefix: prefix, delimiter: "/")
-        let objects = listing.objects.filter { isData($0.key, below: prefix) }.sorted { $0.key < $1.key }
+        let listing = try client.list(bucket: location.bucket, prefix: prefix)
+        let objects = listing.objects.filter { object in
+            let parts = object.key.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+            guard let name = parts.last, !name.isEmpty, !name.hasPrefix("_"), !name.hasPrefix(".") else { return false }
+            return parts.dropLast().allSatisfy { !$0.hasPrefix("_") && !$0.hasPrefix(".") && $0.contains("=") && !$0.hasPrefix("=") }
+        }.sorted { a, b in
+            // Level by level, as a directory walk sorts each directory's names (so that the order is
+            // a local copy's: "k=a/x" before "k=a-b/x").
+            a.key.split(separator: "/", omittingEmptySubsequences: false).lexicographicallyPrecedes(b.key.split(separator: "/", omittingEmptySubsequences: false))
+        }
         guard !objects.isEmpty else {
-            if listing.objects.isEmpty && listing.prefixes.isEmpty {
+            if listing.objects.isEmpty {
                 throw S3Error("nothing is stored at \(location): no object and no object below it")
             }
-            throw S3Error("\(location) holds no data objects directly below it (names starting with _ or . are skipped\(listing.prefixes.isEmpty ? "" : "; subdirectories such as s3://\(location.bucket)/\(listing.prefixes[0]) are not read"))")
+            throw S3Error("\(location) holds no data objects (names starting with _ or . are skipped, and directories other than key=value partition directories)")
         }
         return objects
     }

@@ -3,42 +3,42 @@ import Columnar
 
 /// A Parquet dataset: one file, or a directory of part files as Spark, pyarrow and DuckDB write them.
 ///
-/// Files are taken in sorted name order; names starting with `_` or `.` (`_SUCCESS`,
-/// `_metadata`, `.crc` files) are skipped, as are subdirectories. Every footer is read up front,
-/// so that a malformed file or a schema mismatch stops a job before any work.
+/// Files are taken in sorted order of their paths; names starting with `_` or `.` (`_SUCCESS`,
+/// `_metadata`, `.crc` files, `_temporary/`) are skipped. Directories named `key=value` are
+/// Hive-style partition directories (Spark's `partitionBy`): read recursively, their keys become
+/// columns (`partitioning`); other subdirectories are skipped. Every footer is read up front, so
+/// that a malformed file or a schema mismatch stops a job before any work.
 public struct ParquetDataset: Sendable {
     /// The path the user gave.
     public let path: String
     /// The files, in order.
     public let files: [ParquetFileReader]
+    /// The partition directories the files lie in, if any: columns of the dataset.
+    public let partitioning: HivePartitioning?
 
     /// Opens every part file of the dataset at `path`; with `verifyChecksums`, pages that carry a
-    /// CRC are checked when they are decoded.
-    public init(path: String, verifyChecksums: Bool = false) throws(DatasetError) {
+    /// CRC are checked when they are decoded. With `filter` (`--input-filter`), only the
+    /// partition directories it accepts are opened.
+    public init(path: String, verifyChecksums: Bool = false, filter: String? = nil) throws(DatasetError) {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
             throw DatasetError("input '\(url.path)' does not exist")
         }
-        var paths: [String] = []
+        var relative: [String] = []
         if isDirectory.boolValue {
-            let names: [String]
-            do { names = try FileManager.default.contentsOfDirectory(atPath: url.path) } catch {
-                throw DatasetError("cannot list input directory '\(url.path)': \(error.localizedDescription)")
-            }
-            for name in names.sorted() where !name.hasPrefix("_") && !name.hasPrefix(".") {
-                let file = url.appendingPathComponent(name).path
-                var sub: ObjCBool = false
-                if FileManager.default.fileExists(atPath: file, isDirectory: &sub), !sub.boolValue { paths.append(file) }
-            }
-            guard !paths.isEmpty else {
+            try Self.walk(url.path, below: "", into: &relative)
+            guard !relative.isEmpty else {
                 throw DatasetError("input directory '\(url.path)' holds no data files (names starting with _ or . are skipped)")
             }
         } else {
-            paths = [url.path]
+            relative = [url.lastPathComponent]
         }
+        let root = isDirectory.boolValue ? url.path : url.deletingLastPathComponent().path
+        let (kept, partitioning) = try Self.select(relativePaths: relative, root: root, filter: filter)
         var readers: [ParquetFileReader] = []
-        for file in paths {
+        for i in kept {
+            let file = root + "/" + relative[i]
             do { readers.append(try ParquetFileReader(path: file, verifyChecksums: verifyChecksums)) } catch let error as ParquetError {
                 throw DatasetError("\(error)", file: file)
             } catch {
@@ -47,19 +47,62 @@ public struct ParquetDataset: Sendable {
         }
         self.path = url.path
         self.files = readers
+        self.partitioning = partitioning
+    }
+
+    /// The data files below `directory` (paths relative to the dataset's root, sorted): files not
+    /// starting with `_` or `.`, and those of `key=value` subdirectories.
+    private static func walk(_ directory: String, below prefix: String, into paths: inout [String]) throws(DatasetError) {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            throw DatasetError("cannot list input directory '\(directory)': \(error.localizedDescription)")
+        }
+        for name in names.sorted() where !name.hasPrefix("_") && !name.hasPrefix(".") {
+            let full = directory + "/" + name
+            var sub: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &sub) else { continue }
+            if !sub.boolValue {
+                paths.append(prefix + name)
+            } else if HivePartitioning.split(name) != nil {
+                try walk(full, below: prefix + name + "/", into: &paths)
+            }
+        }
+    }
+
+    /// The files to open among `relativePaths` (indices, in order) and their partitioning, after
+    /// `filter`; shared by local and remote datasets.
+    /// - Throws: `DatasetError` for inconsistent partition directories, a filter that cannot be
+    ///   parsed or applied, or one that leaves nothing.
+    public static func select(relativePaths: [String], root: String, filter: String?) throws(DatasetError) -> (kept: [Int], partitioning: HivePartitioning?) {
+        let partitioning = try HivePartitioning(relativePaths: relativePaths, root: root)
+        guard let filter else { return (Array(relativePaths.indices), partitioning) }
+        guard let partitioning else {
+            throw DatasetError("--input-filter chooses partition directories (key=value), and \(root) has none")
+        }
+        let condition = try PartitionFilter.parse(filter, keys: partitioning.keys)
+        let kept = relativePaths.indices.filter { condition.matches(partitioning.values[$0]) }
+        guard !kept.isEmpty else {
+            let directories = Set(partitioning.directories).count
+            throw DatasetError("none of the \(directories) partition directories of \(root) passes --input-filter \"\(filter)\"")
+        }
+        return (kept, partitioning.selecting(kept))
     }
 
     /// A dataset of files already opened (from object storage, say), named `path`.
-    public init(path: String, files: [ParquetFileReader]) {
+    public init(path: String, files: [ParquetFileReader], partitioning: HivePartitioning? = nil) {
         self.path = path
         self.files = files
+        self.partitioning = partitioning
     }
 
     /// Total rows over all files.
     public var rowCount: Int { files.reduce(0) { $0 + $1.rowCount } }
 
-    /// The columns of the first file, in schema order.
-    public var columnNames: [String] { files.first?.columns.map(\.name) ?? [] }
+    /// The columns of the first file, in schema order, then the partition columns.
+    public var columnNames: [String] { (files.first?.columns.map(\.name) ?? []) + partitionColumnNames }
+
+    /// The partition directories' keys, in directory order.
+    public var partitionColumnNames: [String] { partitioning?.keys.map(\.name) ?? [] }
 
     /// The names of every file's columns, in order of first appearance (the first file's, then
     /// those only later files add): the dataset's columns under `--merge-schema`.
@@ -69,7 +112,7 @@ public struct ParquetDataset: Sendable {
         for file in files {
             for column in file.columns where seen.insert(column.name).inserted { names.append(column.name) }
         }
-        return names
+        return names + partitionColumnNames.filter { !seen.contains($0) }
     }
 
     /// Resolves `names` to a schema every file shares, and to each file's column indices.
@@ -86,6 +129,17 @@ public struct ParquetDataset: Sendable {
         var fields: [Field] = []
         var indices: [[Int]] = Array(repeating: [], count: files.count)
         for name in names {
+            // A partition directory's key: the same value for every row of a file (index -2 - key).
+            if let k = partitioning?.keys.firstIndex(where: { $0.name == name }) {
+                if let file = files.first(where: { $0.columns.contains { $0.name == name } }) {
+                    throw DatasetError("column '\(name)' is both in \(file.path) and a partition directory key (\(name)=...); rename one of them",
+                                       file: file.path, column: name)
+                }
+                let key = partitioning!.keys[k]
+                for f in files.indices { indices[f].append(-2 - k) }
+                fields.append(Field(name: name, type: key.type, nullable: key.nullable))
+                continue
+            }
             var field: Field?
             var typedIn = ""
             var missing = false

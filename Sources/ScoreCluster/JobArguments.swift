@@ -101,6 +101,14 @@ struct JobArguments: ParsableArguments {
           help: "Read files whose schemas differ as one dataset, as Spark's mergeSchema: a column missing from some files is null there, and types widen (int32 to int64, float to double).")
     var mergeSchema = false
 
+    @Option(name: .customLong("input-filter"),
+            help: ArgumentHelp("Read only the partition directories (key=value) that pass this condition, before any file is opened: comparisons, IN, IS NULL, AND, OR, NOT on partition columns, e.g. \"date >= '2026-12-01' AND country IN ('FR', 'DE')\".", valueName: "condition"))
+    var inputFilter: String?
+
+    @Option(name: .customLong("output-layout"),
+            help: ArgumentHelp("For an input in partition directories: 'mirror' writes the output in the same directories, the partition columns in the paths (as Spark's partitionBy); 'flat' writes every file at the top, the partition columns in the files.", valueName: "mirror|flat"))
+    var outputLayout: OutputLayout = .mirror
+
     @Flag(name: .customLong("verify-checksums"), help: "Check the CRC of every input page that carries one.")
     var verifyChecksums = false
 
@@ -178,6 +186,8 @@ struct JobArguments: ParsableArguments {
         options.compression = ParquetCompression(rawValue: compression)!
         options.verifyChecksums = verifyChecksums
         options.mergeSchema = mergeSchema
+        options.inputFilter = inputFilter
+        options.outputLayout = outputLayout
         options.maxAttempts = maxAttempts
         options.taskTimeout = taskTimeout
         options.heartbeatTimeout = heartbeatTimeout
@@ -296,3 +306,5 @@ func invalidOption(_ message: String) -> ExitCode {
     Console.error("error: " + message)
     return .validationFailure
 }
+
+extension OutputLayout: ExpressibleByArgument {}
