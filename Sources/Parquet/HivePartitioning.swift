@@ -6,18 +6,24 @@ import Foundation
 /// `key=value` directory level is a column of the dataset whose value is constant within it.
 ///
 /// Types are inferred from every value of a key as Spark infers them
-/// (`spark.sql.sources.partitionColumnTypeInference.enabled`): integers (int32, else int64),
-/// then doubles, dates (`yyyy-MM-dd`), timestamps (`yyyy-MM-dd HH:mm:ss[.ffffff]`, read as UTC),
+/// (`spark.sql.sources.partitionColumnTypeInference.enabled`): integers (int32, else int64;
+/// larger ones, Spark's decimal(n, 0), are kept exactly as strings), then doubles, dates (`yyyy-MM-dd`), timestamps (`yyyy-MM-dd HH:mm:ss[.ffffff]`, read as UTC),
 /// else strings; values of different kinds widen (int32 to int64 to double) or fall back to
 /// string. `__HIVE_DEFAULT_PARTITION__` (and an empty value) is null. Names and values are
 /// unescaped from `%XX`, as Spark escapes them.
-public struct HivePartitioning: Sendable {
+public struct HivePartitioning: Sendable, Equatable {
     /// A partition column: its key and inferred type.
     public struct Key: Sendable, Equatable {
         public var name: String
         public var type: DataType
         /// Whether some directory holds its null value.
         public var nullable: Bool
+
+        public init(name: String, type: DataType, nullable: Bool) {
+            self.name = name
+            self.type = type
+            self.nullable = nullable
+        }
     }
 
     /// A partition value, typed as its key.
@@ -129,6 +135,9 @@ public struct HivePartitioning: Sendable {
             type = .int32
         } else if present.allSatisfy({ Int64($0) != nil }) {
             type = .int64
+        } else if present.allSatisfy(isIntegerText) {
+            // Spark makes these decimal(n, 0); kept exact as text rather than rounded to a double.
+            type = .string
         } else if present.allSatisfy({ Double($0) != nil && $0.rangeOfCharacter(from: .letters.subtracting(CharacterSet(charactersIn: "eE"))) == nil }) {
             type = .float64
         } else if present.allSatisfy({ parseDate($0) != nil }) {
@@ -149,6 +158,12 @@ public struct HivePartitioning: Sendable {
             }
         }
         return (type, values)
+    }
+
+    /// Digits with an optional sign.
+    static func isIntegerText(_ text: String) -> Bool {
+        let digits = text.hasPrefix("-") || text.hasPrefix("+") ? text.dropFirst() : Substring(text)
+        return !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     static func isNull(_ text: String) -> Bool { text.isEmpty || text == defaultPartitionName }

@@ -14,7 +14,7 @@ import TestSupport
         var uploads: [String]
         var recorded: Int
         var pending: Int
-        var parts: [String] { objects.keys.filter { $0.hasPrefix("part-") }.sorted() }
+        var parts: [String] { objects.keys.filter { $0.split(separator: "/").last?.hasPrefix("part-") == true }.sorted() }
     }
 
     /// What `s3://datasets/PREFIX` holds now (and its part objects saved into `download`).

@@ -1,6 +1,6 @@
 """What an S3 prefix holds, as the tests check it: its objects (key below the prefix -> size),
 the multipart uploads open below it, and the partitions its job manifest records (with how many
-still hold an open upload). With --download DIR, the part-*.parquet objects are saved there.
+still hold an open upload). With --download DIR, the part-*.parquet objects are saved there (under their partition directories).
 
 usage: s3_state.py BUCKET PREFIX [--download DIR]   (boto3; AWS_* variables from the environment)
 Prints one JSON object."""
@@ -31,6 +31,7 @@ if "_manifest.jsonl" in objects:
 if a.download:
     os.makedirs(a.download, exist_ok=True)
     for key in objects:
-        if key.startswith("part-"):
+        if key.split("/")[-1].startswith("part-"):
+            os.makedirs(os.path.dirname(os.path.join(a.download, key)), exist_ok=True)
             s3.download_file(a.bucket, prefix + key, os.path.join(a.download, key))
 print(json.dumps({"objects": objects, "uploads": uploads, "recorded": recorded, "pending": pending}))
