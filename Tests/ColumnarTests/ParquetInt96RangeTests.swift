@@ -58,4 +58,15 @@ import TestSupport
         #expect(column.nullCount == 1)
         #expect([micros[0], micros[2], micros[3]] == [0, -9_000_000_000_000_000_000, 9_000_000_000_000_000_000])
     }
+
+    /// parquet-testing's file, written by Spark 3.4.3: its sixth value is out of range.
+    @Test func sparksOwnFileNamesTheRow() throws {
+        let path = TestEnvironment.repoRoot.appendingPathComponent("Tests/Fixtures/parquet/int96_from_spark.parquet").path
+        let reader = try ParquetFileReader(path: path)
+        #expect(reader.rowCount == 6)
+        let error = #expect(throws: ParquetError.self) { _ = try reader.readRowGroup(0, columns: [0]) }
+        let text = error?.description ?? ""
+        #expect(text.hasPrefix("Parquet file \(path), row group 0, column a: row 5 of the row group: INT96 timestamp"), "\(text)")
+        #expect(text.contains("does not fit 64-bit microseconds"))
+    }
 }
