@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what score-cluster needs to build, test and run, when it is missing:
-# Debian packages (libpython3.11 headers, venv, compression libraries, libcurl),
+# Debian packages (libpython3.11 headers, venv, compression libraries, libcurl, libxml2 for
+# Foundation's XML parser; slurm-wlm and munge for the one-machine Slurm cluster the tests start),
 # the project's Python environment (.venv, made with Debian's /usr/bin/python3.11,
 # the interpreter whose libpython the worker links) and the environment of the
 # services the tests start (.venv-services: the MLflow tracking server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(python3.11-dev libpython3-dev python3.11-venv libzstd-dev libsnappy-dev zlib1g-dev liblz4-dev libssl-dev libcurl4-openssl-dev pkg-config)
+packages=(python3.11-dev libpython3-dev python3.11-venv libzstd-dev libsnappy-dev zlib1g-dev liblz4-dev libssl-dev libcurl4-openssl-dev libxml2 pkg-config slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

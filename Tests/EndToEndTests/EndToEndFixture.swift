@@ -62,8 +62,8 @@ struct EndToEndFixture: Sendable {
         return path
     }
 
-    /// A port for a coordinator to listen on, picked at random among high ones (tests run one at a time).
-    static func randomPort() -> Int { 20_000 + Int.random(in: 0..<20_000) }
+    /// A free loopback port below the ephemeral range (`TestServices.freePort`).
+    static func randomPort() -> Int { (try? TestServices.freePort()) ?? 20_000 + Int.random(in: 0..<10_000) }
 
     /// The project's Python environment, for workers' `--python-env`.
     static var venv: String { TestEnvironment.repoRoot.appendingPathComponent(".venv").path }

@@ -62,21 +62,32 @@ public enum TestServices {
         return n > 12 && String(decoding: buffer[9..<12], as: UTF8.self) == "200"
     }
 
-    /// A port nothing listens on now: bound to port 0, read, closed.
+    /// A port nothing listens on now, below the kernel's range of ephemeral ports: a port the
+    /// kernel handed out (port 0) could be given again to any outgoing connection before the
+    /// service binds it, and the S3 and registry tests open thousands of those.
     public static func freePort() throws -> Int {
+        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+            .split(whereSeparator: \.isWhitespace).compactMap { Int($0) } ?? []
+        let ceiling = max(12_000, (range.first ?? 32_768) - 1)
+        for _ in 0..<200 {
+            let port = Int.random(in: 10_000...ceiling)
+            if canBind(port) { return port }
+        }
+        throw TestFailure("no free loopback port found between 10000 and \(ceiling)")
+    }
+
+    /// Whether a listening socket can be bound to loopback `port` now.
+    static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard bound else { throw TestFailure("cannot bind a loopback port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 
