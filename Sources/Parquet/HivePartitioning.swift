@@ -12,19 +12,9 @@ import Foundation
 /// string. `__HIVE_DEFAULT_PARTITION__` (and an empty value) is null. Names and values are
 /// unescaped from `%XX`, as Spark escapes them.
 public struct HivePartitioning: Sendable, Equatable {
-    /// A partition column: its key and inferred type.
-    public struct Key: Sendable, Equatable {
-        public var name: String
-        public var type: DataType
-        /// Whether some directory holds its null value.
-        public var nullable: Bool
-
-        public init(name: String, type: DataType, nullable: Bool) {
-            self.name = name
-            self.type = type
-            self.nullable = nullable
-        }
-    }
+    /// A partition column: its key as the name, its inferred type, and whether some directory
+    /// holds its null value.
+    public typealias Key = Field
 
     /// A partition value, typed as its key.
     public enum Value: Sendable, Equatable, Hashable {
