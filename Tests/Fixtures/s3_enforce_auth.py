@@ -18,6 +18,7 @@ iam.put_user_policy(UserName="scorer", PolicyName="s3", PolicyDocument=json.dump
     "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
 }))
 key = iam.create_access_key(UserName="scorer")["AccessKey"]
-request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST")
+request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST",
+                                 headers={"Content-Type": "text/plain"})  # a form body would reach moto empty
 urllib.request.urlopen(request).read()
 print(json.dumps({"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
