@@ -11,6 +11,13 @@
 set -u
 command=$1 dir=$2
 
+# The daemons must not keep any descriptor of the process that started this script beyond 0-2: a pipe
+# of the test process inherited here (its other children's output, say) would never reach end-of-file.
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  [ "$fd" -gt 2 ] 2> /dev/null && eval "exec $fd>&-" 2> /dev/null
+done
+
 stop() {
   for pidfile in "$dir"/slurmd.pid "$dir"/slurmctld.pid "$dir"/munged.pid; do
     [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2> /dev/null
@@ -44,7 +51,10 @@ munged --force --key-file="$dir"/munge/munge.key --socket="$dir"/munge/munge.soc
   --log-file="$dir"/munged.log --seed-file="$dir"/munge/munged.seed > /dev/null 2>&1 || fail munged "did not start" "$dir"/munged.log
 
 node=$(hostname -s)
-cpus=$(nproc)
+# Every CPU the machine has (nproc alone follows OMP_NUM_THREADS, which the test process may set), and at
+# least 2: the tests' jobs have two tasks (SlurmdParameters=config_overrides lets the node claim more than it has).
+cpus=$(nproc --all)
+[ "$cpus" -ge 2 ] || cpus=2
 memory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2 ))
 cat > "$dir"/slurm.conf << CONF
 ClusterName=scoretest
@@ -71,6 +81,7 @@ ReturnToService=2
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
+SlurmdParameters=config_overrides
 SlurmdTimeout=60
 InactiveLimit=0
 KillWait=10

@@ -36,20 +36,31 @@ public final class SlurmCluster: @unchecked Sendable {
 
     /// Submits `script` with `sbatch --wait` and `arguments`, the environment's variables exported
     /// (`--export=ALL`) with `environment` added; returns sbatch's result and the job's output file.
+    /// A job that has not ended within `timeout` seconds (still pending, say) is cancelled and
+    /// reported with Slurm's account of it.
     public func submitAndWait(_ script: String, arguments: [String], environment: [String: String],
-                              output: URL) throws -> (result: TestEnvironment.ProcessResult, log: String) {
+                              output: URL, timeout: Double = 300) throws -> (result: TestEnvironment.ProcessResult, log: String) {
         var env = environment
         env["SLURM_CONF"] = configuration
         let result = try Self.spawnAndWait("/usr/bin/sbatch", ["--wait", "--export=ALL", "--output=\(output.path)"] + arguments + [script],
-                                           environment: env, in: output.deletingLastPathComponent())
+                                           environment: env, in: output.deletingLastPathComponent(), timeout: timeout)
+        if result.status == Self.timedOut {
+            let jobs = try Self.spawnAndWait("/usr/bin/scontrol", ["show", "job"], environment: ["SLURM_CONF": configuration], in: directory)
+            _ = try? Self.spawnAndWait("/usr/bin/scancel", ["--user=root"], environment: ["SLURM_CONF": configuration], in: directory)
+            throw TestFailure("the Slurm job did not end within \(Int(timeout)) s; Slurm says:\n\(jobs.stdout)")
+        }
         return (result, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
     }
 
-    /// Runs `executable` with its output in files and waits for it with `waitpid`. Not Foundation's
-    /// `Process`: its wait never returned once the script had started the daemons (the script's
-    /// exit was left a zombie), and the daemons must not hold the caller's pipes anyway.
+    /// The status `spawnAndWait` gives a process it killed at its deadline.
+    static let timedOut: Int32 = -1
+
+    /// Runs `executable` with its output in files and waits for it with `waitpid`, at most `timeout`
+    /// seconds (`sbatch --wait` of a job Slurm cannot start would wait for ever). The daemons the
+    /// start script leaves running close every inherited descriptor beyond 0-2 (the script does):
+    /// a pipe of another test's child held by a daemon would never reach end-of-file.
     static func spawnAndWait(_ executable: String, _ arguments: [String], environment: [String: String],
-                             in directory: URL) throws -> TestEnvironment.ProcessResult {
+                             in directory: URL, timeout: Double = 120) throws -> TestEnvironment.ProcessResult {
         let name = UUID().uuidString.prefix(8)
         let out = directory.appendingPathComponent("spawn-\(name).out").path, err = directory.appendingPathComponent("spawn-\(name).err").path
         var actions = posix_spawn_file_actions_t()
@@ -66,8 +77,22 @@ public final class SlurmCluster: @unchecked Sendable {
         let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard spawned == 0 else { throw TestFailure("cannot start \(executable): \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let deadline = Date().addingTimeInterval(timeout)
+        var code: Int32 = Self.timedOut
+        while true {
+            let done = waitpid(pid, &status, WNOHANG)
+            if done == pid {
+                code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                break
+            }
+            if done < 0 && errno != EINTR { break }
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                break
+            }
+            usleep(100_000)
+        }
         return TestEnvironment.ProcessResult(status: code, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
                                              stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
