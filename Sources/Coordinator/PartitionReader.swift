@@ -163,7 +163,7 @@ final class PartitionReader: @unchecked Sendable {
     /// The decoded columns (those of `indices` the file has) as the job's `schema`: a missing
     /// column made of nulls, a narrower one widened (`--merge-schema`); as they are otherwise.
     static func conform(_ decoded: [Column], indices: [Int], to schema: Schema, rows: Int, file: String,
-                        partitionValue: (_ key: Int) -> Column = { _ in fatalError("no partition directories") }) throws -> [Column] {
+                        partitionValue: (_ key: Int) -> Column) throws -> [Column] {
         guard indices.contains(where: { $0 < 0 }) || zip(decoded, schema.fields).contains(where: { $0.type != $1.type }) else { return decoded }
         var next = decoded.makeIterator()
         return try zip(indices, schema.fields).map { index, field in

@@ -75,6 +75,11 @@ public final class HTTPSession {
         }
         // Without this libcurl sends "Expect: 100-continue" before larger bodies and waits for it.
         headerList = curl_slist_append(headerList, "Expect:")
+        // Without this libcurl labels a body form data, which servers then parse as a form (moto
+        // read uploaded parts as empty forms).
+        if request.body != nil && !request.headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+            headerList = curl_slist_append(headerList, "Content-Type: application/octet-stream")
+        }
 
         let context = Unmanaged.passRetained(state)
         defer { context.release() }

@@ -138,11 +138,6 @@ public final class S3Client: @unchecked Sendable {
     func perform(_ method: String, bucket: String, key: String, query: [(String, String)] = [], headers: [(String, String)] = [],
                  body: [UInt8]? = nil, what: String, maxBody: Int = 64 << 20, timeout: Double = 120,
                  expectXML: Bool = false) throws(S3Error) -> HTTPResponse {
-        var headers = headers
-        // Otherwise libcurl labels a body form data, which some stores then parse as a form.
-        if body != nil && !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
-            headers.append(("Content-Type", "application/octet-stream"))
-        }
         let session: HTTPSession
         do { session = try takeSession() } catch { throw S3Error("\(what): \(error.message)") }
         defer { returnSession(session) }
@@ -151,7 +146,6 @@ public final class S3Client: @unchecked Sendable {
             attempt += 1
             let request = signedRequest(method, bucket: bucket, key: key, query: query, headers: headers, body: body)
             lock.withLock { counters.requests += 1 }
-            var reason: String
             do {
                 let response = try session.send(request, maxBodyBytes: maxBody, timeout: timeout)
                 // An XML answer cut short (a connection closed mid-body, without a length to
@@ -160,12 +154,11 @@ public final class S3Client: @unchecked Sendable {
                 let transient = response.status >= 500 || response.status == 429 || cut
                 if !transient { return response }
                 let code = S3ErrorBody.parse(response.body).code
-                reason = cut ? "the store's answer was cut short" : "the store answered \(response.status)\(code.map { " \($0)" } ?? "")"
+                let reason = cut ? "the store's answer was cut short" : "the store answered \(response.status)\(code.map { " \($0)" } ?? "")"
                 if attempt >= retry.attempts {
                     throw S3Error("\(what) failed \(attempt) times; the last time \(reason)", isTransient: true, status: response.status, code: code)
                 }
             } catch let error as HTTPError {
-                reason = error.message
                 guard error.isTransient, attempt < retry.attempts else {
                     throw S3Error("\(what) failed\(attempt > 1 ? " \(attempt) times; the last time" : ":") \(error.message)\(error.kind == .cannotConnect ? " (is \(configuration.endpoint) the store? set AWS_ENDPOINT_URL for another)" : "")",
                                   isTransient: error.isTransient)
@@ -175,7 +168,6 @@ public final class S3Client: @unchecked Sendable {
             } catch {
                 throw S3Error("\(what): \(error)")
             }
-            _ = reason
             lock.withLock { counters.retries += 1 }
             retry.pause(beforeRetry: attempt)
         }

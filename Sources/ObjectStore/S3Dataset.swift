@@ -24,10 +24,9 @@ public enum S3Dataset {
         do { location = try S3Location(uri: uri) } catch { throw DatasetError(error.message) }
         let found: [S3Client.Object]
         do { found = try find(location, client: client) } catch { throw DatasetError(error.message) }
-        // Partition directories and --input-filter, before any footer is fetched.
-        let base = location.hasGlob || found.count == 1 && found[0].key == location.key
-            ? String(found[0].key[..<(found[0].key.lastIndex(of: "/").map { found[0].key.index(after: $0) } ?? found[0].key.startIndex)])
-            : location.directoryPrefix
+        // Partition directories and --input-filter, before any footer is fetched, over the paths
+        // below what every object shares: the prefix, the glob's fixed directory, or one object's.
+        let base = root(of: location, found: found)
         let relative = found.map { String($0.key.dropFirst(base.count)) }
         let (kept, partitioning) = try ParquetDataset.select(relativePaths: relative, root: "s3://\(location.bucket)/\(base.hasSuffix("/") ? String(base.dropLast()) : base)",
                                                            filter: filter)
@@ -46,6 +45,16 @@ public enum S3Dataset {
         return ParquetDataset(path: location.description, files: opened.compactMap { try? $0.get() }, partitioning: partitioning)
     }
 
+    /// The "directory" every found object lies below, ending in `/` (or empty).
+    static func root(of location: S3Location, found: [S3Client.Object]) -> String {
+        func directory(_ key: Substring) -> String {
+            String(key[..<(key.lastIndex(of: "/").map { key.index(after: $0) } ?? key.startIndex)])
+        }
+        if location.hasGlob { return directory(location.key.prefix { $0 != "*" && $0 != "?" && $0 != "[" }) }
+        if found.count == 1 && found[0].key == location.key { return directory(Substring(location.key)) }
+        return location.directoryPrefix
+    }
+
     /// The data objects `location` names, in key order.
     static func find(_ location: S3Location, client: S3Client) throws(S3Error) -> [S3Client.Object] {
         func isData(_ key: String, below prefix: String) -> Bool {
@@ -53,9 +62,7 @@ public enum S3Dataset {
             return !name.isEmpty && !name.hasPrefix("_") && !name.hasPrefix(".") && !name.contains("/")
         }
         if location.hasGlob {
-            let fixed = String(location.key.prefix { $0 != "*" && $0 != "?" && $0 != "[" })
-            let base = String(fixed[..<(fixed.lastIndex(of: "/").map { fixed.index(after: $0) } ?? fixed.startIndex)])
-            let matched = try client.list(bucket: location.bucket, prefix: base).objects.filter { object in
+            let matched = try client.list(bucket: location.bucket, prefix: root(of: location, found: [])).objects.filter { object in
                 let name = object.key.split(separator: "/").last.map(String.init) ?? ""
                 return !name.hasPrefix("_") && !name.hasPrefix(".") && fnmatch(location.key, object.key, FNM_PATHNAME) == 0
             }
