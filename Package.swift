@@ -72,16 +72,20 @@ let package = Package(
         // Build time only: writes a .py file as a Swift string literal, for EmbedPythonPlugin.
         .executableTarget(name: "EmbedPython"),
         .plugin(name: "EmbedPythonPlugin", capability: .buildTool(), dependencies: ["EmbedPython"]),
-        // The worker loop: connect, load the model once, score batches, stream results back.
+        // Reading a partition's rows and writing its part file where a worker runs
+        // (`--workers-read`): blocks, column conformance, inputs local or in a store, the scorer.
+        .target(name: "PartitionIO", dependencies: ["Columnar", "Parquet", "ObjectStore", "Wire"]),
+        // The worker loop: connect, load the model once, score batches (or, with --workers-read,
+        // whole partitions it reads and writes itself), stream results back.
         .target(name: "Worker", dependencies: [
-            "Wire", "MLflowModel", "PyFunc", "Columnar", .product(name: "Logging", package: "swift-log"),
+            "Wire", "MLflowModel", "PyFunc", "Columnar", "PartitionIO", .product(name: "Logging", package: "swift-log"),
         ]),
         // How a coordinator starts a local worker (`WorkerLaunch`, rendered to `score-cluster worker`'s
         // arguments in one place) and the record a kept worker holds while it lives.
         .target(name: "WorkerLaunch"),
         // Job planning, scheduling (a pure state machine), worker connections, merge, output commit.
         .target(name: "Coordinator", dependencies: [
-            "Wire", "Columnar", "Parquet", "ObjectStore", "MLflowModel", "WorkerLaunch", "Digest", "CMalloc",
+            "Wire", "Columnar", "Parquet", "ObjectStore", "PartitionIO", "MLflowModel", "WorkerLaunch", "Digest", "CMalloc",
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
@@ -107,7 +111,7 @@ let package = Package(
         .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "MLflowModel", "HTTP", "TestSupport"]),
         .testTarget(name: "PyFuncTests", dependencies: ["PyFunc", "MLflowModel", "Columnar", "Parquet", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
-            "Coordinator", "MLflowModel", "Wire", "WorkerLaunch", "Columnar", "Parquet", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            "Coordinator", "PartitionIO", "MLflowModel", "Wire", "WorkerLaunch", "Columnar", "Parquet", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Columnar", "Parquet", "TestSupport"]),

@@ -14,8 +14,7 @@ import Parquet
 final class JobControl {
     /// What the job works with, made before it starts.
     struct Collaborators {
-        var reader: PartitionReader
-        var writer: OutputWriter
+        var pipeline: Pipeline
         /// The local worker processes (`run`); nil when workers connect from elsewhere.
         var launcher: LocalWorkerLauncher?
         /// The model, packed, for workers that do not have it (remote workers).
@@ -26,6 +25,15 @@ final class JobControl {
         var replaceKeptWorker: (() -> Void)?
         /// Starts a local worker in place of one that stopped over its memory limit (`run`).
         var replaceLocalWorker: (() -> Void)?
+    }
+
+    /// How rows reach the workers and scored rows the output.
+    enum Pipeline {
+        /// Through the coordinator: it decodes blocks, sends batches, merges results and writes.
+        case streamed(reader: PartitionReader, writer: OutputWriter)
+        /// `--workers-read`: workers read and write whole partitions in `temporaryDirectory`;
+        /// the coordinator hands them out and commits their part files.
+        case workersRead(parts: PartCommitter, temporaryDirectory: String)
     }
 
     private struct Link {
@@ -42,8 +50,13 @@ final class JobControl {
     private let progress: (@Sendable (JobProgress) -> Void)?
     private let started: Date
 
-    private let reader: PartitionReader
-    private let writer: OutputWriter
+    private let pipeline: Pipeline
+    /// `--workers-read`: partitions handed out and finished (nil when streaming).
+    private var handout: PartitionHandout?
+    /// `--workers-read`: per partition, the batch the model last failed on (for `_failed/`).
+    private var failedBatch: [Int: TaskID] = [:]
+    /// `--workers-read`: the scheduler was told that every partition is handed out.
+    private var releasedAll = false
     private let launcher: LocalWorkerLauncher?
     private let modelArchive: ModelArchive?
     private let replaceKeptWorker: (() -> Void)?
@@ -87,8 +100,8 @@ final class JobControl {
          collaborators: Collaborators, started: Date, events: BlockingQueue<JobEvent>, logger: Logger,
          progress: (@Sendable (JobProgress) -> Void)?) {
         self.job = job
-        reader = collaborators.reader
-        writer = collaborators.writer
+        pipeline = collaborators.pipeline
+        if case .workersRead = pipeline { handout = PartitionHandout(order: todo) }
         launcher = collaborators.launcher
         modelArchive = collaborators.modelArchive
         replaceKeptWorker = collaborators.replaceKeptWorker
@@ -110,6 +123,7 @@ final class JobControl {
         spec.modelContentDigest = modelDigest
         spec.memoryLimitMB = options.workerMemory?.megabytes
         spec.modelSHA256 = collaborators.modelArchive?.sha256
+        if handout != nil { spec.workersRead = job.workersReadSpec(options: options, createdBy: OutputWriter.createdBy) }
         self.spec = spec
         var minWorkers = 1
         if case .listen(_, _, let minimum) = options.workerSource { minWorkers = max(1, minimum) }
@@ -149,8 +163,11 @@ final class JobControl {
     func runUntilDone() -> JobError? {
         mark("prepared")
         for warning in job.warnings { logger.warning("\(warning)") }
-        if job.plan.partitions.isEmpty && report.partitionsResumed == 0 { writer.submit(.empty) }
-        if merger.nextBlock == nil { writer.submit(.finish) }
+        if case .streamed(_, let writer) = pipeline {
+            if job.plan.partitions.isEmpty && report.partitionsResumed == 0 { writer.submit(.empty) }
+            if merger.nextBlock == nil { writer.submit(.finish) }
+        }
+        releasePartitions()
         while !lifecycle.isOver {
             if let event = events.pop(timeout: 1.0) { handle(event) }
             apply(lifecycle.handle(.tick(Date())))
@@ -176,14 +193,20 @@ final class JobControl {
             switch action {
             case .startScoring(let ids):
                 for id in ids { perform(scheduler.handle(.workerReady(id))) }
+                releasePartitions()
             case .loseWorker(let id, let loss):
                 let reason = switch loss {
                 case .silent(let seconds): "\(name(of: id)) sent nothing for \(seconds) s (no heartbeat): it is stuck or unreachable"
-                case .heldTooLong(let task, let seconds): "\(name(of: id)) held \(job.describe(task: task)) for more than --task-timeout \(seconds) s"
+                case .heldTooLong(let task, let seconds): "\(name(of: id)) held \(describe(task)) for more than --task-timeout \(seconds) s"
                 }
                 lose(id, reason)
             case .pauseReader(let notice):
-                reader.pauseAtPartitionBoundary()
+                switch pipeline {
+                case .streamed(let reader, _): reader.pauseAtPartitionBoundary()
+                case .workersRead:
+                    handout?.pause()
+                    apply(lifecycle.handle(.readerPaused))
+                }
                 logger.notice("\(notice)")
             case .sendHeartbeats(let ids):
                 // Heartbeats the other way: a worker that hears nothing from the coordinator for long
@@ -243,7 +266,8 @@ final class JobControl {
             links[id] = Link(connection: connection, hello: hello)
             workerReports[id] = JobReport.Worker(id: id, host: hello.host, pid: hello.pid, peer: connection.peer)
             apply(lifecycle.handle(.workerJoined(id, at: Date())))
-            perform(scheduler.handle(.workerJoined(id, capacity: hello.capacity)))
+            // A worker that reads its own partitions holds one at a time (it reads the next as fast as it is told).
+            perform(scheduler.handle(.workerJoined(id, capacity: handout == nil ? hello.capacity : 1)))
             do { try connection.send(CoordinatorMessage.job(spec)) } catch {
                 markLost(id, "cannot send the job: \(error)")
                 perform(scheduler.handle(.workerLost(id, reason: "cannot send the job: \(error)")), resumable: true)
@@ -269,6 +293,8 @@ final class JobControl {
             }
         case .result(let id, let decoded):
             received(decoded, from: id)
+        case .partitionWritten(let id, let written):
+            received(written, from: id)
         case .failure(let id, let workerFailure):
             failed(workerFailure, on: id)
         case .disconnected(let id, let why):
@@ -301,6 +327,14 @@ final class JobControl {
                 replace()
             }
             perform(scheduler.handle(.workerLost(nil, reason: "kept worker pid \(pid) ended before joining")), resumable: true)
+        case .parts(.committed(_, let seconds)):
+            report.writeSeconds += seconds
+            apply(lifecycle.handle(.blockWritten))
+        case .parts(.finished):
+            mark("output committed")
+            apply(lifecycle.handle(.outputFinished))
+        case .parts(.failed(let message)):
+            apply(lifecycle.handle(.failed(JobError("cannot write the output: \(message)", resumable: true))))
         case .reader(.decoded(let block, let batch, let seconds)):
             report.readSeconds += seconds
             blocks[block] = batch
@@ -316,7 +350,7 @@ final class JobControl {
             apply(lifecycle.handle(.failed(JobError("cannot read the input: \(message)"))))
         case .writer(.wroteBlock(_, let seconds)):
             report.writeSeconds += seconds
-            reader.release()
+            if case .streamed(let reader, _) = pipeline { reader.release() }
             apply(lifecycle.handle(.blockWritten))
         case .writer(.finished):
             mark("output written")
@@ -355,6 +389,7 @@ final class JobControl {
 
     /// Hands blocks whose batches are all answered to the writer, in order.
     private func completed(_ done: [ResultMerger.Completed]) {
+        guard case .streamed(_, let writer) = pipeline else { return }
         for item in done {
             let batch = blocks.removeValue(forKey: item.block)!
             switch item {
@@ -380,12 +415,24 @@ final class JobControl {
             let message = "\(name(of: id)) could not load the model \(job.model.directory): \(workerFailure.message)"
             perform(scheduler.handle(.modelLoadFailed(id, reason: message)), traceback: traceback)
         case .predict:
-            guard let task = workerFailure.taskID else { return }
+            guard let batch = workerFailure.taskID else { return }
+            let partition = job.plan.partition(of: batch).id
+            // The scheduler's task: the batch, or under --workers-read the partition.
+            let task = handout == nil ? batch : TaskID(partition)
+            if handout != nil { failedBatch[partition] = batch }
             apply(lifecycle.handle(.taskAnswered(task, by: id)))
             workerReports[id]?.failures += 1
             lastTraceback = traceback
-            perform(scheduler.handle(.taskFailed(id, task, partition: job.plan.partition(of: task).id,
+            perform(scheduler.handle(.taskFailed(id, task, partition: partition,
                                                  reason: "\(workerFailure.message) (on \(name(of: id)))")), traceback: traceback)
+        case .inputUnreachable:
+            let message = "\(name(of: id)) cannot read the input: \(workerFailure.message). With --workers-read every worker reads the input itself, "
+                + "at the same path (a shared file system) or in the object store; run without --workers-read to stream the rows through the coordinator"
+            apply(lifecycle.handle(.failed(JobError(message))))
+        case .input:
+            apply(lifecycle.handle(.failed(JobError("cannot read the input (on \(name(of: id))): \(workerFailure.message)"))))
+        case .output:
+            apply(lifecycle.handle(.failed(JobError("\(name(of: id)) cannot write the output: \(workerFailure.message)", resumable: true))))
         case .protocolError:
             perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) broke the protocol: \(workerFailure.message)")),
                     traceback: traceback)
@@ -412,7 +459,12 @@ final class JobControl {
         // worker does not fail for want of workers; it is started only if the job goes on.
         let replacing = links[id].map { reserveReplacement(for: $0.hello.pid, name(of: id)) } ?? false
         let partition = task.map { job.plan.partition(of: $0).id }
-        perform(scheduler.handle(.workerOverMemory(id, task: task, partition: partition, reason: reason)), resumable: true)
+        var scheduled = task
+        if handout != nil, let partition, let task {
+            failedBatch[partition] = task
+            scheduled = TaskID(partition)
+        }
+        perform(scheduler.handle(.workerOverMemory(id, task: scheduled, partition: partition, reason: reason)), resumable: true)
         if replacing { startReplacement(for: name(of: id)) }
     }
 
@@ -451,10 +503,16 @@ final class JobControl {
                 break  // stored by `received`, which saw the same action
             case .quarantine(let task, let reason):
                 answered += 1
-                logger.error("set aside \(job.describe(task: task)): \(reason)", metadata: ["task": "\(task)"])
-                completed(merger.fail(task, reason: reason, traceback: lastTraceback))
+                logger.error("set aside \(describe(task)): \(reason)", metadata: ["task": "\(task)"])
+                if handout != nil {
+                    let partition = Int(task)
+                    let batch = failedBatch[partition] ?? job.plan.blocks[job.plan.partitions[partition].blocks.lowerBound].firstTask
+                    partitionFinished(partition, .failed(.init(task: batch, reason: reason, traceback: lastTraceback)))
+                } else {
+                    completed(merger.fail(task, reason: reason, traceback: lastTraceback))
+                }
             case .fail(let reason, let task):
-                apply(lifecycle.handle(.failed(JobError(task.map { "\(job.describe(task: $0)): \(reason)" } ?? reason,
+                apply(lifecycle.handle(.failed(JobError(task.map { "\(describe($0)): \(reason)" } ?? reason,
                                                         traceback: traceback, resumable: resumable))))
             case .finish:
                 apply(lifecycle.handle(.schedulingFinished))
@@ -464,6 +522,11 @@ final class JobControl {
 
     private func send(_ task: TaskID, to worker: WorkerID) {
         apply(lifecycle.handle(.taskSent(task, to: worker, at: Date())))
+        if case .workersRead(_, let temporaryDirectory) = pipeline {
+            let message = CoordinatorMessage.partition(partitionTask(Int(task), temporaryDirectory: temporaryDirectory))
+            do { try links[worker]?.connection.send(message) } catch { links[worker]?.connection.shutdownReceive() }
+            return
+        }
         let p = job.plan.block(of: task)
         let rows = job.plan.rows(of: task, in: p)
         let batch = blocks[p.id]!
@@ -474,6 +537,96 @@ final class JobControl {
             // Its receive thread reports the broken connection, and the scheduler requeues the batch.
             links[worker]?.connection.shutdownReceive()
         }
+    }
+
+    // MARK: - --workers-read
+
+    /// Hands the scheduler as many partitions as there are workers to take them (nothing when streaming).
+    private func releasePartitions() {
+        guard handout != nil, !handout!.allReleased || !releasedAll else { return }
+        let workers = readyIDs.filter { workerReports[$0]?.lost == nil }.count
+        let partitions = handout!.release(workers: workers)
+        for _ in partitions { apply(lifecycle.handle(.blockDecoded)) }
+        if !partitions.isEmpty { perform(scheduler.handle(.tasksAvailable(partitions.map { TaskID($0) }))) }
+        if handout!.allReleased && !releasedAll {
+            releasedAll = true
+            mark("every partition handed out")
+            perform(scheduler.handle(.inputFinished))
+        }
+    }
+
+    /// The message that hands `partition` to a worker: its rows, and its part file's name for this attempt.
+    private func partitionTask(_ partition: Int, temporaryDirectory: String) -> PartitionTask {
+        let p = job.plan.partitions[partition]
+        let attempt = handout!.nextAttempt(of: partition)
+        let files = job.dataset.files
+        let inputs = p.inputs.map { input in
+            PartitionTask.Input(path: files[input.file].path, bytes: files[input.file].byteCount, rows: input.rows,
+                                directory: job.dataset.partitioning?.directories[input.file] ?? "")
+        }
+        let name = job.plan.outputFileName(of: partition)
+        return PartitionTask(partition: partition, attempt: attempt, inputs: inputs, firstBatch: job.plan.blocks[p.blocks.lowerBound].firstTask,
+                             copiesKeptColumns: job.copiesKeptColumns[partition], temporaryDirectory: temporaryDirectory,
+                             outputName: String(name.dropLast(".parquet".count)) + ".attempt-\(attempt).parquet")
+    }
+
+    /// A worker wrote a partition's part file: accepted once, from the worker that holds the
+    /// partition, for the attempt it was given; then committed in order.
+    private func received(_ written: PartitionWritten, from id: WorkerID) {
+        apply(lifecycle.handle(.workerHeard(id, at: Date())))
+        guard handout != nil, job.plan.partitions.indices.contains(written.partition) else {
+            apply(lifecycle.handle(.failed(JobError("\(name(of: id)) reported a partition this job did not hand out"))))
+            return
+        }
+        let task = TaskID(written.partition)
+        let current = handout!.attempt(of: written.partition)
+        // A late report of an earlier attempt is not this worker's to make: left to the scheduler to drop.
+        guard written.attempt == current else {
+            logger.debug("dropped attempt \(written.attempt) of partition \(written.partition) from \(name(of: id)) (attempt \(current) is under way)")
+            return
+        }
+        apply(lifecycle.handle(.taskAnswered(task, by: id)))
+        let actions = scheduler.handle(.resultReceived(id, task))
+        if actions.contains(.accept(task)) {
+            let p = job.plan.partitions[written.partition]
+            guard written.rows == p.rowCount else {
+                apply(lifecycle.handle(.failed(JobError("\(name(of: id)) wrote \(written.rows) rows for \(describe(task)), which has \(p.rowCount)"))))
+                return
+            }
+            let batches = p.blocks.reduce(0) { $0 + job.plan.blocks[$1].taskCount }
+            answered += batches
+            replacementsWithoutProgress = 0
+            report.rowsScored += written.rows
+            workerReports[id]?.rows += written.rows
+            workerReports[id]?.batches += batches
+            workerReports[id]?.decodeSeconds += written.readSeconds
+            workerReports[id]?.predictSeconds += written.predictSeconds
+            workerReports[id]?.encodeSeconds += written.writeSeconds
+            partitionFinished(written.partition, .written(written))
+        }
+        perform(actions)
+    }
+
+    /// A partition is done (written or set aside): the partitions now in order go to the committer.
+    private func partitionFinished(_ partition: Int, _ how: PartitionHandout.Finished) {
+        guard case .workersRead(let parts, _) = pipeline else { return }
+        let files = job.dataset.files
+        for (id, finished) in handout!.finish(partition, how) {
+            let p = job.plan.partitions[id]
+            let name = job.plan.outputFileName(of: id)
+            switch finished {
+            case .written(let written):
+                let entry = JobManifest.Entry(partition: id, file: name, rows: written.rows, bytes: written.bytes,
+                                              inputs: p.inputs.map { .init(file: files[$0.file].path, rows: [$0.rows.lowerBound, $0.rows.upperBound]) })
+                parts.submit(.written(entry: entry, path: written.path, bytes: written.bytes))
+            case .failed(let batch):
+                quarantined.insert(id)
+                parts.submit(.failed(partition: id, name: name.replacingOccurrences(of: ".parquet", with: ".json"),
+                                     contents: QuarantineRecord.json(job: job, id, [batch])))
+            }
+        }
+        if handout!.isComplete { parts.submit(.finish) }
+        releasePartitions()
     }
 
     private func finishReport() {
@@ -492,6 +645,16 @@ final class JobControl {
     }
 
     private func name(of id: WorkerID) -> String { links[id]?.name ?? "worker \(id)" }
+
+    /// A scheduler task for messages: a batch, or under --workers-read a partition (named by
+    /// the batch the model failed on, when it did).
+    private func describe(_ task: TaskID) -> String {
+        guard handout != nil else { return job.describe(task: task) }
+        let partition = Int(task)
+        if let batch = failedBatch[partition] { return job.describe(task: batch) }
+        let inputs = job.plan.partitions[partition].inputs.map { "\(job.dataset.files[$0.file].path), rows \($0.rows.lowerBound)..<\($0.rows.upperBound)" }
+        return "partition \(partition) (\(inputs.joined(separator: "; ")))"
+    }
 
     private func mark(_ what: String) {
         logger.debug("\(what)", metadata: ["seconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))"])

@@ -59,6 +59,11 @@ public struct JobOptions: Sendable {
     public var inputFilter: String?
     /// How the output lays out files of a partitioned input.
     public var outputLayout: OutputLayout = .mirror
+    /// `--workers-read`: workers read their partitions from the input and write their part files
+    /// into the output themselves (both must be at the same path on every machine, or the input
+    /// in object storage); the coordinator hands out partitions and commits the parts, and no row
+    /// passes through it. Off: the coordinator streams rows to the workers.
+    public var workersRead = false
     /// Attempts per batch when workers are lost.
     public var maxAttempts: Int = 4
     /// Batches a worker holds at once.

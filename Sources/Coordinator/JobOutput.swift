@@ -15,6 +15,8 @@ protocol JobOutput: AnyObject, Sendable {
     var previouslyCommitted: [Int: JobManifest.Entry] { get }
     /// Partitions committed, by this run and the one it resumes.
     var committedPartitions: Int { get }
+    /// Where part files are written before they are committed (always local).
+    var temporaryDirectory: String { get }
     /// Where the part file `name` is written before it is committed (always local).
     func temporaryPath(for name: String) -> String
     /// Makes the finished part file of a partition part of the output and records it.

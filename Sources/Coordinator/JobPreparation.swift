@@ -3,6 +3,7 @@ import Foundation
 import MLflowModel
 import ObjectStore
 import Parquet
+import Wire
 
 /// Everything checked before any worker starts: the model's MLmodel, the result type, the
 /// Python environment, every input footer and the selected columns in every file.
@@ -177,6 +178,14 @@ struct JobPreparation {
         ]
         return JobFingerprint(inputFiles: files, modelSHA256: modelSHA256, settings: settings.compactMapValues { $0 },
                               model: options.modelOrigin?.provenance)
+    }
+
+    /// What a worker needs to read and write partitions itself (`--workers-read`).
+    func workersReadSpec(options: JobOptions, createdBy: String) -> WorkersReadSpec {
+        WorkersReadSpec(decodeFields: decodeSchema.fields.map(WireField.init), modelColumns: modelColumns, keptColumns: keptColumns,
+                        partitionKeys: (dataset.partitioning?.keys ?? []).map(WireField.init), outputColumn: options.outputColumn,
+                        batchSize: plan.batchSize, blockRows: plan.blockRows, compression: options.compression.rawValue,
+                        verifyChecksums: options.verifyChecksums, createdBy: createdBy)
     }
 
     /// Where a task's rows come from, for messages.

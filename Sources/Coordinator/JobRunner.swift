@@ -70,7 +70,7 @@ public final class JobRunner: @unchecked Sendable {
         let pipelines = startPipelines(prepared, workers: workers, events: events)
         let control = JobControl(job: prepared.job, options: workers.options, todo: prepared.todo, resumedRows: prepared.resumedRows,
                                  jobID: prepared.jobID, modelDigest: prepared.modelDigest,
-                                 collaborators: .init(reader: pipelines.reader, writer: pipelines.writer, launcher: workers.launcher,
+                                 collaborators: .init(pipeline: pipelines.pipeline, launcher: workers.launcher,
                                                       modelArchive: workers.modelArchive, launchedWorkers: workers.launched,
                                                       replaceKeptWorker: workers.replaceKeptWorker,
                                                       replaceLocalWorker: workers.replaceLocalWorker),
@@ -106,6 +106,9 @@ public final class JobRunner: @unchecked Sendable {
             logger.info("model \(origin.provenance.summary) (\(how))",
                         metadata: ["model.uri": "\(origin.provenance.uri)", "model.version": "\(origin.provenance.version ?? "")",
                                    "model.run": "\(origin.provenance.runID ?? "")", "model.sha256": "\(origin.provenance.sha256)"])
+        }
+        if options.workersRead, S3Location.isURI(options.outputPath), case .listen = options.workerSource {
+            throw JobError("--workers-read with the output \(options.outputPath): workers write their part files into the job's temporary area, which for an output in object storage is on the coordinator's machine; write to a directory every machine shares, or drop --workers-read to stream rows through the coordinator")
         }
         let job = try JobPreparation(options: options, log: { [logger] in logger.info("\($0)") })
         let jobID = UUID().uuidString.lowercased().prefix(12).description
@@ -295,8 +298,7 @@ public final class JobRunner: @unchecked Sendable {
     /// The threads that feed and drain the job besides the workers.
     struct Pipelines {
         var acceptor: Acceptor
-        var reader: PartitionReader
-        var writer: OutputWriter
+        var pipeline: JobControl.Pipeline
     }
 
     private func startPipelines(_ prepared: Prepared, workers: StartedWorkers, events: BlockingQueue<JobEvent>) -> Pipelines {
@@ -308,6 +310,13 @@ public final class JobRunner: @unchecked Sendable {
         let acceptor = Acceptor(listener: workers.listener, token: options.token, tls: options.tls, limits: limits,
                                 events: events, logger: logger)
         acceptor.start()
+        // Workers read their own partitions when asked to and there is work to hand out (an
+        // empty input's file, or a finished job's end, is the streamed path's to write).
+        if options.workersRead && !prepared.todo.isEmpty {
+            let parts = PartCommitter(output: prepared.committer) { events.push(.parts($0)) }
+            parts.start()
+            return Pipelines(acceptor: acceptor, pipeline: .workersRead(parts: parts, temporaryDirectory: prepared.committer.temporaryDirectory))
+        }
         // Enough decoded rows to fill every worker's queue, and one block more; at least 2 blocks.
         let blockRows = max(options.batchSize, options.blockRows / options.batchSize * options.batchSize)
         let wanted = workers.expected * options.workerCapacity * options.batchSize + blockRows
@@ -326,7 +335,7 @@ public final class JobRunner: @unchecked Sendable {
                                   describeFailure: { QuarantineRecord.json(job: job, $0, $1) }) { events.push(.writer($0)) }
         reader.start()
         writer.start()
-        return Pipelines(acceptor: acceptor, reader: reader, writer: writer)
+        return Pipelines(acceptor: acceptor, pipeline: .streamed(reader: reader, writer: writer))
     }
 
     // MARK: - Phase 4: wind down
@@ -341,7 +350,7 @@ public final class JobRunner: @unchecked Sendable {
         let kept = workers.pool != nil
         control.shutdownWorkers()
         pipelines.acceptor.stop()
-        pipelines.reader.stop()
+        if case .streamed(let reader, _) = pipelines.pipeline { reader.stop() }
         func releaseWorkers(waiting seconds: Double) {
             launcher?.waitForExit(seconds: seconds, expected: workers.localWorkers())
             workers.finishPool?(control.lostPIDs)
@@ -354,7 +363,10 @@ public final class JobRunner: @unchecked Sendable {
                 failure.message += ". Worker processes that ended: \(exits.map(\.description).joined(separator: "; "))"
                     + Self.exitAdvice(exits.map(\.exit))
             }
-            pipelines.writer.stop()
+            switch pipelines.pipeline {
+            case .streamed(_, let writer): writer.stop()
+            case .workersRead(let parts, _): parts.stop()
+            }
             if !kept { launcher?.signalAll(SIGTERM) }
             releaseWorkers(waiting: 5)
             let committed = committer.committedPartitions

@@ -1,6 +1,7 @@
 import Columnar
 import Foundation
 import Parquet
+import PartitionIO
 
 /// Decodes blocks in input order on its own thread, at most `maxBuffered` ahead of the output
 /// writer, reading only the pages that hold each block's rows: coordinator memory is a few
@@ -122,7 +123,7 @@ final class PartitionReader: @unchecked Sendable {
                     }
                     // Same names and types as the job's schema (nullability may differ per file).
                     let partitioning = dataset.partitioning, file = block.file, rows = segment.rows.count
-                    pieces.append(RecordBatch(schema: schema, columns: try Self.conform(columns, indices: indices, to: schema,
+                    pieces.append(RecordBatch(schema: schema, columns: try ColumnConformance.conform(columns, indices: indices, to: schema,
                                                                                          rows: rows, file: reader.path,
                                                                                          partitionValue: { partitioning!.column(key: $0, file: file, rows: rows) })))
                 } catch {
@@ -157,27 +158,6 @@ final class PartitionReader: @unchecked Sendable {
                 }
                 next += 1
             }
-        }
-    }
-
-    /// The decoded columns (those of `indices` the file has) as the job's `schema`: a missing
-    /// column made of nulls, a narrower one widened (`--merge-schema`); as they are otherwise.
-    static func conform(_ decoded: [Column], indices: [Int], to schema: Schema, rows: Int, file: String,
-                        partitionValue: (_ key: Int) -> Column) throws -> [Column] {
-        guard indices.contains(where: { $0 < 0 }) || zip(decoded, schema.fields).contains(where: { $0.type != $1.type }) else { return decoded }
-        var next = decoded.makeIterator()
-        return try zip(indices, schema.fields).map { index, field in
-            // A partition directory's value (ParquetDataset.resolve: -2 - key).
-            if index <= -2 { return partitionValue(-2 - index) }
-            guard index >= 0 else {
-                guard let nulls = Column.nulls(field.type, count: rows) else { throw JobError("\(file) has no column '\(field.name)', and a \(field.type) column cannot be made of nulls") }
-                return nulls
-            }
-            let column = next.next()!
-            guard let widened = column.widened(to: field.type) else {
-                throw JobError("column '\(field.name)' of \(file) is \(column.type), which cannot be read as \(field.type)")
-            }
-            return widened
         }
     }
 }

@@ -125,6 +125,7 @@ final class S3OutputCommitter: JobOutput, @unchecked Sendable {
 
     var committedPartitions: Int { lock.withLock { entries.count } }
 
+    var temporaryDirectory: String { staging }
     func temporaryPath(for name: String) -> String { staging + "/" + name }
 
     /// Uploads the partition's file (not completing the upload) and records the upload.

@@ -8,6 +8,8 @@ enum JobEvent: Sendable {
     case hello(Connection, WorkerHello)
     case ready(WorkerID, WorkerReady)
     case result(WorkerID, ColumnBatch)
+    /// `--workers-read`: a worker wrote a partition's part file.
+    case partitionWritten(WorkerID, PartitionWritten)
     case failure(WorkerID, WorkerFailure)
     case modelRequested(WorkerID)
     case heartbeat(WorkerID)
@@ -21,6 +23,8 @@ enum JobEvent: Sendable {
     case keptWorkerGone(pid: Int32)
     case reader(PartitionReader.Output)
     case writer(OutputWriter.Output)
+    /// `--workers-read`: the part committer's progress.
+    case parts(PartCommitter.Output)
 }
 
 /// The threads that watch worker connections once they have authenticated (`Acceptor` runs the
@@ -58,6 +62,7 @@ enum WorkerConnections {
                     switch try connection.receiveFromWorker() {
                     case .ready(let ready): events.push(.ready(id, ready))
                     case .result(let batch): events.push(.result(id, batch))
+                    case .partitionWritten(let written): events.push(.partitionWritten(id, written))
                     case .failure(let failure): events.push(.failure(id, failure))
                     case .modelRequest: events.push(.modelRequested(id))
                     case .heartbeat: events.push(.heartbeat(id))

@@ -84,6 +84,32 @@ public struct HivePartitioning: Sendable, Equatable {
         self.values = values
     }
 
+    /// The partitioning of one file in partition directory `directory` (`date=2026-12-01/country=FR`,
+    /// as written), its values typed as `keys` say (as the whole dataset typed them): a worker
+    /// reading a partition of the dataset (`--workers-read`).
+    /// - Throws: `DatasetError` when the directory does not hold those keys in that order, or a
+    ///   value cannot be read as its key's type.
+    public init(keys: [Key], directory: String) throws(DatasetError) {
+        let pairs = directory.split(separator: "/").map(String.init).compactMap(Self.split)
+        guard pairs.map(\.0) == keys.map(\.name) else {
+            throw DatasetError("the partition directory '\(directory)' does not hold the keys \(keys.map(\.name).joined(separator: "/"))")
+        }
+        var values: [Value] = []
+        for (key, (_, text)) in zip(keys, pairs) {
+            guard !Self.isNull(text) else { values.append(.null); continue }
+            let value: Value? = switch key.type {
+            case .int32, .int64: Int64(text).map { .int($0) }
+            case .float64: Double(text).map { .double($0) }
+            case .date32: Self.parseDate(text).map { .date($0) }
+            case .timestamp: Self.parseTimestamp(text).map { .timestamp($0) }
+            default: .string(text)
+            }
+            guard let value else { throw DatasetError("the partition directory '\(directory)': '\(text)' is not a \(key.type) value of \(key.name)") }
+            values.append(value)
+        }
+        self.init(keys: keys, directories: [directory], values: [values])
+    }
+
     /// The partitioning of the files `kept` (indices, in order), types unchanged.
     public func selecting(_ kept: [Int]) -> HivePartitioning {
         HivePartitioning(keys: keys, directories: kept.map { directories[$0] }, values: kept.map { values[$0] })

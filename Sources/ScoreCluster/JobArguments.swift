@@ -109,6 +109,10 @@ struct JobArguments: ParsableArguments {
             help: ArgumentHelp("For an input in partition directories: 'mirror' writes the output in the same directories, the partition columns in the paths (as Spark's partitionBy); 'flat' writes every file at the top, the partition columns in the files.", valueName: "mirror|flat"))
     var outputLayout: OutputLayout = .mirror
 
+    @Flag(name: .customLong("workers-read"),
+          help: "Workers read their partitions from the input and write their part files into the output themselves; the coordinator only hands out partitions and commits the parts, so no row passes through it. Every worker must see the input (the same path, or the object store) and the output directory (a shared file system) as the coordinator does.")
+    var workersRead = false
+
     @Flag(name: .customLong("verify-checksums"), help: "Check the CRC of every input page that carries one.")
     var verifyChecksums = false
 
@@ -188,6 +192,7 @@ struct JobArguments: ParsableArguments {
         options.mergeSchema = mergeSchema
         options.inputFilter = inputFilter
         options.outputLayout = outputLayout
+        options.workersRead = workersRead
         options.maxAttempts = maxAttempts
         options.taskTimeout = taskTimeout
         options.heartbeatTimeout = heartbeatTimeout

@@ -51,6 +51,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// `--worker-memory`: the most resident memory, in MB, a worker may use while it serves
     /// this job (nil: no limit). A worker started with its own `--memory-limit` applies the smaller.
     public var memoryLimitMB: Int?
+    /// `--workers-read`: the worker reads and writes partitions itself (nil: rows come as batches).
+    public var workersRead: WorkersReadSpec?
 
     public init(jobID: String, modelPath: String, columnNames: [String], integerLabels: Bool = false,
                 enforcedTypes: [String?]? = nil, modelConfig: [String: JSONValue]? = nil, params: [String: JSONValue]? = nil,
@@ -106,6 +108,12 @@ public struct WorkerFailure: Codable, Sendable, Equatable, Error {
         /// The worker's resident memory went over its limit (`--worker-memory`, `--memory-limit`)
         /// while it scored `taskID` (or between batches, without one); the worker stops.
         case memoryLimit
+        /// `--workers-read`: the worker cannot open a partition's input (`partition`); the message names it.
+        case inputUnreachable
+        /// `--workers-read`: an input file is unreadable or corrupt.
+        case input
+        /// `--workers-read`: the worker cannot write the part file.
+        case output
     }
     public var kind: Kind
     /// The batch being scored, when the failure is about one.
@@ -113,11 +121,14 @@ public struct WorkerFailure: Codable, Sendable, Equatable, Error {
     public var message: String
     /// The Python traceback, when Python raised.
     public var traceback: String?
+    /// `--workers-read`: the partition the failure is about.
+    public var partition: Int?
 
-    public init(kind: Kind, taskID: UInt64? = nil, message: String, traceback: String? = nil) {
+    public init(kind: Kind, taskID: UInt64? = nil, message: String, traceback: String? = nil, partition: Int? = nil) {
         self.kind = kind
         self.taskID = taskID
         self.message = message
         self.traceback = traceback
+        self.partition = partition
     }
 }

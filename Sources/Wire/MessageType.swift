@@ -28,4 +28,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case heartbeat = 13
     /// worker → coordinator, after each result: where the batch's time went (`BatchTimings`).
     case batchTimings = 14
+    /// coordinator → worker (`--workers-read`): a partition to read, score and write (`PartitionTask`).
+    case partition = 15
+    /// worker → coordinator (`--workers-read`): its part file is written (`PartitionWritten`).
+    case partitionWritten = 16
 }

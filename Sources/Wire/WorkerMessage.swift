@@ -18,6 +18,8 @@ public enum WorkerMessage: Sendable {
     case failure(WorkerFailure)
     /// Still alive, whatever the model is doing.
     case heartbeat
+    /// `--workers-read`: a partition's part file is written.
+    case partitionWritten(PartitionWritten)
 
     /// The frame type that carries the message.
     public var type: MessageType {
@@ -29,6 +31,7 @@ public enum WorkerMessage: Sendable {
         case .batchTimings: .batchTimings
         case .failure: .failure
         case .heartbeat: .heartbeat
+        case .partitionWritten: .partitionWritten
         }
     }
 
@@ -42,7 +45,8 @@ public enum WorkerMessage: Sendable {
         case .batchTimings: self = .batchTimings(try frame.decode(BatchTimings.self))
         case .failure: self = .failure(try frame.decode(WorkerFailure.self))
         case .heartbeat: self = .heartbeat
-        case .job, .batch, .shutdown, .modelArchive, .challenge, .challengeResponse, .handshakeResult:
+        case .partitionWritten: self = .partitionWritten(try frame.decode(PartitionWritten.self))
+        case .job, .batch, .shutdown, .modelArchive, .challenge, .challengeResponse, .handshakeResult, .partition:
             throw .unexpected("\(frame.header.type) from a worker")
         }
     }
@@ -61,6 +65,8 @@ public enum CoordinatorMessage: Sendable {
     case heartbeat
     /// No more work; exit (or, kept alive, wait for the next coordinator).
     case shutdown
+    /// `--workers-read`: a partition to read, score and write.
+    case partition(PartitionTask)
 
     public var type: MessageType {
         switch self {
@@ -69,6 +75,7 @@ public enum CoordinatorMessage: Sendable {
         case .batch: .batch
         case .heartbeat: .heartbeat
         case .shutdown: .shutdown
+        case .partition: .partition
         }
     }
 
@@ -81,7 +88,8 @@ public enum CoordinatorMessage: Sendable {
         case .batch: self = .batch(try ColumnBatchCodec.decode(frame.payload))
         case .heartbeat: self = .heartbeat
         case .shutdown: self = .shutdown
-        case .hello, .modelRequest, .ready, .result, .batchTimings, .failure, .challenge, .challengeResponse, .handshakeResult:
+        case .partition: self = .partition(try frame.decode(PartitionTask.self))
+        case .hello, .modelRequest, .ready, .result, .batchTimings, .failure, .challenge, .challengeResponse, .handshakeResult, .partitionWritten:
             throw .unexpected("\(frame.header.type) from the coordinator")
         }
     }
@@ -95,6 +103,7 @@ extension Connection {
         case .ready(let ready): try send(message.type, ready)
         case .batchTimings(let timings): try send(message.type, timings)
         case .failure(let failure): try send(message.type, failure)
+        case .partitionWritten(let written): try send(message.type, written)
         case .result(let batch): try send(message.type, batch: ColumnBatchCodec.encode(batch))
         case .modelRequest, .heartbeat: try send(message.type)
         }
@@ -106,6 +115,7 @@ extension Connection {
         case .job(let job): try send(message.type, job)
         case .modelArchive(let bytes): try send(message.type, payload: bytes)
         case .batch(let batch): try send(message.type, batch: ColumnBatchCodec.encode(batch))
+        case .partition(let task): try send(message.type, task)
         case .heartbeat, .shutdown: try send(message.type)
         }
     }

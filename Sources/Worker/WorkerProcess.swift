@@ -7,6 +7,7 @@ import Logging
 import MLflowModel
 import PyFunc
 import Synchronization
+import PartitionIO
 import Wire
 
 /// A worker: connects to a coordinator, starts the embedded interpreter, loads the model
@@ -314,8 +315,22 @@ public struct WorkerProcess {
 
     private enum Inbound: Sendable {
         case batch(ColumnBatch, decodeSeconds: Double)
+        case partition(PartitionTask)
         case shutdown
         case broken(String)
+    }
+
+    /// What the coordinator is told when a partition cannot be scored (`--workers-read`).
+    private static func failure(_ error: PartitionScoringError, task: PartitionTask) -> WorkerFailure {
+        switch error {
+        case .predict(let batch, let underlying):
+            return WorkerFailure(kind: .predict, taskID: batch, message: "\(underlying)",
+                                 traceback: (underlying as? PyFuncModel.PredictError)?.traceback, partition: task.partition)
+        case .inputUnreachable: return WorkerFailure(kind: .inputUnreachable, message: error.description, partition: task.partition)
+        case .input: return WorkerFailure(kind: .input, message: error.description, partition: task.partition)
+        case .output: return WorkerFailure(kind: .output, message: error.description, partition: task.partition)
+        case .specification: return WorkerFailure(kind: .protocolError, message: error.description, partition: task.partition)
+        }
     }
 
     private func serve(job: JobSpec, runtime: PythonRuntime, state: State, connection: Connection) -> Int32 {
@@ -369,6 +384,8 @@ public struct WorkerProcess {
                         continue
                     case .batch(let batch):
                         inbox.push(.batch(batch, decodeSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
+                    case .partition(let task) where job.workersRead != nil:
+                        inbox.push(.partition(task))
                     case .shutdown: inbox.push(.shutdown); return
                     case let other: inbox.push(.broken("unexpected \(other.type) frame")); return
                     }
@@ -387,10 +404,28 @@ public struct WorkerProcess {
         receiver.stackSize = 1 << 20
         receiver.start()
 
+        // --workers-read: partitions are read and written here.
+        var scorer: PartitionScorer?
         while true {
             switch inbox.pop()! {
             case .shutdown:
                 return 0
+            case .partition(let task):
+                do {
+                    if scorer == nil { scorer = try PartitionScorer(spec: job.workersRead!, resultType: job.resultType.dataType) }
+                    let written = try scorer!.score(task) { columns, rows, batch in
+                        watched.activity = .scoring(batch)
+                        defer { watched.activity = .idle }
+                        let prediction = try model.predict(columns, rowCount: rows)
+                        watchdog.check()
+                        return prediction
+                    }
+                    try connection.send(.partitionWritten(written))
+                } catch let error as PartitionScoringError {
+                    do { try connection.send(.failure(Self.failure(error, task: task))) } catch { return 1 }
+                } catch {
+                    return 1  // the coordinator is gone
+                }
             case .broken(let why):
                 logger.warning("\(why)")
                 try? connection.send(.failure(WorkerFailure(kind: .protocolError, message: why)))
