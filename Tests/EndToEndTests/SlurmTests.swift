@@ -6,7 +6,9 @@ import TestSupport
 /// slurmd from Debian's packages, started by the test set-up): `sbatch --wait` of a 2-task job
 /// whose coordinator and workers are Slurm job steps, checked against MLflow's own predictions.
 @Suite(.serialized) struct SlurmTests {
-    @Test func theSbatchScriptScoresATwoTaskJob() throws {
+    @Test("deploy/slurm/score.sbatch scores a 2-task job, rows streamed through the coordinator and read by the workers themselves",
+          arguments: ["--columns f1,f2,f3", "--columns f1,f2,f3 --workers-read --partition-rows 1000"])
+    func theSbatchScriptScoresATwoTaskJob(_ jobArguments: String) throws {
         let cluster = try SlurmCluster.shared.get()
         let fixture = try EndToEndFixture.shared.get()
         let dir = try TestEnvironment.makeTemporaryDirectory("slurm-job")
@@ -20,7 +22,7 @@ import TestSupport
                 "SHARED_DIR": dir.path, "MODEL_CACHE": dir.appendingPathComponent("model-cache").path,
                 "PORT": "\(try TestServices.freePort())", "WAIT_SECONDS": "120",
                 // Passed in the environment: sbatch's --export list would split it at the commas.
-                "JOB_ARGS": "--columns f1,f2,f3",
+                "JOB_ARGS": jobArguments,
             ],
             output: dir.appendingPathComponent("slurm.out"))
         #expect(result.status == 0, "sbatch: \(result.stderr)\njob output:\n\(log)")
