@@ -164,7 +164,8 @@ def main(argv):
         output = runs_dir / "output"
         command = [args.exe, "run", "--model", str(model), "--input", str(data), "--output", str(output),
                    "--workers", str(args.workers), "--columns", ",".join(bench.FEATURE_COLUMNS),
-                   "--preview", "0", "--overwrite"] + shlex.split(args.score_cluster_args)
+                   # The coordinator's memory bound is the streaming path's (with --workers-read it holds no rows).
+                   "--preview", "0", "--overwrite", "--no-workers-read"] + shlex.split(args.score_cluster_args)
         if sys.prefix != sys.base_prefix:
             command += ["--python-env", sys.prefix]
         runs = []

@@ -55,6 +55,8 @@ final class JobControl {
     private var handout: PartitionHandout?
     /// `--workers-read`: per partition, the batch the model last failed on (for `_failed/`).
     private var failedBatch: [Int: TaskID] = [:]
+    /// `--workers-read`: what workers fetched from an object store for the partitions accepted.
+    private var workersFetched = (bytes: 0, requests: 0, retries: 0)
     /// `--workers-read`: the scheduler was told that every partition is handed out.
     private var releasedAll = false
     private let launcher: LocalWorkerLauncher?
@@ -176,8 +178,15 @@ final class JobControl {
         return failure
     }
 
-    /// Records what the job read from object storage (after the reads, on the caller's thread).
-    func record(input: JobReport.InputStorage) { report.input = input }
+    /// Records what the job read from object storage (after the reads, on the caller's thread),
+    /// with what workers that read their own partitions fetched for the parts committed.
+    func record(input: JobReport.InputStorage) {
+        var input = input
+        input.bytesFetched += workersFetched.bytes
+        input.requests += workersFetched.requests
+        input.retries += workersFetched.retries
+        report.input = input
+    }
 
     func shutdownWorkers() {
         for link in links.values { try? link.connection.send(CoordinatorMessage.shutdown) }
@@ -602,6 +611,9 @@ final class JobControl {
             workerReports[id]?.decodeSeconds += written.readSeconds
             workerReports[id]?.predictSeconds += written.predictSeconds
             workerReports[id]?.encodeSeconds += written.writeSeconds
+            workersFetched.bytes += written.bytesRead
+            workersFetched.requests += written.storeRequests
+            workersFetched.retries += written.storeRetries
             partitionFinished(written.partition, .written(written))
         }
         perform(actions)

@@ -151,7 +151,7 @@ public struct Scheduler: Sendable {
                 for task in lost {
                     attempts[task, default: 1] += 1
                     if attempts[task]! > configuration.maxAttempts {
-                        return finish(with: [.fail(reason: "batch \(task) was attempted \(configuration.maxAttempts) times; last failure: \(reason)", task: task)])
+                        return finish(with: [.fail(reason: "attempted \(configuration.maxAttempts) times (--max-attempts); last failure: \(reason)", task: task)])
                     }
                 }
                 requeue(lost)

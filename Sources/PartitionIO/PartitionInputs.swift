@@ -15,8 +15,11 @@ public final class PartitionInputs {
         self.verifyChecksums = verifyChecksums
     }
 
-    /// Bytes fetched from object storage so far.
-    public var bytesFetched: Int { store?.statistics.bytesReceived ?? 0 }
+    /// What was fetched from object storage so far: bytes, requests (retries included), retries.
+    public var fetched: (bytes: Int, requests: Int, retries: Int) {
+        guard let done = store?.statistics else { return (0, 0, 0) }
+        return (done.bytesReceived, done.requests, done.retries)
+    }
 
     /// The file at `path` (of `bytes` bytes, as the coordinator saw it).
     public func file(_ path: String, bytes: Int) throws(PartitionScoringError) -> ParquetFileReader {

@@ -53,7 +53,7 @@ public final class PartitionScorer {
             throw .output("the job's temporary directory \(task.temporaryDirectory) does not exist on this machine: with --workers-read the output must be a directory every worker sees at the same path (a shared file system)")
         }
         let path = task.outputPath
-        let fetchedBefore = inputs.bytesFetched
+        let fetchedBefore = inputs.fetched
         var clock = Clock()
         do {
             let parent = (path as NSString).deletingLastPathComponent
@@ -82,9 +82,11 @@ public final class PartitionScorer {
         }
         var status = stat()
         let bytes = stat(path, &status) == 0 ? Int(status.st_size) : 0
+        let fetched = inputs.fetched
         return PartitionWritten(partition: task.partition, attempt: task.attempt, path: path, rows: rows, bytes: bytes,
                                 readSeconds: clock.read, predictSeconds: clock.predict, writeSeconds: clock.write,
-                                bytesRead: inputs.bytesFetched - fetchedBefore)
+                                bytesRead: fetched.bytes - fetchedBefore.bytes, storeRequests: fetched.requests - fetchedBefore.requests,
+                                storeRetries: fetched.retries - fetchedBefore.retries)
     }
 
     /// Blocks of small files waiting to be written as one row group.

@@ -51,7 +51,7 @@ struct CoordinatorCommand: ParsableCommand {
 
     func run() throws {
         let address = HostPort(listen)!
-        var options = job.options(workers: 0)
+        var options = job.options(workers: 0, workersReadByDefault: false)
         options.workerSource = .listen(host: address.host, port: address.port, minWorkers: minWorkers)
         options.startupTimeout = waitForWorkers
         // No default: the workers run on machines whose memory this one does not know (each may

@@ -109,9 +109,9 @@ struct JobArguments: ParsableArguments {
             help: ArgumentHelp("For an input in partition directories: 'mirror' writes the output in the same directories, the partition columns in the paths (as Spark's partitionBy); 'flat' writes every file at the top, the partition columns in the files.", valueName: "mirror|flat"))
     var outputLayout: OutputLayout = .mirror
 
-    @Flag(name: .customLong("workers-read"),
-          help: "Workers read their partitions from the input and write their part files into the output themselves; the coordinator only hands out partitions and commits the parts, so no row passes through it. Every worker must see the input (the same path, or the object store) and the output directory (a shared file system) as the coordinator does.")
-    var workersRead = false
+    @Flag(name: .customLong("workers-read"), inversion: .prefixedNo,
+          help: "Workers read their partitions from the input and write their part files into the output themselves; the coordinator only hands out partitions and commits the parts, so no row passes through it. Every worker must see the input (the same path, or the object store) and the output directory (a shared file system) as the coordinator does. Default: on for run (faster on one machine), off for coordinator; --no-workers-read streams rows through the coordinator.")
+    var workersRead: Bool?
 
     @Flag(name: .customLong("verify-checksums"), help: "Check the CRC of every input page that carries one.")
     var verifyChecksums = false
@@ -173,8 +173,9 @@ struct JobArguments: ParsableArguments {
     }
 
 
-    /// The job these arguments describe, with `workers` local workers (ignored by a coordinator).
-    func options(workers: Int) -> JobOptions {
+    /// The job these arguments describe, with `workers` local workers (ignored by a coordinator);
+    /// workers read their own partitions unless told otherwise when `workersReadByDefault`.
+    func options(workers: Int, workersReadByDefault: Bool) -> JobOptions {
         var options = JobOptions(modelPath: model, inputPath: input, outputPath: output, workers: workers)
         options.resultType = resultType
         options.outputField = outputField
@@ -192,7 +193,7 @@ struct JobArguments: ParsableArguments {
         options.mergeSchema = mergeSchema
         options.inputFilter = inputFilter
         options.outputLayout = outputLayout
-        options.workersRead = workersRead
+        options.workersRead = workersRead ?? workersReadByDefault
         options.maxAttempts = maxAttempts
         options.taskTimeout = taskTimeout
         options.heartbeatTimeout = heartbeatTimeout

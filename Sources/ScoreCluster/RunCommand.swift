@@ -40,7 +40,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        var options = job.options(workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        var options = job.options(workers: workers ?? ProcessInfo.processInfo.activeProcessorCount, workersReadByDefault: true)
         // By default the workers share 80% of the machine's memory (or its control group's).
         options.workerMemory = job.workerMemoryLimit(default: MachineMemory.current()?.workerShare(workers: options.workers))
         options.workerCapacity = capacity

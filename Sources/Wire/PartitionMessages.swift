@@ -134,11 +134,14 @@ public struct PartitionWritten: Codable, Sendable, Equatable {
     public var readSeconds: Double
     public var predictSeconds: Double
     public var writeSeconds: Double
-    /// Bytes of input the worker read (fetched, for an object store).
+    /// Bytes the worker fetched from an object store for this partition (0 for local files).
     public var bytesRead: Int
+    /// Requests it sent to the store, retries included; and retries alone.
+    public var storeRequests: Int = 0
+    public var storeRetries: Int = 0
 
     public init(partition: Int, attempt: Int, path: String, rows: Int, bytes: Int, readSeconds: Double, predictSeconds: Double,
-                writeSeconds: Double, bytesRead: Int) {
+                writeSeconds: Double, bytesRead: Int, storeRequests: Int = 0, storeRetries: Int = 0) {
         self.partition = partition
         self.attempt = attempt
         self.path = path
@@ -148,5 +151,7 @@ public struct PartitionWritten: Codable, Sendable, Equatable {
         self.predictSeconds = predictSeconds
         self.writeSeconds = writeSeconds
         self.bytesRead = bytesRead
+        self.storeRequests = storeRequests
+        self.storeRetries = storeRetries
     }
 }

@@ -276,12 +276,13 @@ public struct WorkerProcess {
         return .served(serve(job: job, runtime: runtime, state: state, connection: connection))
     }
 
-    /// What makes two jobs' models interchangeable: everything but the job's id and memory
-    /// limit (and the path, when the model is known by its content hash).
+    /// What makes two jobs' models interchangeable: everything but the job's id, memory limit
+    /// and data path (and the model's path, when it is known by its content hash).
     private static func modelKey(_ job: JobSpec) -> JobSpec {
         var key = job
         key.jobID = ""
         key.memoryLimitMB = nil
+        key.workersRead = nil
         if key.modelSHA256 != nil { key.modelPath = "" }
         return key
     }

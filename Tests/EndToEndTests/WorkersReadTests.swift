@@ -35,7 +35,7 @@ import TestSupport
         let streamed = fixture.outputPath("\(label)-streamed"), read = fixture.outputPath("\(label)-workers-read")
         var streamedArguments = arguments
         if let model = streamedModel, let at = streamedArguments.firstIndex(of: "--model") { streamedArguments[at + 1] = model }
-        let a = try EndToEndFixture.scoreCluster(["run", "--output", streamed, "--quiet"] + streamedArguments)
+        let a = try EndToEndFixture.scoreCluster(["run", "--output", streamed, "--quiet", "--no-workers-read"] + streamedArguments)
         #expect(a.status == status, "\(a.stderr)")
         let b = try EndToEndFixture.scoreCluster(["run", "--output", read, "--quiet", "--workers-read"] + arguments)
         #expect(b.status == status, "\(b.stderr)")
@@ -94,7 +94,7 @@ import TestSupport
         let result = try #require(coordinator)
         #expect(result.status == 0, "\(result.stderr)")
         let streamed = fixture.outputPath("wr-remote-streamed")
-        let local = try EndToEndFixture.scoreCluster(["run", "--output", streamed, "--quiet", "--workers", "2"] + common)
+        let local = try EndToEndFixture.scoreCluster(["run", "--output", streamed, "--quiet", "--workers", "2", "--no-workers-read"] + common)
         #expect(local.status == 0, "\(local.stderr)")
         let expected = try Self.files(streamed), got = try Self.files(output)
         #expect(got.keys.sorted() == expected.keys.sorted())
@@ -198,7 +198,7 @@ import TestSupport
         let common = ["run", "--input", data.uri, "--model", fixture.seedModel.path, "--columns", "f1,f2,f3,f4", "--workers", "2",
                       "--partition-rows", "10000", "--quiet"]
         let streamed = work.appendingPathComponent("streamed").path, read = work.appendingPathComponent("read").path
-        let a = try S3InputTests.run(data.s3, common + ["--output", streamed])
+        let a = try S3InputTests.run(data.s3, common + ["--output", streamed, "--no-workers-read"])
         #expect(a.status == 0, "\(a.stderr)")
         let b = try S3InputTests.run(data.s3, common + ["--output", read, "--workers-read"])
         #expect(b.status == 0, "\(b.stderr)")
