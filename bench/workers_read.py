@@ -20,6 +20,7 @@ Needs root (ip netns). Prints Markdown tables of medians."""
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -35,6 +36,7 @@ p.add_argument("--binary", default=os.path.join(ROOT, ".build/release/score-clus
 p.add_argument("--rows", type=int, default=10_000_000)
 p.add_argument("--repeat", type=int, default=3)
 p.add_argument("--models", default="sklearn_linear,sklearn_hgb")
+p.add_argument("--one-machine-only", action="store_true", help="only the `run` comparison (no namespaces, no root needed)")
 p.add_argument("--work", default=None, help="where data and models are kept between runs (default: a temporary directory)")
 a = p.parse_args()
 
@@ -131,14 +133,18 @@ def across_namespaces(model, workers_read):
 
 
 def one_machine(model, workers_read):
+    """Wall seconds and the CPU seconds of the whole process tree (coordinator and workers)."""
     out = os.path.join(work, "out-run")
     shutil.rmtree(out, ignore_errors=True)
     mode = ["--workers-read"] if workers_read else ["--no-workers-read"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     subprocess.run([a.binary, "run", "--workers", "2", "--model", os.path.join(models, model), "--input", data, "--output", out,
                     "--columns", columns, "--keep-columns", "none", "--quiet", "--preview", "0"] + mode, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.monotonic() - started
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def megabytes(n):
@@ -147,22 +153,31 @@ def megabytes(n):
 
 names = {"sklearn_linear": "LinearRegression", "sklearn_hgb": "HistGradientBoosting"}
 link = 10e9 / 8
-make_namespaces()
-try:
-    results = {}
-    local = {}
-    for model in a.models.split(","):
+results = {}
+local = {}
+if not a.one_machine_only:
+    make_namespaces()
+    try:
+        for model in a.models.split(","):
+            for workers_read in (False, True):
+                runs = [across_namespaces(model, workers_read) for _ in range(a.repeat)]
+                results[(model, workers_read)] = {key: statistics.median(x[key] for x in runs) for key in runs[0]}
+    finally:
+        remove_namespaces()
+for model in a.models.split(","):
+    # The two modes alternate, so that a slow spell of the machine falls on both.
+    runs = {False: [], True: []}
+    for _ in range(a.repeat):
         for workers_read in (False, True):
-            runs = [across_namespaces(model, workers_read) for _ in range(a.repeat)]
-            results[(model, workers_read)] = {key: statistics.median(x[key] for x in runs) for key in runs[0]}
-            local[(model, workers_read)] = statistics.median(one_machine(model, workers_read) for _ in range(a.repeat))
-finally:
-    remove_namespaces()
+            runs[workers_read].append(one_machine(model, workers_read))
+    for workers_read, measured in runs.items():
+        local[(model, workers_read)] = (statistics.median(x[0] for x in measured), statistics.median(x[1] for x in measured))
 
 print(f"{a.rows:,} rows of 16 float64 features (8 files), --keep-columns none, medians of {a.repeat}\n")
-print("Two workers in network namespaces (veth links), coordinator here, data and output in one shared directory:\n")
-print("| model | mode | wall s | rows/s | coordinator CPU s / 10M rows | bytes sent / 10M rows | worker busy s / 1M rows | workers per coordinator core | workers per 10 Gb/s link |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+if results:
+    print("Two workers in network namespaces (veth links), coordinator here, data and output in one shared directory:\n")
+    print("| model | mode | wall s | rows/s | coordinator CPU s / 10M rows | bytes sent / 10M rows | worker busy s / 1M rows | workers per coordinator core | workers per 10 Gb/s link |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 for (model, workers_read), r in results.items():
     per_10m = 1e7 / r["rows"]
     busy = r["busy"] / r["rows"] * 1e6
@@ -170,11 +185,11 @@ for (model, workers_read), r in results.items():
     per_link = link / (r["sent"] / r["rows"] * (1e6 / busy))
     print(f"| {names.get(model, model)} | {'workers-read' if workers_read else 'streaming'} | {r['wall']:.1f} | {r['rows'] / r['wall']:,.0f} | "
           f"{r['cpu'] * per_10m:.2f} | {megabytes(r['sent'] * per_10m)} | {busy:.2f} | {per_core:,.0f} | {per_link:,.0f} |")
-print("\nOne machine, `run --workers 2` (wall s, start-up included):\n")
-print("| model | streaming | workers-read | ratio (workers-read / streaming) |")
-print("|---|---:|---:|---:|")
+print("\nOne machine, `run --workers 2`, the modes alternating (start-up included; CPU s of the whole process tree):\n")
+print("| model | streaming wall s | workers-read wall s | ratio | streaming CPU s | workers-read CPU s |")
+print("|---|---:|---:|---:|---:|---:|")
 for model in a.models.split(","):
-    s, w = local[(model, False)], local[(model, True)]
-    print(f"| {names.get(model, model)} | {s:.1f} | {w:.1f} | {w / s:.2f} |")
+    (sw, sc), (ww, wc) = local[(model, False)], local[(model, True)]
+    print(f"| {names.get(model, model)} | {sw:.1f} | {ww:.1f} | {ww / sw:.2f} | {sc:.1f} | {wc:.1f} |")
 if not a.work:
     shutil.rmtree(work, ignore_errors=True)

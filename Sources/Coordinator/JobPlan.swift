@@ -1,4 +1,5 @@
 import Columnar
+import PartitionIO
 
 /// How a dataset is cut into partitions, blocks and batches.
 ///
@@ -17,11 +18,7 @@ import Columnar
 ///   task id.
 public struct JobPlan: Sendable {
     /// Rows of one row group that belong to a block.
-    public struct Segment: Sendable, Equatable {
-        public var rowGroup: Int
-        /// Rows of the row group.
-        public var rows: Range<Int>
-    }
+    public typealias Segment = PartitionBlocks.Segment
 
     /// Rows of one input file that belong to a partition.
     public struct Input: Sendable, Equatable {
@@ -79,33 +76,23 @@ public struct JobPlan: Sendable {
         precondition(directories.isEmpty || directories.count == rowGroups.count)
         self.outputDirectories = mirrorDirectories ? directories : []
         let blockRows = max(batchSize, blockRows / batchSize * batchSize)
-        // Row group boundaries of each file, to find the segments of a range of file rows.
+        // Row group boundaries of each file.
         let starts: [[Int]] = rowGroups.map { counts in
             var total = 0
             return counts.map { rows in defer { total += rows }; return total }
-        }
-        func segments(_ f: Int, _ rows: Range<Int>) -> [Segment] {
-            var out: [Segment] = []
-            for (g, start) in starts[f].enumerated() {
-                let low = max(start, rows.lowerBound), high = min(start + rowGroups[f][g], rows.upperBound)
-                if low < high { out.append(Segment(rowGroup: g, rows: (low - start)..<(high - start))) }
-            }
-            return out
         }
         var partitions: [Partition] = []
         var blocks: [Block] = []
         var nextTask: TaskID = 0
         func addPartition(_ inputs: [Input]) {
             let firstBlock = blocks.count
+            // The cut a worker makes too (`--workers-read`), so that both write the same files.
             for input in inputs {
-                var blockStart = input.rows.lowerBound
-                while blockStart < input.rows.upperBound {
-                    let blockEnd = min(input.rows.upperBound, blockStart + blockRows)
-                    let tasks = (blockEnd - blockStart + batchSize - 1) / batchSize
-                    blocks.append(Block(id: blocks.count, partition: partitions.count, file: input.file, rows: blockStart..<blockEnd,
-                                        segments: segments(input.file, blockStart..<blockEnd), firstTask: nextTask, taskCount: tasks))
+                for cut in PartitionBlocks(rows: input.rows, rowGroupRows: rowGroups[input.file], blockRows: blockRows).blocks {
+                    let tasks = (cut.rows.count + batchSize - 1) / batchSize
+                    blocks.append(Block(id: blocks.count, partition: partitions.count, file: input.file, rows: cut.rows,
+                                        segments: cut.segments, firstTask: nextTask, taskCount: tasks))
                     nextTask += TaskID(tasks)
-                    blockStart = blockEnd
                 }
             }
             partitions.append(Partition(id: partitions.count, inputs: inputs, blocks: firstBlock..<blocks.count))

@@ -2,6 +2,7 @@ import Columnar
 import Foundation
 import Wire
 import Parquet
+import PartitionIO
 
 /// Writes finished blocks on its own thread into their partition's output file, and commits the
 /// file (fsync, rename, manifest) when the partition's last block is written. A block is one
@@ -204,24 +205,13 @@ final class OutputWriter: @unchecked Sendable {
     }
 
     /// Writes a block's predictions into the output row groups that mirror its input row
-    /// groups: when a segment starts a row group, its kept columns' chunks are copied from the
-    /// input; the predictions follow as they come, page by page, so that neither an input row
-    /// group's predictions nor their encoding are ever held whole.
+    /// groups (`KeptChunkCopy`): the predictions follow as they come, page by page, so that
+    /// neither an input row group's predictions nor their encoding are ever held whole.
     private func writeCopying(_ columns: [Int], block: JobPlan.Block, predictions: RecordBatch, _ open: inout Open) throws {
-        let file = files[block.file]
-        var at = 0
-        for segment in block.segments {
-            let rowGroupRows = file.rowGroupRowCounts[segment.rowGroup]
-            if segment.rows.lowerBound == 0 {
-                let copies: [ParquetChunkCopy]
-                do { copies = try columns.map { try file.chunkCopy(rowGroup: segment.rowGroup, column: $0) } } catch {
-                    throw CorruptInput(error: error)
-                }
-                try open.writer!.beginRowGroup(rows: rowGroupRows, copying: copies)
-            }
-            try open.writer!.append(block.segments.count == 1 ? predictions : predictions.slice(at..<(at + segment.rows.count)))
-            at += segment.rows.count
-            if segment.rows.upperBound == rowGroupRows { try open.writer!.endRowGroup() }
+        do {
+            try KeptChunkCopy.append(predictions, segments: block.segments, copying: columns, from: files[block.file], into: open.writer!)
+        } catch let corrupt as KeptChunkCopy.CorruptInput {
+            throw CorruptInput(error: corrupt.error)
         }
     }
 

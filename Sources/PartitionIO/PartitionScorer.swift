@@ -180,7 +180,8 @@ public final class PartitionScorer {
                 let prediction = Column.concatenate(predictions)
                 do {
                     if modelOnly {
-                        try writeCopying(keptChunks, file: file, block: block, prediction: prediction, into: writer)
+                        try KeptChunkCopy.append(RecordBatch(schema: Schema([outputSchema.fields.last!]), columns: [prediction]),
+                                                 segments: block.segments, copying: keptChunks, from: file, into: writer)
                     } else {
                         let kept = spec.keptColumns.map { decoded.columns[$0] }
                         gathering.pending.append(RecordBatch(schema: outputSchema, columns: kept + [prediction]))
@@ -192,6 +193,8 @@ public final class PartitionScorer {
                     }
                 } catch let error as PartitionScoringError {
                     throw error
+                } catch let error as KeptChunkCopy.CorruptInput {
+                    throw .input("\(error)")
                 } catch {
                     throw .output("cannot write \(task.outputPath): \(error)")
                 }
@@ -200,27 +203,6 @@ public final class PartitionScorer {
             }
         }
         return written
-    }
-
-    /// The block's predictions into the output row groups that mirror its input row groups, the
-    /// kept columns' chunks copied when a segment starts a row group (as `OutputWriter` does).
-    private func writeCopying(_ columns: [Int], file: ParquetFileReader, block: PartitionBlocks.Block, prediction: Column,
-                              into writer: ParquetFileWriter) throws {
-        let predictions = RecordBatch(schema: Schema([outputSchema.fields.last!]), columns: [prediction])
-        var at = 0
-        for segment in block.segments {
-            let rowGroupRows = file.rowGroupRowCounts[segment.rowGroup]
-            if segment.rows.lowerBound == 0 {
-                let copies: [ParquetChunkCopy]
-                do { copies = try columns.map { try file.chunkCopy(rowGroup: segment.rowGroup, column: $0) } } catch {
-                    throw PartitionScoringError.input("\(error)")
-                }
-                try writer.beginRowGroup(rows: rowGroupRows, copying: copies)
-            }
-            try writer.append(block.segments.count == 1 ? predictions : predictions.slice(at..<(at + segment.rows.count)))
-            at += segment.rows.count
-            if segment.rows.upperBound == rowGroupRows { try writer.endRowGroup() }
-        }
     }
 
     /// A model result of the wrong length or shape.

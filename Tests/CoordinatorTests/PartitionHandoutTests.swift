@@ -55,7 +55,7 @@ struct PartitionHandoutTests {
     func blocksMatchThePlan(_ rowGroups: [[Int]], _ batchSize: Int, _ partitionRows: Int, _ blockRows: Int) {
         let plan = JobPlan(rowGroups: rowGroups, batchSize: batchSize, partitionRows: partitionRows, blockRows: blockRows)
         for partition in plan.partitions {
-            let planned = plan.blocks[partition.blocks].map { PartitionBlocks.Block(rows: $0.rows, segments: $0.segments.map { .init(rowGroup: $0.rowGroup, rows: $0.rows) }) }
+            let planned = plan.blocks[partition.blocks].map { PartitionBlocks.Block(rows: $0.rows, segments: $0.segments) }
             let cut = partition.inputs.flatMap { PartitionBlocks(rows: $0.rows, rowGroupRows: rowGroups[$0.file], blockRows: plan.blockRows).blocks }
             #expect(cut == planned, "partition \(partition.id)")
         }

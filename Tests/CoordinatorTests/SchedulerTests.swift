@@ -1,5 +1,6 @@
 import Testing
 import Columnar
+import PartitionIO
 @testable import Coordinator
 
 @Suite("Scheduler state machine")
