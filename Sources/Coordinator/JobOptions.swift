@@ -137,6 +137,8 @@ public enum EnvironmentManager: String, Sendable, CaseIterable {
     /// An environment built from the model's own requirements (python_env.yaml, requirements.txt
     /// or conda.yaml), once per machine, cached by their content.
     case virtualenv
+    /// The same, its packages installed by uv (MLflow's `env_manager="uv"`).
+    case uv
 }
 
 extension String {

@@ -51,10 +51,11 @@ struct JobPreparation {
             switch options.environmentManager {
             case .local:
                 pythonEnvironment = try PythonEnvironment.resolve(explicit: options.pythonEnvironment)
-            case .virtualenv:
+            case .virtualenv, .uv:
                 // Built (or found) before any worker starts; it may take a while the first time.
                 let builder = ModelEnvironmentBuilder(
-                    cacheDirectory: options.environmentCache ?? ModelEnvironmentBuilder.defaultCacheDirectory(), log: log)
+                    cacheDirectory: options.environmentCache ?? ModelEnvironmentBuilder.defaultCacheDirectory(),
+                    installer: options.environmentManager == .uv ? try EnvironmentInstaller.findUV() : .pip, log: log)
                 pythonEnvironment = try builder.environment(for: model)
             }
         } catch {

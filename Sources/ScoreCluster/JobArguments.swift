@@ -69,11 +69,11 @@ struct JobArguments: ParsableArguments {
     var pythonEnv: String?
 
     @Option(name: .customLong("env-manager"),
-            help: ArgumentHelp("local: use --python-env as it is; virtualenv: build (once, cached) an environment from the model's python_env.yaml, requirements.txt or conda.yaml.", valueName: "local|virtualenv"))
+            help: ArgumentHelp("local: use --python-env as it is; virtualenv: build (once, cached) an environment from the model's python_env.yaml, requirements.txt or conda.yaml with venv and pip; uv: the same built with uv.", valueName: "local|virtualenv|uv"))
     var envManager: String = "local"
 
     @Option(name: .customLong("env-cache"),
-            help: ArgumentHelp("Where virtualenv environments are kept (default: ~/.cache/score-cluster/envs).", valueName: "dir"))
+            help: ArgumentHelp("Where virtualenv and uv environments are kept (default: ~/.cache/score-cluster/envs).", valueName: "dir"))
     var envCache: String?
 
     @Option(name: .long, help: ArgumentHelp("Compression of the output files: snappy, zstd, gzip or none.", valueName: "codec"))
@@ -161,8 +161,8 @@ struct JobArguments: ParsableArguments {
             throw invalidOption("--compression must be one of: \(ParquetCompression.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let columns, columns.split(separator: ",").isEmpty { throw invalidOption("--columns names no column") }
-        guard EnvironmentManager(rawValue: envManager) != nil else { throw invalidOption("--env-manager must be local or virtualenv") }
-        if envManager == "virtualenv" && pythonEnv != nil { throw invalidOption("--python-env and --env-manager virtualenv exclude each other") }
+        guard EnvironmentManager(rawValue: envManager) != nil else { throw invalidOption("--env-manager must be local, virtualenv or uv") }
+        if envManager != "local" && pythonEnv != nil { throw invalidOption("--python-env and --env-manager \(envManager) exclude each other") }
         guard InputBinding.Naming(rawValue: columnNames) != nil else { throw invalidOption("--column-names must be ordinal or dataset") }
         if let workerMemory, workerMemory.lowercased() != "none", MemoryLimit(parsing: workerMemory) == nil {
             throw invalidOption("--worker-memory must be a positive number of MB (or 512m, 2g, ...) or none, got '\(workerMemory)'")

@@ -86,4 +86,36 @@ struct VirtualenvTests {
         #expect(run.stderr.contains("3.10") && run.stderr.contains("3.11"))
         #expect(!FileManager.default.fileExists(atPath: output))
     }
+
+    @Test("--env-manager uv builds the model's environment with uv once, scores in it, and names a requirement it cannot install")
+    func uvBuildsTheEnvironment() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let model = try makeModel()
+        let cache = try TestEnvironment.makeTemporaryDirectory("env-cache-uv")
+        let output = fixture.outputPath("uv")
+        let arguments = ["run", "--model", model.path, "--input", fixture.dataset.path, "--columns", "f1", "--workers", "1",
+                         "--env-manager", "uv", "--env-cache", cache.path, "--preview", "0"]
+        let first = try EndToEndFixture.scoreCluster(arguments + ["--output", output])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("uv: environment ready"), "\(first.stderr)")
+        let second = try EndToEndFixture.scoreCluster(arguments + ["--output", fixture.outputPath("uv-again")])
+        #expect(second.status == 0 && second.stderr.contains("uv: using the environment") && !second.stderr.contains("environment ready"))
+        // Built by uv (its marker says so), not by pip, and keyed apart from a pip build of the same requirements.
+        let built = try FileManager.default.contentsOfDirectory(atPath: cache.path).filter { $0.hasSuffix("-uv") }
+        #expect(built.count == 1, "\(built)")
+        let marker = try String(contentsOfFile: cache.appendingPathComponent(built[0]).path + "/score-cluster/env.json", encoding: .utf8)
+        #expect(marker.contains("\"installer\" : \"uv\""), "\(marker)")
+        let check = try TestEnvironment.runPython("""
+            import pyarrow.parquet as pq, numpy as np, sys
+            t, src = pq.read_table(sys.argv[2]), pq.read_table(sys.argv[1])
+            assert np.allclose(t.column('prediction').to_numpy(), src.column('f1').to_numpy() * 2 + 16)
+            print('OK')
+            """, [fixture.dataset.path, output])
+        #expect(check.contains("OK"))
+
+        try "numpy==2.4.6\npandas==3.1.1\nsix==999.0.0\n".write(to: model.appendingPathComponent("requirements.txt"), atomically: true, encoding: .utf8)
+        let failed = try EndToEndFixture.scoreCluster(arguments + ["--output", fixture.outputPath("uv-bad")])
+        #expect(failed.status != 0)
+        #expect(failed.stderr.contains("uv could not install") && failed.stderr.contains("failing requirement 'six==999.0.0'"), "\(failed.stderr)")
+    }
 }

@@ -8,7 +8,7 @@ extension ModelEnvironmentBuilder {
 
     func reuse(_ finalPath: String, key: String, requirements: ModelRequirements) throws(PyFuncError) -> ModelEnvironment? {
         guard FileManager.default.fileExists(atPath: finalPath + "/" + Self.markerPath) else { return nil }
-        log("virtualenv: using the environment \(finalPath)")
+        log("\(installer.name): using the environment \(finalPath)")
         return ModelEnvironment(environment: try PythonEnvironment(path: finalPath), requirements: requirements,
                                 key: key, built: false)
     }
@@ -17,18 +17,26 @@ extension ModelEnvironmentBuilder {
                        interpreter: String, transcript: inout BuildTranscript) throws(PyFuncError) {
         let fm = FileManager.default
         let python = temp + "/bin/python"
-        let pipInstall = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
+        // How packages are installed into the environment: pip inside it, or uv pointed at it.
+        let (installExecutable, install): (String, [String]) = switch self.installer {
+        case .pip: (python, ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"])
+        case .uv(let uv): (uv, ["pip", "install", "--python", python, "--no-progress"])
+        }
 
-        // 1. The virtual environment itself.
-        let venv = transcript.run(basePython, ["-m", "venv", temp], directory: cacheDirectory)
+        // 1. The virtual environment itself (uv is told to use this interpreter, never to download one).
+        let venv = switch self.installer {
+        case .pip: transcript.run(basePython, ["-m", "venv", temp], directory: cacheDirectory)
+        case .uv(let uv): transcript.run(uv, ["venv", "--python", basePython, "--no-python-downloads", "--no-project", temp],
+                                         directory: cacheDirectory)
+        }
         guard venv.status == 0 else {
             var hint = ""
             if venv.output.contains("ensurepip") {
                 hint = "; install Debian's python\(PythonEnvironment.linkedMajorMinor)-venv (scripts/setup.sh does)"
             }
             throw PyFuncError("""
-                cannot build the virtualenv for model \(requirements.modelDirectory): \(basePython) -m venv failed \
-                (exit status \(venv.status))\(hint)
+                cannot build the \(self.installer.name) environment for model \(requirements.modelDirectory): creating the \
+                virtual environment with \(basePython) failed (exit status \(venv.status))\(hint)
                 \(Self.tail(venv.output))
                 """)
         }
@@ -36,8 +44,8 @@ extension ModelEnvironmentBuilder {
         // 2. Build dependencies (pip, setuptools, wheel pins), as MLflow installs them first.
         if !requirements.buildDependencies.isEmpty {
             let lines = requirements.buildDependencies
-            log("virtualenv: installing build dependencies: \(lines.map(\.text).joined(separator: " "))")
-            let result = transcript.run(python, pipInstall + lines.map(\.installText), directory: temp)
+            log("\(installer.name): installing build dependencies: \(lines.map(\.text).joined(separator: " "))")
+            let result = transcript.run(installExecutable, install + lines.map(\.installText), directory: temp)
             guard result.status == 0 else {
                 throw pipFailure(result, lines: lines, what: "the build dependencies from \(Self.sources(of: lines))",
                                  requirements: requirements)
@@ -58,11 +66,11 @@ extension ModelEnvironmentBuilder {
         file += requirements.requirements.map { "\($0.installText)  # \($0.location)" }.joined(separator: "\n") + "\n"
         let requirementsFile = metaDir + "/requirements.txt"
         try Self.write(file, to: requirementsFile)
-        log("virtualenv: pip install: \(requirements.requirements.count) requirement line(s)"
+        log("\(installer.name): pip install: \(requirements.requirements.count) requirement line(s)"
             + (requirements.constraints.isEmpty ? "" : ", \(requirements.constraints.count) constraint(s)"))
-        let install = transcript.run(python, pipInstall + ["-r", requirementsFile], directory: temp)
-        guard install.status == 0 else {
-            throw pipFailure(install, lines: requirements.requirements + requirements.constraints,
+        let installed = transcript.run(installExecutable, install + ["-r", requirementsFile], directory: temp)
+        guard installed.status == 0 else {
+            throw pipFailure(installed, lines: requirements.requirements + requirements.constraints,
                              what: "the requirements from \(requirements.origin)", requirements: requirements)
         }
 
@@ -72,7 +80,7 @@ extension ModelEnvironmentBuilder {
                                         + engineRequirements, directory: temp)
             guard check.status == 0 else {
                 throw PyFuncError("""
-                    the virtualenv for model \(requirements.modelDirectory) installed, but \
+                    the \(self.installer.name) environment for model \(requirements.modelDirectory) installed, but \
                     \(engineRequirements.joined(separator: ", ")) do not import in it:
                     \(Self.tail(check.output))
                     """)
@@ -87,6 +95,7 @@ extension ModelEnvironmentBuilder {
             "key": key,
             "python": interpreter,
             "base_python": basePython,
+            "installer": self.installer.name,
             "model": requirements.modelDirectory,
             "origin": requirements.origin,
             "files": requirements.files,
@@ -104,18 +113,21 @@ extension ModelEnvironmentBuilder {
     func pipFailure(_ result: BuildProcess.Result, lines: [ModelRequirements.Line], what: String,
                             requirements: ModelRequirements) -> PyFuncError {
         let culprits = Self.culprits(in: result.output, among: lines)
-        var message = "cannot build the virtualenv for model \(requirements.modelDirectory): pip could not install \(what) (exit status \(result.status))"
+        let tool = installer == .pip ? "pip" : "uv"
+        var message = "cannot build the \(installer.name) environment for model \(requirements.modelDirectory): \(tool) could not install \(what) (exit status \(result.status))"
         for line in culprits {
             message += "\n  failing requirement '\(line.text)' (\(line.location))"
         }
-        message += "\npip's output (last lines):\n" + Self.tail(result.output)
+        message += "\n\(tool)'s output (last lines):\n" + Self.tail(result.output)
         return PyFuncError(message)
     }
 
     /// The declared lines that pip's error lines mention: their full text first, else their project name.
     static func culprits(in output: String, among lines: [ModelRequirements.Line]) -> [ModelRequirements.Line] {
         let errorText = output.split(separator: "\n")
-            .filter { $0.localizedCaseInsensitiveContains("error") || $0.contains("Cannot install") || $0.contains("conflict") }
+            // pip's "ERROR: ..." lines; uv's resolver explains itself in "×" and "╰─▶ Because ..." lines.
+            .filter { $0.localizedCaseInsensitiveContains("error") || $0.contains("Cannot install") || $0.contains("conflict")
+                || $0.contains("×") || $0.contains("Because") || $0.contains("unsatisfiable") }
             .joined(separator: "\n").lowercased()
         guard !errorText.isEmpty else { return [] }
         let byText = lines.filter { line in

@@ -17,15 +17,18 @@ public struct ModelEnvironmentBuilder: Sendable {
     public var basePython: String
     /// Packages the engine imports, added (unpinned) when the model's files do not name them.
     public var engineRequirements: [String]
+    /// pip (in a `python -m venv` environment) or uv.
+    public var installer: EnvironmentInstaller
     public var log: @Sendable (String) -> Void
 
     public init(cacheDirectory: String = ModelEnvironmentBuilder.defaultCacheDirectory(),
                 basePython: String = "/usr/bin/python\(PythonEnvironment.linkedMajorMinor)",
-                engineRequirements: [String] = ["numpy", "pandas"],
+                engineRequirements: [String] = ["numpy", "pandas"], installer: EnvironmentInstaller = .pip,
                 log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.cacheDirectory = URL(fileURLWithPath: cacheDirectory).standardizedFileURL.path
         self.basePython = basePython
         self.engineRequirements = engineRequirements
+        self.installer = installer
         self.log = log
     }
 
@@ -48,12 +51,12 @@ public struct ModelEnvironmentBuilder: Sendable {
     /// Builds or reuses the environment for `model`, saying whether this call built it.
     public func prepare(for model: MLModel) throws(PyFuncError) -> ModelEnvironment {
         let requirements = try requirements(for: model)
-        for note in requirements.notes { log("virtualenv: note: \(note)") }
+        for note in requirements.notes { log("\(installer.name): note: \(note)") }
         let interpreter = try interpreterVersion()
         if let wanted = requirements.pythonVersion, wanted.split(separator: ".").count >= 3, wanted != interpreter {
-            log("virtualenv: the model asks for Python \(wanted); building with \(basePython) (\(interpreter)), the same minor version")
+            log("\(installer.name): the model asks for Python \(wanted); building with \(basePython) (\(interpreter)), the same minor version")
         }
-        let key = requirements.key(interpreterVersion: interpreter)
+        let key = requirements.key(interpreterVersion: interpreter) + installer.keySuffix
         let finalPath = cacheDirectory + "/" + key
 
         if let ready = try reuse(finalPath, key: key, requirements: requirements) { return ready }
@@ -65,7 +68,7 @@ public struct ModelEnvironmentBuilder: Sendable {
         }
         let lockPath = finalPath + ".lock"
         let lock = try FileLock(path: lockPath) {
-            log("virtualenv: waiting for another process that is building \(finalPath) (lock \(lockPath))")
+            log("\(installer.name): waiting for another process that is building \(finalPath) (lock \(lockPath))")
         }
         defer { lock.unlock() }
         if let ready = try reuse(finalPath, key: key, requirements: requirements) { return ready }
@@ -73,7 +76,7 @@ public struct ModelEnvironmentBuilder: Sendable {
         let fm = FileManager.default
         // Holding the lock, any directory of this key without a marker is a leftover of a build that died.
         if fm.fileExists(atPath: finalPath) {
-            log("virtualenv: removing the incomplete environment \(finalPath)")
+            log("\(installer.name): removing the incomplete environment \(finalPath)")
             try? fm.removeItem(atPath: finalPath)
         }
         let leftoverPrefix = ".building-\(key)-"
@@ -85,7 +88,7 @@ public struct ModelEnvironmentBuilder: Sendable {
         let failedLog = finalPath + ".failed.log"
         let started = Date()
         log("""
-            virtualenv: building \(finalPath) with \(basePython) (\(interpreter)) for \(model.directory): \
+            \(installer.name): building \(finalPath) with \(basePython) (\(interpreter)) for \(model.directory): \
             \(requirements.requirements.count) requirement line(s) from \(requirements.origin); \
             this happens once per machine
             """)
@@ -107,7 +110,7 @@ public struct ModelEnvironmentBuilder: Sendable {
         }
         try? fm.removeItem(atPath: failedLog)
         let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
-        log("virtualenv: environment ready: \(finalPath) (built in \(seconds) s)")
+        log("\(installer.name): environment ready: \(finalPath) (built in \(seconds) s)")
         return ModelEnvironment(environment: try PythonEnvironment(path: finalPath), requirements: requirements,
                                 key: key, built: true)
     }
