@@ -21,9 +21,10 @@ installed). The systems:
   predict only        the limit: model.predict alone over in-memory pandas batches, one
                           process, one thread (reading is not timed)
 
-Wall time is the median over --repeat runs; peak memory is the largest sum of VmRSS over
-the process and all its descendants (workers, Spark's JVM and Python workers), polled
-from /proc every 50 ms. Outputs are compared (files, columns and types, every input
+Wall time is the median over --repeat runs; peak memory is the largest sum of VmRSS, and
+separately of PSS (/proc/PID/smaps_rollup: a page shared by N processes counted 1/N in each),
+over the process and all its descendants (workers, Spark's JVM and Python workers), polled
+from /proc every 50 ms. RSS counts every shared page once per process; PSS is what sharing saves. Outputs are compared (files, columns and types, every input
 column exactly, ids, predictions within 1e-9 relative; Spark's part files by id after
 sorting) before any number is printed; a mismatch exits with status 1.
 
@@ -285,9 +286,10 @@ def spark_unavailable():
 
 # --- Measurement -----------------------------------------------------------------------
 
-def process_tree_rss(*roots):
-    """Sum of VmRSS in bytes over the `roots` and all their descendants, each process once (0
-    for vanished ones)."""
+def process_tree_memory(*roots):
+    """Sums of VmRSS and of PSS in bytes over the `roots` and all their descendants, each process
+    once (0 for vanished ones). RSS counts a page shared by N processes N times; PSS (from
+    /proc/PID/smaps_rollup) charges each 1/N of it, so its sum is what the tree really holds."""
     children = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -298,7 +300,7 @@ def process_tree_rss(*roots):
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(parent, []).append(int(entry.name))
-    total, pending, seen = 0, list(roots), set()
+    total, pss, pending, seen = 0, 0, list(roots), set()
     while pending:
         pid = pending.pop()
         if pid in seen:
@@ -311,9 +313,14 @@ def process_tree_rss(*roots):
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1]) * 1024
                         break
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+                        break
         except OSError:
             pass
-    return total
+    return total, pss
 
 
 class RunFailed(Exception):
@@ -333,19 +340,20 @@ def kept_worker_pids(cache_dir):
 
 
 def measure(command, log_path, env, extra_pids=None):
-    """Run `command`; return (wall seconds, peak process-tree RSS bytes, its log). Raises
+    """Run `command`; return (wall seconds, peak process-tree RSS bytes, its log, peak PSS bytes). Raises
     RunFailed if it fails. `extra_pids()` names processes that are not the command's descendants
     but work for it (kept workers): their trees count too."""
-    peak = 0
+    peak, peak_pss = 0, 0
     finished = threading.Event()
     with open(log_path, "w") as log:
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
         def poll():
-            nonlocal peak
+            nonlocal peak, peak_pss
             while not finished.is_set():
-                peak = max(peak, process_tree_rss(process.pid, *(extra_pids() if extra_pids else [])))
+                rss, pss = process_tree_memory(process.pid, *(extra_pids() if extra_pids else []))
+                peak, peak_pss = max(peak, rss), max(peak_pss, pss)
                 finished.wait(POLL_SECONDS)
 
         poller = threading.Thread(target=poll)
@@ -359,7 +367,7 @@ def measure(command, log_path, env, extra_pids=None):
         tail = "".join(text.splitlines(keepends=True)[-40:])
         raise RunFailed(f"command failed with status {status}: {shlex.join(command)}\n"
                         f"--- last lines of {log_path} ---\n{tail}")
-    return elapsed, peak, text
+    return elapsed, peak, text, peak_pss
 
 
 # --- Checking --------------------------------------------------------------------------
@@ -576,7 +584,7 @@ def run_once(system, log_path, label, show_time):
             shutil.rmtree(system.output, ignore_errors=True)
         os.sync()
         try:
-            seconds, peak, log = measure(system.command, log_path, system.env, system.extra_pids)
+            seconds, peak, log, pss = measure(system.command, log_path, system.env, system.extra_pids)
             break
         except RunFailed as failure:
             reason = next((line.strip() for line in str(failure).splitlines() if "Error" in line or "error" in line),
@@ -593,9 +601,9 @@ def run_once(system, log_path, label, show_time):
         if match is None:
             sys.exit(f"bench: {system.name} printed no timing line ({pattern.pattern}); see {log_path}")
         inner = float(match.group(1))
-    timing = f": {seconds:.2f} s, peak {peak / 1e6:,.0f} MB" + (f", inner {inner:.2f} s" if inner else "")
+    timing = f": {seconds:.2f} s, peak {peak / 1e6:,.0f} MB RSS, {pss / 1e6:,.0f} MB PSS" + (f", inner {inner:.2f} s" if inner else "")
     print(f"bench: {label} {system.name}{timing if show_time else ''}", file=sys.stderr)
-    return seconds, peak, inner
+    return seconds, peak, inner, pss
 
 
 def bench_one(args, rows, model_spec, model, data):
@@ -638,20 +646,22 @@ def bench_one(args, rows, model_spec, model, data):
 
     results = []
     for system in systems:
-        times = [seconds for seconds, _, _ in system.runs]
-        peaks = [peak for _, peak, _ in system.runs]
+        times = [run[0] for run in system.runs]
+        peaks = [run[1] for run in system.runs]
+        pss = [run[3] for run in system.runs]
         entry = {"rows": rows, "model": model_spec.key, "system": system.name, "kind": system.kind,
                  "command": shlex.join(system.command),
                  "env": {k: system.env[k] for k in sorted(ONE_THREAD) if k in system.env},
                  "times_s": times, "median_s": statistics.median(times),
                  "rows_per_s": rows / statistics.median(times),
-                 "peak_rss_bytes": peaks, "peak_rss_mb": max(peaks) / 1e6, "failed_runs": system.failures}
+                 "peak_rss_bytes": peaks, "peak_rss_mb": max(peaks) / 1e6,
+                 "peak_pss_bytes": pss, "peak_pss_mb": max(pss) / 1e6, "failed_runs": system.failures}
         if system.kind == "spark":
-            jobs = [inner for _, _, inner in system.runs]
+            jobs = [run[2] for run in system.runs]
             entry.update({"job_times_s": jobs, "job_median_s": statistics.median(jobs),
                           "job_rows_per_s": rows / statistics.median(jobs)})
         if system.kind.startswith("predict-only"):
-            predicts = [inner for _, _, inner in system.runs]
+            predicts = [run[2] for run in system.runs]
             entry.update({"predict_times_s": predicts, "predict_median_s": statistics.median(predicts),
                           "predict_rows_per_s": rows / statistics.median(predicts)})
         results.append(entry)
@@ -679,6 +689,7 @@ def add_ratios(results, workers):
             continue
         r["score_cluster_speedup"] = r["median_s"] / ours["median_s"]
         r["score_cluster_memory_share"] = ours["peak_rss_mb"] / r["peak_rss_mb"]
+        r["score_cluster_pss_share"] = ours["peak_pss_mb"] / r["peak_pss_mb"] if r["peak_pss_mb"] else None
         if kept is not None and r["kind"] != "score-cluster":
             r["kept_workers_speedup"] = r["median_s"] / kept["median_s"]
         if r["kind"] == "spark":
@@ -700,19 +711,20 @@ def markdown(results, args, skipped):
     lines = []
     for rows in args.rows:
         lines += [f"### {rows:,} rows ({args.files} files), {args.workers} workers", "",
-                  "| model | system | median s | rows/s | peak MB | score-cluster speed-up | "
-                  "score-cluster memory share |",
-                  "|---|---|---:|---:|---:|---:|---:|"]
+                  "| model | system | median s | rows/s | peak MB (RSS) | peak MB (PSS) | score-cluster speed-up | "
+                  "score-cluster memory share (RSS) | (PSS) |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in (r for r in results if r["rows"] == rows and not r["kind"].startswith("predict-only")):
             speedup = f"{r['score_cluster_speedup']:.2f}x" if "score_cluster_speedup" in r else "-"
             share = f"{100 * r['score_cluster_memory_share']:.0f}%" if "score_cluster_memory_share" in r else "-"
+            pss_share = f"{100 * r['score_cluster_pss_share']:.0f}%" if r.get("score_cluster_pss_share") else "-"
             name = r["system"] + (", whole process" if r["kind"] == "spark" else "")
             lines.append(f"| {r['model']} | {name} | {r['median_s']:.2f} | {r['rows_per_s']:,.0f} "
-                         f"| {r['peak_rss_mb']:,.0f} | {speedup} | {share} |")
+                         f"| {r['peak_rss_mb']:,.0f} | {r['peak_pss_mb']:,.0f} | {speedup} | {share} | {pss_share} |")
             if r["kind"] == "spark":
                 speedup = f"{r['score_cluster_speedup_vs_job']:.2f}x" if "score_cluster_speedup_vs_job" in r else "-"
                 lines.append(f"| {r['model']} | {r['system']}, job only | {r['job_median_s']:.2f} "
-                             f"| {r['job_rows_per_s']:,.0f} | | {speedup} | |")
+                             f"| {r['job_rows_per_s']:,.0f} | | | {speedup} | | |")
         lines.append("")
     limits = [r for r in results if r["kind"] == "predict-only"]
     if limits:

@@ -66,7 +66,7 @@ def measure(command, log_path):
             while not finished.is_set():
                 hwm = status_kib(process.pid, "VmHWM")
                 rss = status_kib(process.pid, "VmRSS")
-                tree = bench.process_tree_rss(process.pid)
+                tree = bench.process_tree_memory(process.pid)[0]
                 if hwm is not None:
                     samples["hwm"] = max(samples["hwm"], hwm)
                     samples["count"] += 1
