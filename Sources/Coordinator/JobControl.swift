@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MLflowModel
 import Wire
+import ObjectStore
 import Parquet
 
 /// The running job, owned by the control thread: an interpreter of two state machines. Every
@@ -31,9 +32,10 @@ final class JobControl {
     enum Pipeline {
         /// Through the coordinator: it decodes blocks, sends batches, merges results and writes.
         case streamed(reader: PartitionReader, writer: OutputWriter)
-        /// `--workers-read`: workers read and write whole partitions in `temporaryDirectory`;
-        /// the coordinator hands them out and commits their part files.
-        case workersRead(parts: PartCommitter, temporaryDirectory: String)
+        /// `--workers-read`: workers read and write whole partitions in `temporaryDirectory`
+        /// (or, for an output in object storage, upload them below `uploadPrefix`); the
+        /// coordinator hands them out and commits their part files.
+        case workersRead(parts: PartCommitter, temporaryDirectory: String, uploadPrefix: S3Location?)
     }
 
     private struct Link {
@@ -531,8 +533,8 @@ final class JobControl {
 
     private func send(_ task: TaskID, to worker: WorkerID) {
         apply(lifecycle.handle(.taskSent(task, to: worker, at: Date())))
-        if case .workersRead(_, let temporaryDirectory) = pipeline {
-            let message = CoordinatorMessage.partition(partitionTask(Int(task), temporaryDirectory: temporaryDirectory))
+        if case .workersRead(_, let temporaryDirectory, let uploadPrefix) = pipeline {
+            let message = CoordinatorMessage.partition(partitionTask(Int(task), temporaryDirectory: temporaryDirectory, uploadPrefix: uploadPrefix))
             do { try links[worker]?.connection.send(message) } catch { links[worker]?.connection.shutdownReceive() }
             return
         }
@@ -565,7 +567,7 @@ final class JobControl {
     }
 
     /// The message that hands `partition` to a worker: its rows, and its part file's name for this attempt.
-    private func partitionTask(_ partition: Int, temporaryDirectory: String) -> PartitionTask {
+    private func partitionTask(_ partition: Int, temporaryDirectory: String, uploadPrefix: S3Location?) -> PartitionTask {
         let p = job.plan.partitions[partition]
         let attempt = handout!.nextAttempt(of: partition)
         let files = job.dataset.files
@@ -574,9 +576,17 @@ final class JobControl {
                                 directory: job.dataset.partitioning?.directories[input.file] ?? "")
         }
         let name = job.plan.outputFileName(of: partition)
-        return PartitionTask(partition: partition, attempt: attempt, inputs: inputs, firstBatch: job.plan.blocks[p.blocks.lowerBound].firstTask,
-                             copiesKeptColumns: job.copiesKeptColumns[partition], temporaryDirectory: temporaryDirectory,
-                             outputName: String(name.dropLast(".parquet".count)) + ".attempt-\(attempt).parquet")
+        var task = PartitionTask(partition: partition, attempt: attempt, inputs: inputs, firstBatch: job.plan.blocks[p.blocks.lowerBound].firstTask,
+                                 copiesKeptColumns: job.copiesKeptColumns[partition], temporaryDirectory: temporaryDirectory,
+                                 outputName: String(name.dropLast(".parquet".count)) + ".attempt-\(attempt).parquet")
+        if let uploadPrefix { task.upload = .init(bucket: uploadPrefix.bucket, key: uploadPrefix.directoryPrefix + name) }
+        return task
+    }
+
+    /// Where workers upload their parts (an output in object storage), if anywhere.
+    private var uploadPrefix: S3Location? {
+        if case .workersRead(_, _, let prefix) = pipeline { return prefix }
+        return nil
     }
 
     /// A worker wrote a partition's part file: accepted once, from the worker that holds the
@@ -598,7 +608,7 @@ final class JobControl {
         let actions = scheduler.handle(.resultReceived(id, task))
         if actions.contains(.accept(task)) {
             let p = job.plan.partitions[written.partition]
-            guard written.rows == p.rowCount else {
+            guard written.rows == p.rowCount, (written.upload != nil) == (uploadPrefix != nil) else {
                 apply(lifecycle.handle(.failed(JobError("\(name(of: id)) wrote \(written.rows) rows for \(describe(task)), which has \(p.rowCount)"))))
                 return
             }
@@ -621,16 +631,21 @@ final class JobControl {
 
     /// A partition is done (written or set aside): the partitions now in order go to the committer.
     private func partitionFinished(_ partition: Int, _ how: PartitionHandout.Finished) {
-        guard case .workersRead(let parts, _) = pipeline else { return }
+        guard case .workersRead(let parts, _, _) = pipeline else { return }
         let files = job.dataset.files
         for (id, finished) in handout!.finish(partition, how) {
             let p = job.plan.partitions[id]
             let name = job.plan.outputFileName(of: id)
             switch finished {
             case .written(let written):
-                let entry = JobManifest.Entry(partition: id, file: name, rows: written.rows, bytes: written.bytes,
+                var entry = JobManifest.Entry(partition: id, file: name, rows: written.rows, bytes: written.bytes,
                                               inputs: p.inputs.map { .init(file: files[$0.file].path, rows: [$0.rows.lowerBound, $0.rows.upperBound]) })
-                parts.submit(.written(entry: entry, path: written.path, bytes: written.bytes))
+                if let upload = written.upload {
+                    entry.upload = .init(key: upload.key, uploadID: upload.uploadID, partETags: upload.partETags, bytes: upload.bytes)
+                    parts.submit(.uploaded(entry: entry))
+                } else {
+                    parts.submit(.written(entry: entry, path: written.path, bytes: written.bytes))
+                }
             case .failed(let batch):
                 quarantined.insert(id)
                 parts.submit(.failed(partition: id, name: name.replacingOccurrences(of: ".parquet", with: ".json"),

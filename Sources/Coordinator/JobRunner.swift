@@ -107,9 +107,6 @@ public final class JobRunner: @unchecked Sendable {
                         metadata: ["model.uri": "\(origin.provenance.uri)", "model.version": "\(origin.provenance.version ?? "")",
                                    "model.run": "\(origin.provenance.runID ?? "")", "model.sha256": "\(origin.provenance.sha256)"])
         }
-        if options.workersRead, S3Location.isURI(options.outputPath), case .listen = options.workerSource {
-            throw JobError("--workers-read with the output \(options.outputPath): workers write their part files into the job's temporary area, which for an output in object storage is on the coordinator's machine; write to a directory every machine shares, or drop --workers-read to stream rows through the coordinator")
-        }
         let job = try JobPreparation(options: options, log: { [logger] in logger.info("\($0)") })
         let jobID = UUID().uuidString.lowercased().prefix(12).description
         // A model fetched by URI was hashed when it was fetched or found in the cache.
@@ -315,7 +312,9 @@ public final class JobRunner: @unchecked Sendable {
         if options.workersRead && !prepared.todo.isEmpty {
             let parts = PartCommitter(output: prepared.committer) { events.push(.parts($0)) }
             parts.start()
-            return Pipelines(acceptor: acceptor, pipeline: .workersRead(parts: parts, temporaryDirectory: prepared.committer.temporaryDirectory))
+            let uploadPrefix = (prepared.committer as? S3OutputCommitter)?.prefixLocation
+            return Pipelines(acceptor: acceptor, pipeline: .workersRead(parts: parts, temporaryDirectory: prepared.committer.temporaryDirectory,
+                                                                        uploadPrefix: uploadPrefix))
         }
         // Enough decoded rows to fill every worker's queue, and one block more; at least 2 blocks.
         let blockRows = max(options.batchSize, options.blockRows / options.batchSize * options.batchSize)
@@ -365,7 +364,7 @@ public final class JobRunner: @unchecked Sendable {
             }
             switch pipelines.pipeline {
             case .streamed(_, let writer): writer.stop()
-            case .workersRead(let parts, _): parts.stop()
+            case .workersRead(let parts, _, _): parts.stop()
             }
             if !kept { launcher?.signalAll(SIGTERM) }
             releaseWorkers(waiting: 5)

@@ -23,6 +23,8 @@ final class PartCommitter: @unchecked Sendable {
     enum Item: Sendable {
         /// A part file a worker wrote for `entry`'s partition, at `path`, of `bytes` bytes.
         case written(entry: JobManifest.Entry, path: String, bytes: Int)
+        /// A part a worker uploaded to the output's object store, its upload left open (`entry.upload`).
+        case uploaded(entry: JobManifest.Entry)
         /// A quarantined partition's description.
         case failed(partition: Int, name: String, contents: Data)
         case finish
@@ -71,6 +73,12 @@ final class PartCommitter: @unchecked Sendable {
                     var sized = entry
                     sized.bytes = bytes
                     try output.commit(sized)
+                    deliver(.committed(partition: entry.partition, seconds: Date().timeIntervalSince(started)))
+                case .uploaded(let entry):
+                    guard let store = output as? S3OutputCommitter else {
+                        throw JobError("partition \(entry.partition) was uploaded, but the output \(output.directory) is not in object storage")
+                    }
+                    try store.record(uploaded: entry)
                     deliver(.committed(partition: entry.partition, seconds: Date().timeIntervalSince(started)))
                 case .failed(let partition, let name, let contents):
                     try output.recordFailure(named: name, contents: contents)

@@ -145,6 +145,29 @@ final class S3OutputCommitter: JobOutput, @unchecked Sendable {
         try writeManifest()
     }
 
+    /// The prefix workers upload their parts below (`--workers-read`).
+    var prefixLocation: S3Location { location }
+
+    /// Records a partition a worker uploaded itself (`--workers-read`): the store must hold its
+    /// upload with the parts the worker reported; it stays open until the job commits.
+    func record(uploaded entry: JobManifest.Entry) throws(JobError) {
+        guard let upload = entry.upload, upload.key == location.directoryPrefix + entry.file else {
+            throw JobError("partition \(entry.partition): the worker's upload is not for \(location.appending(entry.file))")
+        }
+        let intact: Bool
+        do { intact = try client.uploadIsIntact(bucket: location.bucket, upload) } catch {
+            throw JobError("cannot check the upload of partition \(entry.partition) to \(location.appending(entry.file)): \(error.message)", resumable: true)
+        }
+        guard intact else {
+            throw JobError("partition \(entry.partition): the store does not hold the upload \(upload.uploadID) of \(location.appending(entry.file)) with the parts the worker reported")
+        }
+        lock.withLock {
+            entries[entry.partition] = entry
+            committedHere.insert(entry.partition)
+        }
+        try writeManifest()
+    }
+
     func recordFailure(named name: String, contents: Data) throws(JobError) {
         let key = location.directoryPrefix + "_failed/" + name
         do { try client.put(bucket: location.bucket, key: key, body: [UInt8](contents), contentType: "application/json") } catch {

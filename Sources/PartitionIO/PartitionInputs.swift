@@ -54,7 +54,8 @@ public final class PartitionInputs {
         return reader
     }
 
-    private func client(for path: String) throws(PartitionScoringError) -> S3Client {
+    /// The store's client (this machine's AWS configuration), made once.
+    func client(for path: String) throws(PartitionScoringError) -> S3Client {
         if let store { return store }
         do {
             let environment = ProcessInfo.processInfo.environment

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Columnar
 import Foundation
+import ObjectStore
 import Parquet
 import Wire
 
@@ -46,18 +47,42 @@ public final class PartitionScorer {
         static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
     }
 
-    /// Scores `task` and writes its part file (synced); a failure removes what was written.
+    /// Scores `task` and writes its part file (synced), or for an output in object storage
+    /// uploads it and leaves the upload open; a failure removes what was written.
     public func score(_ task: PartitionTask, predict: Predict) throws(PartitionScoringError) -> PartitionWritten {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: task.temporaryDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw .output("the job's temporary directory \(task.temporaryDirectory) does not exist on this machine: with --workers-read the output must be a directory every worker sees at the same path (a shared file system)")
+        guard let target = task.upload else { return try write(task, at: task.outputPath, predict: predict) }
+        // The part is made on this machine's disk, then uploaded.
+        let local = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "score-cluster-part-\(getpid())-\(task.partition)-\(task.attempt).parquet").path
+        defer { unlink(local) }
+        var written = try write(task, at: local, predict: predict)
+        let client = try inputs.client(for: "s3://\(target.bucket)/\(target.key)")
+        let before = client.statistics
+        do {
+            let upload = try client.uploadParts(bucket: target.bucket, key: target.key, file: local)
+            written.upload = .init(key: upload.key, uploadID: upload.uploadID, partETags: upload.partETags, bytes: upload.bytes)
+        } catch {
+            throw .output("cannot upload partition \(task.partition) to s3://\(target.bucket)/\(target.key): \(error.message)")
         }
-        let path = task.outputPath
+        let after = client.statistics
+        written.path = "s3://\(target.bucket)/\(target.key)"
+        written.storeRequests += after.requests - before.requests
+        written.storeRetries += after.retries - before.retries
+        return written
+    }
+
+    private func write(_ task: PartitionTask, at path: String, predict: Predict) throws(PartitionScoringError) -> PartitionWritten {
+        if task.upload == nil {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: task.temporaryDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw .output("the job's temporary directory \(task.temporaryDirectory) does not exist on this machine: with --workers-read the output must be a directory every worker sees at the same path (a shared file system), or in object storage")
+            }
+        }
         let fetchedBefore = inputs.fetched
         var clock = Clock()
         do {
             let parent = (path as NSString).deletingLastPathComponent
-            if parent != task.temporaryDirectory {
+            if task.upload == nil && parent != task.temporaryDirectory {
                 try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
             }
         } catch {
@@ -71,7 +96,7 @@ public final class PartitionScorer {
         }
         var rows = 0
         do throws(PartitionScoringError) {
-            rows = try write(task, into: writer, clock: &clock, predict: predict)
+            rows = try score(task, into: writer, clock: &clock, predict: predict)
             let started = Clock.now()
             do { try writer.close() } catch { throw PartitionScoringError.output("cannot write \(path): \(error)") }
             clock.write += Clock.now() - started
@@ -95,7 +120,7 @@ public final class PartitionScorer {
         var rows: Int { pending.reduce(0) { $0 + $1.rowCount } }
     }
 
-    private func write(_ task: PartitionTask, into writer: ParquetFileWriter, clock: inout Clock,
+    private func score(_ task: PartitionTask, into writer: ParquetFileWriter, clock: inout Clock,
                        predict: Predict) throws(PartitionScoringError) -> Int {
         var nextBatch = task.firstBatch
         var written = 0

@@ -104,6 +104,20 @@ public struct PartitionTask: Codable, Sendable, Equatable {
     public var temporaryDirectory: String
     /// The part file's name within `temporaryDirectory` (`date=2026-12-01/part-00003.attempt-2.parquet`).
     public var outputName: String
+    /// For an output in object storage: the object the part becomes. The worker writes the file
+    /// on its own disk and uploads it as a multipart upload it leaves open; the coordinator
+    /// records the upload and completes it at job commit. nil: a shared directory.
+    public var upload: UploadTarget?
+
+    /// Where a part uploaded by the worker goes.
+    public struct UploadTarget: Codable, Sendable, Equatable {
+        public var bucket: String
+        public var key: String
+        public init(bucket: String, key: String) {
+            self.bucket = bucket
+            self.key = key
+        }
+    }
 
     public init(partition: Int, attempt: Int, inputs: [Input], firstBatch: UInt64, copiesKeptColumns: Bool,
                 temporaryDirectory: String, outputName: String) {
@@ -116,7 +130,7 @@ public struct PartitionTask: Codable, Sendable, Equatable {
         self.outputName = outputName
     }
 
-    /// Where the part file is written.
+    /// Where the part file is written (for an upload, on the worker's disk before it goes).
     public var outputPath: String { temporaryDirectory + "/" + outputName }
 
     public var rowCount: Int { inputs.reduce(0) { $0 + $1.rowRange.count } }
@@ -139,6 +153,22 @@ public struct PartitionWritten: Codable, Sendable, Equatable {
     /// Requests it sent to the store, retries included; and retries alone.
     public var storeRequests: Int = 0
     public var storeRetries: Int = 0
+    /// For an output in object storage: the open multipart upload that holds the part.
+    public var upload: OpenUpload?
+
+    /// A multipart upload begun and not completed: its parts' ETags, in order.
+    public struct OpenUpload: Codable, Sendable, Equatable {
+        public var key: String
+        public var uploadID: String
+        public var partETags: [String]
+        public var bytes: Int
+        public init(key: String, uploadID: String, partETags: [String], bytes: Int) {
+            self.key = key
+            self.uploadID = uploadID
+            self.partETags = partETags
+            self.bytes = bytes
+        }
+    }
 
     public init(partition: Int, attempt: Int, path: String, rows: Int, bytes: Int, readSeconds: Double, predictSeconds: Double,
                 writeSeconds: Double, bytesRead: Int, storeRequests: Int = 0, storeRetries: Int = 0) {

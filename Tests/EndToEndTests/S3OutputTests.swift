@@ -53,7 +53,8 @@ import TestSupport
         let data = try S3InputTests.storedDataset("out-source", rows: 20_000, files: 2, rowGroup: 5_000)
         let work = try TestEnvironment.makeTemporaryDirectory("s3-output")
         let model = try model()
-        let local = try S3InputTests.run(data.s3, ["run", "--model", model.path, "--input", data.local.path,
+        // Streamed through the coordinator onto disk; then read and uploaded by the workers (run's default).
+        let local = try S3InputTests.run(data.s3, ["run", "--model", model.path, "--input", data.local.path, "--no-workers-read",
                                                    "--output", work.appendingPathComponent("disk").path] + layout)
         #expect(local.status == 0, "\(local.stderr)")
         let remote = try S3InputTests.run(data.s3, ["run", "--model", model.path, "--input", data.uri, "--output", "s3://datasets/scores-a"] + layout)
@@ -70,10 +71,14 @@ import TestSupport
         // Existing output: refused without --overwrite, replaced with it; never inside the input.
         let again = try S3InputTests.run(data.s3, ["run", "--model", model.path, "--input", data.uri, "--output", "s3://datasets/scores-a"] + layout)
         #expect(again.status == 1 && again.stderr.contains("already holds objects; pass --overwrite"), "\(again.stderr)")
+        // Streamed this time: the coordinator stages and uploads the parts itself.
         let overwrite = try S3InputTests.run(data.s3, ["run", "--model", model.path, "--input", data.uri, "--output", "s3://datasets/scores-a",
-                                                       "--overwrite"] + layout)
+                                                       "--overwrite", "--no-workers-read"] + layout)
         #expect(overwrite.status == 0, "\(overwrite.stderr)")
-        #expect(try Self.state(data.s3, "scores-a").parts.count == 4)
+        let streamed = work.appendingPathComponent("streamed")
+        let restated = try Self.state(data.s3, "scores-a", download: streamed)
+        #expect(restated.parts.count == 4 && restated.uploads.isEmpty)
+        #expect(try S3InputTests.parts(streamed) == S3InputTests.parts(work.appendingPathComponent("disk")))
         let inside = try S3InputTests.run(data.s3, ["run", "--model", model.path, "--input", data.uri, "--output", "\(data.uri)/scores"] + layout)
         #expect(inside.status == 1 && inside.stderr.contains("overlaps the input"), "\(inside.stderr)")
     }

@@ -206,4 +206,40 @@ import TestSupport
         #expect(expected.count > 3 && got.keys.sorted() == expected.keys.sorted())
         for (name, bytes) in expected { #expect(got[name] == bytes, "\(name) differs") }
     }
+
+    @Test("a coordinator with an output in object storage: workers upload their parts, left open until the coordinator commits")
+    func coordinatorWithObjectStoreOutput() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let data = try S3InputTests.storedDataset("workers-upload", rows: 20_000, files: 2, rowGroup: 5_000)
+        let dir = try TestEnvironment.makeTemporaryDirectory("wr-upload")
+        let token = try EndToEndFixture.makeTokenFile(in: dir, "workers-upload-secret-0123456789")
+        let port = EndToEndFixture.randomPort()
+        let common = ["--model", fixture.seedModel.path, "--columns", "f1,f2,f3,f4", "--partition-rows", "5000", "--quiet"]
+        nonisolated(unsafe) var coordinator: TestEnvironment.ProcessResult?
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            coordinator = try? S3InputTests.run(data.s3, ["coordinator", "--listen", "127.0.0.1:\(port)", "--min-workers", "2",
+                                                          "--token-file", token, "--wait-for-workers", "120", "--workers-read",
+                                                          "--input", data.uri, "--output", "s3://datasets/uploaded-by-workers",
+                                                          "--preview", "0"] + common)
+            done.signal()
+        }
+        let workers = try (0..<2).map { i in
+            try BackgroundProcess(EndToEndFixture.binary, ["worker", "--connect", "127.0.0.1:\(port)", "--token-file", token,
+                                                           "--model-cache", dir.appendingPathComponent("cache-\(i)").path],
+                                  environment: data.s3.credentials.merging(["VIRTUAL_ENV": EndToEndFixture.venv]) { $1 })
+        }
+        done.wait()
+        for worker in workers { worker.wait(seconds: 30) }
+        let result = try #require(coordinator)
+        #expect(result.status == 0, "\(result.stderr)")
+        let downloaded = dir.appendingPathComponent("downloaded")
+        let state = try S3OutputTests.state(data.s3, "uploaded-by-workers", download: downloaded)
+        #expect(state.parts.count > 2 && state.objects["_SUCCESS"] == 0 && state.uploads.isEmpty, "\(state)")
+        #expect(state.recorded == state.parts.count && state.pending == 0)
+        let streamed = dir.appendingPathComponent("streamed")
+        let local = try S3InputTests.run(data.s3, ["run", "--input", data.local.path, "--output", streamed.path, "--no-workers-read", "--workers", "2"] + common)
+        #expect(local.status == 0, "\(local.stderr)")
+        #expect(try S3InputTests.parts(downloaded) == S3InputTests.parts(streamed))
+    }
 }
