@@ -56,7 +56,10 @@ public final class PartitionScorer {
             "score-cluster-part-\(getpid())-\(task.partition)-\(task.attempt).parquet").path
         defer { unlink(local) }
         var written = try write(task, at: local, predict: predict)
-        let client = try inputs.client(for: "s3://\(target.bucket)/\(target.key)")
+        let client: S3Client
+        do { client = try inputs.client(for: "s3://\(target.bucket)/\(target.key)") } catch {
+            throw .output("cannot upload partition \(task.partition): \(error)")
+        }
         let before = client.statistics
         do {
             let upload = try client.uploadParts(bucket: target.bucket, key: target.key, file: local)
