@@ -439,12 +439,17 @@ final class JobControl {
         case .inputUnreachable:
             let message = "\(name(of: id)) cannot read the input: \(workerFailure.message). With --workers-read every worker reads the input itself, "
                 + "at the same path (a shared file system) or in the object store; run without --workers-read to stream the rows through the coordinator"
-            apply(lifecycle.handle(.failed(JobError(message))))
+            // Not the data's fault: what is committed stays, for --resume once the workers can see the input.
+            apply(lifecycle.handle(.failed(JobError(message, resumable: true))))
         case .input:
             apply(lifecycle.handle(.failed(JobError("cannot read the input (on \(name(of: id))): \(workerFailure.message)"))))
         case .output:
             apply(lifecycle.handle(.failed(JobError("\(name(of: id)) cannot write the output: \(workerFailure.message)", resumable: true))))
         case .protocolError:
+            if handout != nil {
+                lose(id, "\(name(of: id)) broke the protocol: \(workerFailure.message)")
+                return
+            }
             perform(scheduler.handle(.workerLost(id, reason: "\(name(of: id)) broke the protocol: \(workerFailure.message)")),
                     traceback: traceback)
         case .memoryLimit:
@@ -578,7 +583,7 @@ final class JobControl {
         let name = job.plan.outputFileName(of: partition)
         var task = PartitionTask(partition: partition, attempt: attempt, inputs: inputs, firstBatch: job.plan.blocks[p.blocks.lowerBound].firstTask,
                                  copiesKeptColumns: job.copiesKeptColumns[partition], temporaryDirectory: temporaryDirectory,
-                                 outputName: String(name.dropLast(".parquet".count)) + ".attempt-\(attempt).parquet")
+                                 outputName: attemptName(partition, attempt: attempt))
         if let uploadPrefix { task.upload = .init(bucket: uploadPrefix.bucket, key: uploadPrefix.directoryPrefix + name) }
         return task
     }
@@ -587,6 +592,17 @@ final class JobControl {
     private var uploadPrefix: S3Location? {
         if case .workersRead(_, _, let prefix) = pipeline { return prefix }
         return nil
+    }
+
+    /// The part file of attempt `attempt` of `partition`, within the temporary area.
+    private func attemptName(_ partition: Int, attempt: Int) -> String {
+        String(job.plan.outputFileName(of: partition).dropLast(".parquet".count)) + ".attempt-\(attempt).parquet"
+    }
+
+    /// Where attempt `attempt` of `partition` is written in a shared output directory.
+    private func partitionTaskPath(_ partition: Int, attempt: Int) -> String {
+        guard case .workersRead(_, let temporaryDirectory, _) = pipeline else { return "" }
+        return temporaryDirectory + "/" + attemptName(partition, attempt: attempt)
     }
 
     /// A worker wrote a partition's part file: accepted once, from the worker that holds the
@@ -608,10 +624,17 @@ final class JobControl {
         let actions = scheduler.handle(.resultReceived(id, task))
         if actions.contains(.accept(task)) {
             let p = job.plan.partitions[written.partition]
-            guard written.rows == p.rowCount, (written.upload != nil) == (uploadPrefix != nil) else {
+            guard written.rows == p.rowCount else {
                 apply(lifecycle.handle(.failed(JobError("\(name(of: id)) wrote \(written.rows) rows for \(describe(task)), which has \(p.rowCount)"))))
                 return
             }
+            let expected = uploadPrefix.map { "s3://\($0.bucket)/\($0.directoryPrefix)\(job.plan.outputFileName(of: written.partition))" }
+                ?? partitionTaskPath(written.partition, attempt: written.attempt)
+            guard written.path == expected, (written.upload != nil) == (uploadPrefix != nil) else {
+                apply(lifecycle.handle(.failed(JobError("\(name(of: id)) reported \(written.path) for \(describe(task)), not the part it was given (\(expected))"))))
+                return
+            }
+            failedBatch[written.partition] = nil
             let batches = p.blocks.reduce(0) { $0 + job.plan.blocks[$1].taskCount }
             answered += batches
             replacementsWithoutProgress = 0

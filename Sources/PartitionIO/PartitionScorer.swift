@@ -23,6 +23,7 @@ public final class PartitionScorer {
     private let resultType: DataType
     private let compression: ParquetCompression
     private let inputs: PartitionInputs
+    private var stop: () -> Bool = { false }
 
     /// - Throws: `.specification` when a field's type is unknown to this build.
     public init(spec: WorkersReadSpec, resultType: DataType) throws(PartitionScoringError) {
@@ -49,13 +50,17 @@ public final class PartitionScorer {
 
     /// Scores `task` and writes its part file (synced), or for an output in object storage
     /// uploads it and leaves the upload open; a failure removes what was written.
-    public func score(_ task: PartitionTask, predict: Predict) throws(PartitionScoringError) -> PartitionWritten {
+    /// `stop` is asked between blocks; when it says yes, what was written is removed and
+    /// `.stopped` thrown.
+    public func score(_ task: PartitionTask, stop: @escaping () -> Bool = { false }, predict: Predict) throws(PartitionScoringError) -> PartitionWritten {
+        self.stop = stop
         guard let target = task.upload else { return try write(task, at: task.outputPath, predict: predict) }
         // The part is made on this machine's disk, then uploaded.
         let local = FileManager.default.temporaryDirectory.appendingPathComponent(
             "score-cluster-part-\(getpid())-\(task.partition)-\(task.attempt).parquet").path
         defer { unlink(local) }
         var written = try write(task, at: local, predict: predict)
+        guard !stop() else { throw .stopped }
         let client: S3Client
         do { client = try inputs.client(for: "s3://\(target.bucket)/\(target.key)") } catch {
             throw .output("cannot upload partition \(task.partition): \(error)")
@@ -153,6 +158,7 @@ public final class PartitionScorer {
             let blocks = PartitionBlocks(rows: range, rowGroupRows: file.rowGroupRowCounts, blockRows: spec.blockRows).blocks
             var hinted = Set<Int>()
             for (b, block) in blocks.enumerated() {
+                guard !stop() else { throw .stopped }
                 // Ask a remote input for the next row groups while this one decodes.
                 for g in (block.segments.first!.rowGroup)..<min(file.rowGroupRowCounts.count, block.segments.last!.rowGroup + 3)
                 where hinted.insert(g).inserted {
@@ -231,6 +237,13 @@ public final class PartitionScorer {
             }
         }
         return written
+    }
+
+    /// Aborts the upload of a part whose report could not be sent (nobody would record it).
+    public func abandon(_ written: PartitionWritten) {
+        guard let upload = written.upload, written.path.hasPrefix("s3://"),
+              let location = try? S3Location(uri: written.path), let client = try? inputs.client(for: written.path) else { return }
+        try? client.abortUpload(bucket: location.bucket, key: upload.key, uploadID: upload.uploadID)
     }
 
     /// A model result of the wrong length or shape.

@@ -10,12 +10,15 @@ public enum PartitionScoringError: Error, CustomStringConvertible {
     case output(String)
     /// The job's description cannot be used (a field of a type this build does not know).
     case specification(String)
+    /// The worker was told to stop (the coordinator shut the job down or went away).
+    case stopped
 
     public var description: String {
         switch self {
         case .inputUnreachable(let path, let message): "cannot open \(path): \(message)"
         case .input(let message), .output(let message), .specification(let message): message
         case .predict(_, let error): "\(error)"
+        case .stopped: "stopped before the partition was done"
         }
     }
 }

@@ -86,7 +86,7 @@ struct JobArguments: ParsableArguments {
     var preview: Int = 5
 
     @Option(name: .customLong("task-timeout"),
-            help: ArgumentHelp("A worker holding a batch longer than this many seconds is lost; its batches go to others (default: no limit).", valueName: "seconds"))
+            help: ArgumentHelp("A worker holding a batch (with --workers-read, a whole partition) longer than this many seconds is lost; its work goes to others (default: no limit).", valueName: "seconds"))
     var taskTimeout: Double?
 
     @Option(name: .customLong("heartbeat-timeout"),

@@ -330,7 +330,7 @@ public struct WorkerProcess {
         case .inputUnreachable: return WorkerFailure(kind: .inputUnreachable, message: error.description, partition: task.partition)
         case .input: return WorkerFailure(kind: .input, message: error.description, partition: task.partition)
         case .output: return WorkerFailure(kind: .output, message: error.description, partition: task.partition)
-        case .specification: return WorkerFailure(kind: .protocolError, message: error.description, partition: task.partition)
+        case .specification, .stopped: return WorkerFailure(kind: .protocolError, message: error.description, partition: task.partition)
         }
     }
 
@@ -372,6 +372,9 @@ public struct WorkerProcess {
         }
 
         let inbox = BlockingQueue<Inbound>()
+        // Set by the receive thread when the coordinator says shutdown or goes away: a partition
+        // under way (--workers-read) stops at its next block instead of being finished for nobody.
+        let stopping = Atomic<Bool>(false)
         // The coordinator beats every few seconds: silence this long means it is gone.
         let silence = options.coordinatorTimeout
         connection.setReceiveTimeout(seconds: silence)
@@ -387,13 +390,18 @@ public struct WorkerProcess {
                         inbox.push(.batch(batch, decodeSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
                     case .partition(let task) where job.workersRead != nil:
                         inbox.push(.partition(task))
-                    case .shutdown: inbox.push(.shutdown); return
+                    case .shutdown:
+                        stopping.store(true, ordering: .relaxed)
+                        inbox.push(.shutdown)
+                        return
                     case let other: inbox.push(.broken("unexpected \(other.type) frame")); return
                     }
                 } catch WireError.closed {
+                    stopping.store(true, ordering: .relaxed)
                     inbox.push(.shutdown)
                     return
                 } catch let error as WireError where error.isTimeout {
+                    stopping.store(true, ordering: .relaxed)
                     inbox.push(.broken("the coordinator sent nothing for \(silence) s (no heartbeat): it is gone or unreachable"))
                     return
                 } catch {
@@ -412,20 +420,30 @@ public struct WorkerProcess {
             case .shutdown:
                 return 0
             case .partition(let task):
-                do {
+                // Memory gone over the limit anywhere in the partition (reading, writing, uploading)
+                // names its batch under way, so the partition is blamed, not requeued for ever.
+                watched.activity = .scoring(task.firstBatch)
+                defer { watched.activity = .idle }
+                let written: PartitionWritten
+                do throws(PartitionScoringError) {
                     if scorer == nil { scorer = try PartitionScorer(spec: job.workersRead!, resultType: job.resultType.dataType) }
-                    let written = try scorer!.score(task) { columns, rows, batch in
+                    written = try scorer!.score(task, stop: { stopping.load(ordering: .relaxed) }) { columns, rows, batch in
                         watched.activity = .scoring(batch)
-                        defer { watched.activity = .idle }
                         let prediction = try model.predict(columns, rowCount: rows)
                         watchdog.check()
                         return prediction
                     }
-                    try connection.send(.partitionWritten(written))
-                } catch let error as PartitionScoringError {
-                    do { try connection.send(.failure(Self.failure(error, task: task))) } catch { return 1 }
+                } catch .stopped {
+                    continue  // the shutdown (or the broken link) is next in the inbox
                 } catch {
-                    return 1  // the coordinator is gone
+                    do { try connection.send(.failure(Self.failure(error, task: task))) } catch { return 1 }
+                    if case .specification = error { return 1 }
+                    continue
+                }
+                do { try connection.send(.partitionWritten(written)) } catch {
+                    // Nobody will record this upload: it is not left open.
+                    scorer?.abandon(written)
+                    return 1
                 }
             case .broken(let why):
                 logger.warning("\(why)")

@@ -23,6 +23,11 @@ public enum BuildProcess {
         env["PIP_NO_INPUT"] = "1"
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         env["PYTHONNOUSERSITE"] = "1"
+        // uv reads no pip.conf: a private index given to pip by variable is given to uv too.
+        for (pip, uv) in [("PIP_INDEX_URL", "UV_INDEX_URL"), ("PIP_EXTRA_INDEX_URL", "UV_EXTRA_INDEX_URL"), ("PIP_TRUSTED_HOST", "UV_INSECURE_HOST")]
+        where env[uv] == nil {
+            env[uv] = env[pip]
+        }
         return env
     }
 
