@@ -190,6 +190,75 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: output + "/_SUCCESS"))
     }
 
+    @Test("a worker that cannot see the input joins late: what is committed stays, and --resume finishes the job",
+          .enabled(if: NetworkNamespaces.available, "needs root for a mount namespace (CI runs as root)"))
+    func blindWorkerKeepsCommittedPartitions() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let dir = try TestEnvironment.makeTemporaryDirectory("wr-blind-late")
+        let input = dir.appendingPathComponent("input").path
+        try FileManager.default.copyItem(atPath: fixture.dataset.path, toPath: input)
+        let token = try EndToEndFixture.makeTokenFile(in: dir, "workers-read-blind-late-0123456789")
+        // Slow enough that the second worker joins while partitions are left.
+        let model = try fixture.makeSeedModel("""
+            import time
+            class M:
+                def predict(self, df):
+                    time.sleep(0.3)
+                    return df['1']
+            def load_pyfunc(path):
+                return M()
+            """)
+        let output = fixture.outputPath("wr-blind-late")
+        func coordinator(_ port: Int, _ extra: [String]) -> () -> TestEnvironment.ProcessResult? {
+            nonisolated(unsafe) var result: TestEnvironment.ProcessResult?
+            let done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                result = try? EndToEndFixture.scoreCluster(["coordinator", "--listen", "127.0.0.1:\(port)", "--min-workers", "1",
+                                                            "--token-file", token, "--wait-for-workers", "120", "--workers-read",
+                                                            "--model", model.path, "--input", input, "--columns", "id,f1",
+                                                            "--partition-rows", "1500", "--batch-size", "500", "--output", output,
+                                                            "--preview", "0"] + extra)
+                done.signal()
+            }
+            return { done.wait(); return result }
+        }
+        func worker(_ port: Int, blind: Bool) throws -> BackgroundProcess {
+            let command = "\(EndToEndFixture.binary) worker --connect 127.0.0.1:\(port) --token-file \(token) --model-cache \(dir.path)/cache"
+            return try BackgroundProcess("/usr/bin/unshare", ["--mount", "sh", "-c", (blind ? "mount -t tmpfs none \(input) && " : "") + "exec " + command],
+                                         environment: ["VIRTUAL_ENV": EndToEndFixture.venv])
+        }
+        let port = EndToEndFixture.randomPort()
+        let first = coordinator(port, [])
+        let seeing = try worker(port, blind: false)
+        // The blind worker comes once a partition is committed.
+        #expect(BackgroundProcess.waitFor(seconds: 60) {
+            ((try? String(contentsOfFile: output + "/_manifest.jsonl", encoding: .utf8)) ?? "").contains("\"partition\"")
+        })
+        let blind = try worker(port, blind: true)
+        let failed = try #require(first())
+        seeing.wait(seconds: 30)
+        blind.wait(seconds: 30)
+        #expect(failed.status != 0)
+        #expect(failed.stderr.contains("cannot read the input") && failed.stderr.contains("--resume"), "\(failed.stderr)")
+        #expect(FileManager.default.fileExists(atPath: output + "/part-00000.parquet") && !FileManager.default.fileExists(atPath: output + "/_SUCCESS"))
+
+        let port2 = EndToEndFixture.randomPort()
+        let resumed = coordinator(port2, ["--resume"])
+        let again = try worker(port2, blind: false)
+        let finished = try #require(resumed())
+        again.wait(seconds: 30)
+        #expect(finished.status == 0, "\(finished.stderr)")
+        #expect(FileManager.default.fileExists(atPath: output + "/_SUCCESS"))
+        let check = try TestEnvironment.runPython("""
+            import pyarrow.parquet as pq, sys
+            out, src = pq.read_table(sys.argv[1]), pq.read_table(sys.argv[2])
+            assert out.column('id').to_pylist() == src.column('id').to_pylist()
+            assert out.column('prediction').to_pylist() == src.column('f1').to_pylist()
+            print('OK')
+            """, [output, input])
+        #expect(check.contains("OK"))
+    }
+
     @Test("an input in object storage: each worker reads its own objects, the same files as streaming")
     func objectStoreInput() throws {
         let fixture = try EndToEndFixture.shared.get()
