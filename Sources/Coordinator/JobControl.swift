@@ -559,7 +559,7 @@ final class JobControl {
 
     /// Hands the scheduler as many partitions as there are workers to take them (nothing when streaming).
     private func releasePartitions() {
-        guard handout != nil, !handout!.allReleased || !releasedAll else { return }
+        guard handout != nil, !releasedAll else { return }
         let workers = readyIDs.filter { workerReports[$0]?.lost == nil }.count
         let partitions = handout!.release(workers: workers)
         for _ in partitions { apply(lifecycle.handle(.blockDecoded)) }

@@ -19,6 +19,8 @@ public final class PartitionScorer {
     private let spec: WorkersReadSpec
     private let decodeSchema: Schema
     private let outputSchema: Schema
+    /// The prediction column alone: what a partition whose kept columns are copied appends.
+    private let predictionSchema: Schema
     private let keys: [Field]
     private let resultType: DataType
     private let compression: ParquetCompression
@@ -39,6 +41,7 @@ public final class PartitionScorer {
         self.compression = compression
         decodeSchema = Schema(fields)
         outputSchema = Schema(spec.keptColumns.map { fields[$0] } + [Field(name: spec.outputColumn, type: resultType, nullable: true)])
+        predictionSchema = Schema([outputSchema.fields.last!])
         inputs = PartitionInputs(verifyChecksums: spec.verifyChecksums)
     }
 
@@ -81,6 +84,11 @@ public final class PartitionScorer {
 
     private func write(_ task: PartitionTask, at path: String, predict: Predict) throws(PartitionScoringError) -> PartitionWritten {
         if task.upload == nil {
+            // The name comes over the network: it must stay inside the job's temporary area, which alone this may write or remove in.
+            let components = task.outputName.split(separator: "/", omittingEmptySubsequences: false)
+            guard !task.outputName.hasPrefix("/"), components.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else {
+                throw .specification("the part file name '\(task.outputName)' does not stay inside the job's temporary directory")
+            }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: task.temporaryDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw .output("the job's temporary directory \(task.temporaryDirectory) does not exist on this machine: with --workers-read the output must be a directory every worker sees at the same path (a shared file system), or in object storage")
@@ -214,7 +222,7 @@ public final class PartitionScorer {
                 let prediction = Column.concatenate(predictions)
                 do {
                     if modelOnly {
-                        try KeptChunkCopy.append(RecordBatch(schema: Schema([outputSchema.fields.last!]), columns: [prediction]),
+                        try KeptChunkCopy.append(RecordBatch(schema: predictionSchema, columns: [prediction]),
                                                  segments: block.segments, copying: keptChunks, from: file, into: writer)
                     } else {
                         let kept = spec.keptColumns.map { decoded.columns[$0] }

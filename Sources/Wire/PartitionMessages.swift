@@ -85,7 +85,8 @@ public struct PartitionTask: Codable, Sendable, Equatable {
             self.directory = directory
         }
 
-        public var rowRange: Range<Int> { rows.count == 2 && rows[0] <= rows[1] ? rows[0]..<rows[1] : 0..<0 }
+        /// The rows as a range; empty when the message's pair is not one.
+        public var rowRange: Range<Int> { rows.count == 2 && 0 <= rows[0] && rows[0] <= rows[1] ? rows[0]..<rows[1] : 0..<0 }
     }
 
     /// The partition's id (the part number of its output file).
