@@ -22,8 +22,9 @@ final class JobControl {
         var modelArchive: ModelArchive?
         /// Local workers started before the job (the scheduler counts them as coming).
         var launchedWorkers: Int
-        /// Starts a worker in place of a kept one that ended before joining (`run --keep-workers`).
-        var replaceKeptWorker: (() -> Void)?
+        /// Starts a process standing for this many workers in place of a kept one that ended
+        /// before joining (`run --keep-workers`).
+        var replaceKeptWorker: ((Int) -> Void)?
         /// Starts a local worker in place of one that stopped over its memory limit (`run`).
         var replaceLocalWorker: (() -> Void)?
     }
@@ -63,7 +64,7 @@ final class JobControl {
     private var releasedAll = false
     private let launcher: LocalWorkerLauncher?
     private let modelArchive: ModelArchive?
-    private let replaceKeptWorker: (() -> Void)?
+    private let replaceKeptWorker: ((Int) -> Void)?
     private let replaceLocalWorker: (() -> Void)?
 
     private var lifecycle: JobLifecycle
@@ -83,6 +84,9 @@ final class JobControl {
     private var lastTraceback: String?
     private(set) var report = JobReport()
     private var workerReports: [WorkerID: JobReport.Worker] = [:]
+    /// Workers joined per process that launched them (`WorkerHello.launchedBy`, else their own
+    /// pid): how many of those a `worker --processes` stands for have come.
+    private var joinedPerProcess: [Int32: Int] = [:]
     /// Rows committed by the run that is being resumed.
     private let resumedRows: Int
     /// Workers that connected and passed the handshake during the job.
@@ -276,6 +280,7 @@ final class JobControl {
             nextWorkerID += 1
             links[id] = Link(connection: connection, hello: hello)
             workerReports[id] = JobReport.Worker(id: id, host: hello.host, pid: hello.pid, peer: connection.peer)
+            joinedPerProcess[hello.launchedBy ?? hello.pid, default: 0] += 1
             apply(lifecycle.handle(.workerJoined(id, at: Date())))
             // A worker that reads its own partitions holds one at a time (it reads the next as fast as it is told).
             perform(scheduler.handle(.workerJoined(id, capacity: handout == nil ? hello.capacity : 1)))
@@ -323,21 +328,27 @@ final class JobControl {
             let label = "worker process \(index) (pid \(pid.map(String.init) ?? "?")) \(how)"
             // One that stopped over its memory limit without a word reaching us is replaced here.
             if exit?.verdict == .overMemoryLimit, reserveReplacement(for: pid, label) { startReplacement(for: label) }
-            if !links.values.contains(where: { $0.hello.pid == pid }) {
+            // The workers it stood for that never joined (itself, or those it was to fork) never will.
+            let processes = launcher?.processes(of: index) ?? 1
+            let joined = pid.map { joinedPerProcess[$0, default: 0] } ?? 0
+            for _ in 0..<max(0, processes - joined) {
                 perform(scheduler.handle(.workerLost(nil, reason: "\(label) before connecting")), resumable: true)
-            } else if !lifecycle.schedulingFinished {
+            }
+            if joined > 0 && !lifecycle.schedulingFinished {
                 logger.warning("\(label)")
             }
-        case .keptWorkerGone(let pid):
+        case .keptWorkerGone(let pid, let processes):
             // Its idle timeout came just as this job started: another takes its place. One that
             // had joined is handled as any worker that goes away.
             guard !workerReports.values.contains(where: { $0.pid == pid }), !lifecycle.schedulingFinished else { return }
             logger.info("kept worker pid \(pid) ended before joining; starting another")
             if let replace = replaceKeptWorker {
-                workerLaunched()
-                replace()
+                for _ in 0..<processes { workerLaunched() }
+                replace(processes)
             }
-            perform(scheduler.handle(.workerLost(nil, reason: "kept worker pid \(pid) ended before joining")), resumable: true)
+            for _ in 0..<processes {
+                perform(scheduler.handle(.workerLost(nil, reason: "kept worker pid \(pid) ended before joining")), resumable: true)
+            }
         case .parts(.committed(_, let seconds)):
             report.writeSeconds += seconds
             apply(lifecycle.handle(.blockWritten))

@@ -96,6 +96,9 @@ public struct JobOptions: Sendable {
     /// `run --keep-workers`: leave the local workers running, model loaded, for the next job on
     /// this machine, until they have been idle this many seconds (see `WarmWorkerPool`).
     public var keepWorkers: Double?
+    /// `run --fork-workers` (the default): the local workers are one process that loads the
+    /// model and forks the others (`worker --processes N`), so that they share its memory.
+    public var forkWorkers = true
     /// Local workers' `--log-level` and `--log-format` (the job's own).
     public var workerLogLevel: String?
     public var workerLogFormat: String?

@@ -140,7 +140,8 @@ public final class JobRunner: @unchecked Sendable {
         /// Local workers this job waits for at its end (none when they are kept).
         var localWorkers: () -> Int = { 0 }
         var modelArchive: ModelArchive?
-        var replaceKeptWorker: (() -> Void)?
+        /// Starts a process standing for this many kept workers.
+        var replaceKeptWorker: ((Int) -> Void)?
         var replaceLocalWorker: (() -> Void)?
         /// With kept workers: records those still good for the next job (given the pids this job lost).
         var finishPool: ((Set<Int32>) -> Void)?
@@ -229,7 +230,7 @@ public final class JobRunner: @unchecked Sendable {
         let logFD = try pool?.openLog()
         if let pool {
             logger.info(kept.isEmpty ? "starting \(options.workers) worker(s) to keep after the job (--keep-workers; their messages go to \(pool.logPath))"
-                                     : "using \(kept.count) worker(s) kept from an earlier job (pid \(kept.map { String($0.pid) }.joined(separator: ", ")))")
+                                     : "using \(kept.reduce(0) { $0 + $1.processes }) worker(s) kept from an earlier job (pid \(kept.map { String($0.pid) }.joined(separator: ", ")))")
         }
         /// Record files of the workers this job started, by launch index (kept workers only).
         final class Records: @unchecked Sendable {
@@ -247,35 +248,41 @@ public final class JobRunner: @unchecked Sendable {
         }
         let launches = Counter()
         let keepWorkers = options.keepWorkers
-        let start: () -> Void = {
+        /// Launches a process standing for `processes` workers.
+        let start: (_ processes: Int) -> Void = { processes in
             var worker = launch
+            worker.processes = processes
             if let pool, let idle = keepWorkers {
                 worker.keepAlive = .init(idleTimeout: idle, recordPath: pool.newRecordPath())
                 records.add(worker.keepAlive!.recordPath)
             }
-            local.launch(index: launches.next(), executable: worker.executable, arguments: worker.arguments, detachedLog: logFD) { index, exit, how in
+            local.launch(index: launches.next(), processes: processes, executable: worker.executable, arguments: worker.arguments,
+                         detachedLog: logFD) { index, exit, how in
                 events.push(.workerExited(index: index, exit: exit, how: how))
             }
         }
-        let count = max(0, options.workers - kept.count)
-        for _ in 0..<count { start() }
+        let keptProcesses = kept.reduce(0) { $0 + $1.processes }
+        let count = max(0, options.workers - keptProcesses)
+        // One process loading the model and forking the others (--fork-workers), or one each.
+        let launched = count > 1 && options.forkWorkers ? 1 : count
+        if launched == 1 { start(count) } else { for _ in 0..<count { start(1) } }
         started.launcher = local
-        started.launched = kept.count + count
+        started.launched = keptProcesses + count
         if pool == nil {
             // In place of a worker that stopped over its memory limit; waited for at the end.
-            started.replaceLocalWorker = start
+            started.replaceLocalWorker = { start(1) }
             started.localWorkers = { launches.count }
             return
         }
         // Kept workers outlive this job: it neither waits for them to exit nor stops them.
         let port = started.listener.port
-        started.replaceLocalWorker = start
+        started.replaceLocalWorker = { start(1) }
         started.replaceKeptWorker = start
-        let pids = kept.map(\.pid) + local.pids(of: 0..<count, waiting: 5)
+        let pids = kept.map(\.pid) + local.pids(of: 0..<launched, waiting: 5)
         do { try pool!.save(.init(port: port, pids: pids, records: kept.map(\.path) + records.all)) } catch {
             logger.warning("\(error.message); the workers will not be found by the next job")
         }
-        let watch = WarmWorkerPool.Watch(workers: kept) { events.push(.keptWorkerGone(pid: $0)) }
+        let watch = WarmWorkerPool.Watch(workers: kept) { events.push(.keptWorkerGone(pid: $0, processes: $1)) }
         started.finishPool = { [logger] lost in
             // Workers this job gave up on (stuck in predict, broken) are not kept; the rest are.
             watch.stop()

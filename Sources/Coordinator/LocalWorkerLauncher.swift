@@ -13,6 +13,8 @@ import Wire
 final class LocalWorkerLauncher: @unchecked Sendable {
     private let lock = NSLock()
     private var pids: [Int: pid_t] = [:]
+    /// Worker processes each launch stands for (`worker --processes`), when more than one.
+    private var groups: [Int: Int] = [:]
     private var exited: Set<Int> = []
     private var unexpectedExits: [(description: String, exit: WorkerExit?)] = []
     private var stopping = false
@@ -20,11 +22,14 @@ final class LocalWorkerLauncher: @unchecked Sendable {
     /// Launches worker `index`; `onExit` is called with how it ended (nil: it could not be
     /// started) and a description of that.
     ///
+    /// - Parameter processes: Workers the process stands for (`worker --processes`): it forks
+    ///   (or spawns) the others, in its own process group, and exits after they have.
     /// - Parameter detachedLog: For a worker that outlives this process (`--keep-workers`): it
     ///   gets a session of its own (a Ctrl-C in this terminal does not reach it) and writes its
     ///   messages to this descriptor instead of this process's standard error.
-    func launch(index: Int, executable: String, arguments: [String], detachedLog: Int32? = nil,
+    func launch(index: Int, processes: Int = 1, executable: String, arguments: [String], detachedLog: Int32? = nil,
                 onExit: @escaping @Sendable (Int, WorkerExit?, String) -> Void) {
+        if processes > 1 { lock.withLock { groups[index] = processes } }
         // Copies of the log descriptor, made now and closed once the process is spawned, so
         // that the caller may close its own at once (the spawn happens later, on another thread).
         let logs = detachedLog.map { (dup($0), dup($0)) }
@@ -68,6 +73,9 @@ final class LocalWorkerLauncher: @unchecked Sendable {
     /// a description of each, and how it ended (nil: it could not be started).
     var abnormalExits: [(description: String, exit: WorkerExit?)] { lock.withLock { unexpectedExits } }
 
+    /// Worker processes launch `index` stands for.
+    func processes(of index: Int) -> Int { lock.withLock { groups[index] ?? 1 } }
+
     /// The process id of worker `index`, once started.
     func pid(of index: Int) -> pid_t? { lock.withLock { pids[index] } }
 
@@ -81,13 +89,17 @@ final class LocalWorkerLauncher: @unchecked Sendable {
         return lock.withLock { indices.compactMap { pids[$0] } }
     }
 
-    /// Sends `signal` to every worker still running, but those in `sparing`.
+    /// Sends `signal` to every worker still running, but those in `sparing`. A launch of several
+    /// processes gets it as a process group (its siblings may outlive it), unless it is spared.
     func signalAll(_ signal: Int32, sparing: Set<pid_t> = []) {
-        let running = lock.withLock {
+        let (running, leaders) = lock.withLock {
             stopping = true
-            return pids.filter { !exited.contains($0.key) }.map(\.value)
+            return (pids.filter { !exited.contains($0.key) && groups[$0.key] == nil }.map(\.value),
+                    pids.filter { groups[$0.key] != nil }.map(\.value))
         }
         for pid in running where !sparing.contains(pid) { kill(pid, signal) }
+        // The process started each group and leads it (its own group or session, see `launch`).
+        for pid in leaders where !sparing.contains(pid) { kill(-pid, signal) }
     }
 
     /// Waits up to `seconds` for every worker to exit, killing none (lets dying workers be counted).

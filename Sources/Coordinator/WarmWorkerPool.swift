@@ -38,6 +38,8 @@ public final class WarmWorkerPool {
         var record: KeptWorkerRecord
         var path: String
         var pid: Int32 { record.pid }
+        /// Workers it stands for (`worker --processes`).
+        var processes: Int { record.processes }
     }
 
     let directory: String
@@ -199,13 +201,13 @@ public final class WarmWorkerPool {
         private let lock = NSLock()
         private var stopped = false
 
-        init(workers: [LiveWorker], gone: @escaping @Sendable (Int32) -> Void) {
+        init(workers: [LiveWorker], gone: @escaping @Sendable (_ pid: Int32, _ processes: Int) -> Void) {
             let thread = Thread { [self] in
-                var watched = Dictionary(uniqueKeysWithValues: workers.map { ($0.path, $0.pid) })
+                var watched = Dictionary(uniqueKeysWithValues: workers.map { ($0.path, $0) })
                 while !lock.withLock({ stopped }) && !watched.isEmpty {
-                    for (path, pid) in watched where KeptWorkerRecord.live(at: path) == nil {
+                    for (path, worker) in watched where KeptWorkerRecord.live(at: path) == nil {
                         watched[path] = nil
-                        gone(pid)
+                        gone(worker.pid, worker.processes)
                     }
                     usleep(100_000)
                 }

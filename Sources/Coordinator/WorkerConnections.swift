@@ -20,7 +20,7 @@ enum JobEvent: Sendable {
     /// A local worker process ended: how (nil: it could not be started), and a description.
     case workerExited(index: Int, exit: WorkerExit?, how: String)
     /// A worker kept from an earlier job (`run --keep-workers`) is no longer running.
-    case keptWorkerGone(pid: Int32)
+    case keptWorkerGone(pid: Int32, processes: Int)
     case reader(PartitionReader.Output)
     case writer(OutputWriter.Output)
     /// `--workers-read`: the part committer's progress.

@@ -1,6 +1,8 @@
 import CPython
 import Foundation
-import MLflowModel
+#if canImport(Glibc)
+import Glibc
+#endif
 import MLflowModel
 
 typealias PyObjectPointer = UnsafeMutablePointer<PyObject>
@@ -99,6 +101,28 @@ public final class PythonRuntime: @unchecked Sendable {
         PyEval_RestoreThread(threadState)
         defer { threadState = PyEval_SaveThread() }
         return try body()
+    }
+
+    /// Forks this process, telling the interpreter before and after (`PyOS_BeforeFork`,
+    /// `PyOS_AfterFork_Parent`/`_Child`, which run the hooks modules registered with
+    /// `os.register_at_fork`), as `os.fork()` does. Returns 0 in the child, the child's process id
+    /// in the parent, -1 when the fork failed (`errno` says why).
+    ///
+    /// Only safe when this is the process's one thread: a lock another thread held at the fork
+    /// stays held for ever in the child. The caller checks (`ForkSafety`).
+    public func fork() -> pid_t {
+        withGIL {
+            PyOS_BeforeFork()
+            let pid = Glibc.fork()
+            if pid == 0 {
+                PyOS_AfterFork_Child()
+            } else {
+                let saved = errno
+                PyOS_AfterFork_Parent()
+                errno = saved
+            }
+            return pid
+        }
     }
 
     /// Restores the worker's signal dispositions after a model's imports may have changed them.

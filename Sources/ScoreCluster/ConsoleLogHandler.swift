@@ -23,8 +23,9 @@ struct LoggingArguments: ParsableArguments {
             help: ArgumentHelp("text (lines for people) or json (one object per line, for log collectors).", valueName: "text|json"))
     var logFormat: LogFormat = .text
 
-    /// Routes swift-log to standard error for this process; text lines start with `prefix`.
-    func bootstrap(prefix: String = "") {
+    /// Routes swift-log to standard error for this process; text lines start with `prefix()`,
+    /// made for each line (a worker's names its process, which differs in the workers it forks).
+    func bootstrap(prefix: @escaping @Sendable () -> String = { "" }) {
         let (level, format) = (logLevel, logFormat)
         LoggingSystem.bootstrap { label in
             ConsoleLogHandler(logLevel: level, label: label, format: format, prefix: prefix)
@@ -39,9 +40,9 @@ struct ConsoleLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     let label: String
     let format: LogFormat
-    let prefix: String
+    let prefix: @Sendable () -> String
 
-    init(logLevel: Logger.Level, label: String, format: LogFormat, prefix: String) {
+    init(logLevel: Logger.Level, label: String, format: LogFormat, prefix: @escaping @Sendable () -> String) {
         self.logLevel = logLevel
         self.label = label
         self.format = format
@@ -58,7 +59,7 @@ struct ConsoleLogHandler: LogHandler {
         if let explicit = event.metadata { all.merge(explicit) { $1 } }
         if let error = event.error { all["error"] = "\(error)" }
         ProgressDisplay.writeLogLine(Self.render(level: event.level, message: event.message.description, metadata: all,
-                                                 label: label, format: format, prefix: prefix, withMetadata: logLevel <= .debug))
+                                                 label: label, format: format, prefix: prefix(), withMetadata: logLevel <= .debug))
     }
 
     /// One record as a line (without the newline).

@@ -33,6 +33,10 @@ struct RunCommand: ParsableCommand {
             help: ArgumentHelp("Leave the workers running after the job, interpreter started and model loaded, until they have been idle this many seconds; the next run on this machine with --keep-workers and the same --workers, --python-env and --capacity uses them and skips start-up and model load. `score-cluster stop-workers` stops them at once.", valueName: "seconds"))
     var keepWorkers: Double?
 
+    @Flag(name: .customLong("fork-workers"), inversion: .prefixedNo,
+          help: "Start one worker process, which loads the model and forks the others: they share its memory (the model's arrays, the libraries) and start scoring at once. Where forking is unsafe (the model started threads) they are spawned instead, each loading the model; --no-fork-workers always spawns them.")
+    var forkWorkers = true
+
     func validate() throws {
         if let keepWorkers, keepWorkers <= 0 { throw invalidOption("--keep-workers must be a positive number of seconds") }
         if let workers, workers < 1 { throw invalidOption("--workers must be at least 1") }
@@ -45,6 +49,7 @@ struct RunCommand: ParsableCommand {
         options.workerMemory = job.workerMemoryLimit(default: MachineMemory.current()?.workerShare(workers: options.workers))
         options.workerCapacity = capacity
         options.keepWorkers = keepWorkers
+        options.forkWorkers = forkWorkers
         try job.execute(options)
     }
 }

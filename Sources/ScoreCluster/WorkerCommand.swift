@@ -67,6 +67,13 @@ struct WorkerCommand: ParsableCommand {
             help: ArgumentHelp("The most resident memory this worker may use, in MB (or 512m, 2g): over it, it reports the batch it was scoring and exits with status 12. A job's smaller --worker-memory applies instead (default: the job's, if any).", valueName: "MB"))
     var memoryLimit: String?
 
+    @Option(name: .customLong(WorkerLaunch.Option.processes),
+            help: ArgumentHelp("Worker processes to run: this one loads the model for each job and forks the others, which share its memory and start at once (spawned instead, each loading the model, when forking is unsafe).", valueName: "n"))
+    var processes: Int = 1
+
+    @Option(name: .customLong(WorkerLaunch.Option.launchedBy), help: .hidden)
+    var launchedBy: Int32?
+
     @OptionGroup var logging: LoggingArguments
 
     func validate() throws {
@@ -76,6 +83,7 @@ struct WorkerCommand: ParsableCommand {
         guard coordinatorTimeout > 2 else { throw invalidOption("--coordinator-timeout must be more than 2 seconds (the coordinator beats every 2)") }
         guard HostPort(connect) != nil else { throw invalidOption("--connect must be HOST:PORT, got '\(connect)'") }
         guard capacity >= 1 else { throw invalidOption("--capacity must be at least 1") }
+        guard processes >= 1 else { throw invalidOption("--processes must be at least 1") }
         guard tlsServerName == nil || tlsCA != nil else { throw invalidOption("--tls-server-name applies with --tls-ca") }
         guard tlsServerName?.isEmpty != true else { throw invalidOption("--tls-server-name must not be empty") }
         guard record == nil || keepAlive else { throw invalidOption("--record applies to --keep-alive workers") }
@@ -86,7 +94,7 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
-        logging.bootstrap(prefix: "score-cluster worker \(getpid()): ")
+        logging.bootstrap { "score-cluster worker \(getpid()): " }
         let address = HostPort(connect)!
         let token: ClusterToken?
         do { token = try ClusterToken.load(tokenFile: tokenFile) } catch { throw invalidOption("\(error)") }
@@ -97,6 +105,9 @@ struct WorkerCommand: ParsableCommand {
         options.idleTimeout = idleTimeout
         options.coordinatorTimeout = coordinatorTimeout
         options.memoryLimit = memoryLimit.flatMap(MemoryLimit.init(parsing:))
+        options.processes = processes
+        options.launchedBy = launchedBy
+        if processes > 1 { options.siblingArguments = WorkerLaunch.siblingArguments(Array(CommandLine.arguments.dropFirst()), launchedBy: getpid()) }
         if let tlsCA {
             do { options.tls = try TLSContext.client(trustFile: tlsCA, serverName: tlsServerName) } catch {
                 throw invalidOption("\(error)")
@@ -108,7 +119,7 @@ struct WorkerCommand: ParsableCommand {
         let held: KeptWorkerRecord.Held?
         do throws(KeptWorkerRecord.RecordError) {
             held = try record.map { (path) throws(KeptWorkerRecord.RecordError) in
-                try KeptWorkerRecord.hold(path: path, record: .init(pid: getpid(), port: address.port))
+                try KeptWorkerRecord.hold(path: path, record: .init(pid: getpid(), port: address.port, processes: processes))
             }
         } catch {
             throw invalidOption(error.message)

@@ -84,6 +84,15 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    /// In a process forked while this connection was open (`worker --processes`): drops the
+    /// child's copy of the descriptor, touching neither the socket (no shutdown, which would end
+    /// it for the parent too) nor the TLS session, which stays the parent's. The child never uses
+    /// this connection again, and never releases it.
+    public func forgetInForkedChild() {
+        closed.store(true, ordering: .releasing)
+        Glibc.close(fd)
+    }
+
     /// Unblocks a thread waiting in `receive()` without releasing the descriptor yet.
     public func shutdownReceive() { shutdown(fd, Int32(SHUT_RDWR)) }
 

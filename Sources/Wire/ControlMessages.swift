@@ -11,13 +11,18 @@ public struct WorkerHello: Codable, Sendable, Equatable {
     public var pythonVersion: String
     /// The Python environment the worker uses.
     public var pythonEnvironment: String
+    /// The process that started this one as one of its workers (`worker --processes N`,
+    /// which `run` launches for its local workers), so that the coordinator knows which of the
+    /// workers a launched process stands for have joined; nil for a worker started on its own.
+    public var launchedBy: Int32?
 
-    public init(pid: Int32, host: String, capacity: Int, pythonVersion: String, pythonEnvironment: String) {
+    public init(pid: Int32, host: String, capacity: Int, pythonVersion: String, pythonEnvironment: String, launchedBy: Int32? = nil) {
         self.pid = pid
         self.host = host
         self.capacity = capacity
         self.pythonVersion = pythonVersion
         self.pythonEnvironment = pythonEnvironment
+        self.launchedBy = launchedBy
     }
 }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Synchronization
 import Wire
@@ -27,6 +30,9 @@ public final class MemoryWatchdog: Sendable {
         var limit: MemoryLimit?
         var fired = false
         var running = false
+        /// Counts `stop()`s: a thread from before the last one ends even if `start()` came
+        /// before it woke up.
+        var generation = 0
     }
 
     private let state = Mutex(State())
@@ -69,25 +75,31 @@ public final class MemoryWatchdog: Sendable {
 
     /// Starts the sampling thread (once).
     public func start() {
-        let alreadyRunning = state.withLock { state in
+        let (alreadyRunning, generation) = state.withLock { state in
             defer { state.running = true }
-            return state.running
+            return (state.running, state.generation)
         }
         guard !alreadyRunning else { return }
         let thread = Thread { [self] in
-            while state.withLock({ $0.running && !$0.fired }) {
+            // The name the kernel shows (`ForkSafety` lists threads by it).
+            ForkSafety.nameCallingThread("memory-watchdog")
+            while state.withLock({ $0.running && !$0.fired && $0.generation == generation }) {
                 usleep(UInt32(interval * 1_000_000))
                 if state.withLock({ $0.limit == nil }) { continue }
                 check()
             }
         }
-        thread.name = "memory-watchdog"
         thread.stackSize = 1 << 18
         thread.start()
     }
 
     /// Stops the sampling thread (after its current sleep).
-    public func stop() { state.withLock { $0.running = false } }
+    public func stop() {
+        state.withLock {
+            $0.running = false
+            $0.generation += 1
+        }
+    }
 
     private static func parkForever() -> Never {
         while true { sleep(3600) }

@@ -46,6 +46,16 @@ public struct WorkerProcess {
         /// `--memory-limit`: the most resident memory this worker may use, whatever the job says
         /// (a job's `--worker-memory` that is smaller applies instead). nil: the job's, if any.
         public var memoryLimit: MemoryLimit?
+        /// `--processes`: worker processes this one stands for. For each job it loads the model,
+        /// then forks the others, which share the model's memory and pay no start-up (or, where
+        /// forking is unsafe, spawns them as plain workers), and waits for them when the job ends.
+        public var processes: Int = 1
+        /// The arguments of a plain worker like this one (no `--processes`, no `--keep-alive`),
+        /// for siblings spawned where forking is unsafe; nil: none are spawned.
+        public var siblingArguments: [String]?
+        /// The process that started this worker as one of its `--processes` (told to the
+        /// coordinator, which counts the workers each process it launched stands for).
+        public var launchedBy: Int32?
 
         public init(host: String, port: Int, pythonEnvironment: String?, capacity: Int = 3, token: ClusterToken? = nil,
                     modelCache: String = ModelCache.defaultDirectory()) {
@@ -59,10 +69,12 @@ public struct WorkerProcess {
     }
 
     public let options: Options
-    private let logger: Logger
+    let logger: Logger
     /// What the memory watchdog reports on, and where to.
     private let watched = Watched()
-    private let watchdog: MemoryWatchdog
+    let watchdog: MemoryWatchdog
+    /// The processes this one started for the job under way (`processes`).
+    let siblings = SiblingWorkers()
 
     /// A worker logging to `logger` (its caller's: `score-cluster worker` passes one labelled
     /// `score-cluster.worker`), to which it adds the coordinator's address as metadata.
@@ -124,7 +136,7 @@ public struct WorkerProcess {
     }
 
     /// The interpreter and the model of the last job, kept between jobs with `keepAlive`.
-    private final class State {
+    final class State {
         var runtime: PythonRuntime?
         var model: (key: JobSpec, model: PyFuncModel)?
     }
@@ -154,15 +166,24 @@ public struct WorkerProcess {
     /// Runs until the coordinator says shutdown or goes away (with `keepAlive`, job after job);
     /// returns the process exit status.
     public func run() -> Int32 {
+        run(state: State())
+    }
+
+    /// `run()` from `state`: a fresh one, or in a forked sibling the interpreter and model it inherited.
+    func run(state: State) -> Int32 {
         // A closed socket must be an error on write, not a fatal signal.
         signal(SIGPIPE, SIG_IGN)
         watchdog.start()
-        let state = State()
+        // The siblings of a job are waited for before the next one (they end with it); a kept
+        // one that is stuck after its coordinator went silent is not waited for for ever.
+        let siblingsDeadline = { options.keepAlive ? Date().addingTimeInterval(Double(options.coordinatorTimeout) + 10) : nil }
+        defer { siblings.waitForAll(until: siblingsDeadline(), logger: logger) }
         var outcome = session(state, until: Date().addingTimeInterval(options.connectTimeout))
         var idleSince = Date()
         var pause = 0.05
         // A kept-alive worker outlives a failed job too, as long as its interpreter started.
         while options.keepAlive && state.runtime != nil {
+            siblings.waitForAll(until: siblingsDeadline(), logger: logger)
             switch outcome {
             case .served(let status):
                 logger.info("job ended (\(status == 0 ? "done" : "failed")); waiting for the next one at \(options.host):\(options.port) (--keep-alive)")
@@ -256,7 +277,7 @@ public struct WorkerProcess {
             defer { connection.setReceiveTimeout(seconds: 0) }
             try connection.send(.hello(WorkerHello(pid: getpid(), host: ProcessInfo.processInfo.hostName,
                                                    capacity: options.capacity, pythonVersion: runtime.version,
-                                                   pythonEnvironment: runtime.environment.root)))
+                                                   pythonEnvironment: runtime.environment.root, launchedBy: options.launchedBy)))
             switch try Self.receiveSkippingHeartbeats(connection) {
             case .job(let spec): job = spec
             case .shutdown: return .noJob(0)
@@ -335,20 +356,15 @@ public struct WorkerProcess {
     }
 
     private func serve(job: JobSpec, runtime: PythonRuntime, state: State, connection: Connection) -> Int32 {
-        // Heartbeats come from their own thread, so a long model load or predict (which hold the Python thread)
-        // still shows the coordinator that this process is alive.
-        let heartbeat = Thread {
-            while true {
-                sleep(Heartbeat.intervalSeconds)
-                do { try connection.send(WorkerMessage.heartbeat) } catch { return }
-            }
-        }
-        heartbeat.start()
+        var heartbeat = HeartbeatSender(connection: connection)
+        defer { heartbeat.stop() }
         let model: PyFuncModel
         let key = Self.modelKey(job)
         if let kept = state.model, kept.key == key {
             model = kept.model
-            logger.info("reusing the loaded model for job \(job.jobID)")
+            // A forked sibling always finds the model it inherited: not news.
+            logger.log(level: options.launchedBy == nil ? .info : .debug, "reusing the loaded model for job \(job.jobID)")
+            startSiblings(state: state, runtime: runtime, connection: connection, heartbeat: &heartbeat)
             do { try connection.send(.ready(WorkerReady(loadSeconds: 0))) } catch { return 1 }
         } else {
             state.model = nil
@@ -368,6 +384,7 @@ public struct WorkerProcess {
                 return 1
             }
             state.model = (key, model)
+            startSiblings(state: state, runtime: runtime, connection: connection, heartbeat: &heartbeat)
             do { try connection.send(.ready(WorkerReady(loadSeconds: model.loadSeconds))) } catch { return 1 }
         }
 

@@ -12,10 +12,21 @@ public struct KeptWorkerRecord: Sendable, Codable, Equatable {
     public var pid: Int32
     /// The loopback port the worker reconnects to.
     public var port: Int
+    /// Workers the process stands for (`worker --processes`: it forks the others for each job).
+    public var processes: Int
 
-    public init(pid: Int32, port: Int) {
+    public init(pid: Int32, port: Int, processes: Int = 1) {
         self.pid = pid
         self.port = port
+        self.processes = processes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        pid = try container.decode(Int32.self, forKey: .pid)
+        port = try container.decode(Int.self, forKey: .port)
+        // Records written before `--processes` stand for one worker.
+        processes = try container.decodeIfPresent(Int.self, forKey: .processes) ?? 1
     }
 
     /// Written and locked by the worker; the descriptor stays open, and the lock held, until the process ends.

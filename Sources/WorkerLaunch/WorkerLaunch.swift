@@ -13,6 +13,9 @@ public struct WorkerLaunch: Sendable, Equatable {
         public static let keepAlive = "keep-alive"
         public static let idleTimeout = "idle-timeout"
         public static let record = "record"
+        public static let processes = "processes"
+        /// Internal: given by a `--processes` worker to the siblings it spawns.
+        public static let launchedBy = "launched-by"
         public static let logLevel = "log-level"
         public static let logFormat = "log-format"
     }
@@ -41,6 +44,8 @@ public struct WorkerLaunch: Sendable, Equatable {
     /// The secret the worker proves it knows; nil for a loopback worker of a job without one.
     public var tokenFile: String?
     public var keepAlive: KeepAlive?
+    /// Worker processes the launched one stands for (`--processes`): it loads the model and forks the others.
+    public var processes = 1
     /// `--log-level` and `--log-format`, as the job's own.
     public var logLevel: String?
     public var logFormat: String?
@@ -66,6 +71,7 @@ public struct WorkerLaunch: Sendable, Equatable {
         if let logLevel { arguments += [option(Option.logLevel), logLevel] }
         if let logFormat { arguments += [option(Option.logFormat), logFormat] }
         if let tokenFile { arguments += [option(Option.tokenFile), tokenFile] }
+        if processes > 1 { arguments += [option(Option.processes), String(processes)] }
         arguments += [option(Option.connect), "127.0.0.1:\(port)"]
         if let keepAlive {
             arguments += [option(Option.keepAlive), option(Option.idleTimeout), String(keepAlive.idleTimeout),
@@ -74,12 +80,29 @@ public struct WorkerLaunch: Sendable, Equatable {
         return arguments
     }
 
+    /// The arguments of a plain worker like the one started with `arguments` (`worker ...`), for
+    /// the siblings a `--processes` worker spawns where it cannot fork: without `--processes`
+    /// and what belongs to the one process that is kept alive, with `--launched-by` it.
+    public static func siblingArguments(_ arguments: [String], launchedBy: Int32) -> [String] {
+        let dropped = [Option.processes, Option.record, Option.idleTimeout, Option.launchedBy].map { "--" + $0 }
+        var kept: [String] = []
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            if argument == "--" + Option.keepAlive { continue }
+            if dropped.contains(argument) { _ = rest.popFirst(); continue }
+            if dropped.contains(where: { argument.hasPrefix($0 + "=") }) { continue }
+            kept.append(argument)
+        }
+        return kept + ["--" + Option.launchedBy, String(launchedBy)]
+    }
+
     /// What makes two launches' workers interchangeable, for naming a pool of kept workers: the
-    /// settings, without the port, the idle timeout and the record (which do not change what a worker does).
+    /// settings, without the port, the idle timeout, the record and the processes (which do not change what a worker does).
     public var identity: [String] {
         var same = self
         same.port = 0
         same.keepAlive = nil
+        same.processes = 1
         return [same.executable] + same.arguments
     }
 }

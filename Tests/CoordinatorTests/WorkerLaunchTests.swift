@@ -52,4 +52,32 @@ struct WorkerLaunchTests {
         #expect(FileManager.default.fileExists(atPath: foreign))
         #expect(KeptWorkerRecord.live(at: directory.path + "/never-written.json") == nil)
     }
+
+    @Test("a launch standing for several workers says --processes; its identity is that of one worker")
+    func processesOption() {
+        var launch = WorkerLaunch(executable: "/bin/sc", port: 1, pythonEnvironment: "/venv", capacity: 3)
+        let single = launch.identity
+        #expect(!launch.arguments.contains("--processes"))
+        launch.processes = 4
+        let arguments = launch.arguments
+        let at = try! #require(arguments.firstIndex(of: "--processes"))
+        #expect(arguments[at + 1] == "4")
+        #expect(launch.identity == single)
+    }
+
+    @Test("the siblings a --processes worker spawns get its arguments without --processes and what a kept worker owns, with --launched-by")
+    func siblingArguments() {
+        let arguments = ["worker", "--connect", "127.0.0.1:9", "--processes", "4", "--keep-alive", "--record", "/r.json",
+                         "--idle-timeout=30", "--capacity", "2", "--processes=4", "--launched-by", "77"]
+        #expect(WorkerLaunch.siblingArguments(arguments, launchedBy: 42)
+                == ["worker", "--connect", "127.0.0.1:9", "--capacity", "2", "--launched-by", "42"])
+    }
+
+    @Test("a kept worker's record says how many workers it stands for; one written before --processes stands for one")
+    func recordProcesses() throws {
+        let old = try JSONDecoder().decode(KeptWorkerRecord.self, from: Data(#"{"pid": 5, "port": 6}"#.utf8))
+        #expect(old == KeptWorkerRecord(pid: 5, port: 6, processes: 1))
+        let record = KeptWorkerRecord(pid: 5, port: 6, processes: 3)
+        #expect(try JSONDecoder().decode(KeptWorkerRecord.self, from: JSONEncoder().encode(record)) == record)
+    }
 }
