@@ -7,7 +7,12 @@ a Markdown table (stdout), the full results (JSON) and a plot (PNG, when matplot
 installed). The systems:
 
   score-cluster       score-cluster run --model M --input D --output O --workers N
-                          --columns f0,...,f15 --overwrite
+                          --columns f0,...,f15 --overwrite (one worker process loads the model
+                          and forks the others)
+  score-cluster, spawned workers
+                      the same with --no-fork-workers: N workers spawned, each loading the
+                          model (only with --spawned-workers)
+  score-cluster xM    the same with --workers M, for each M of --also-workers
   python x1           one process: for each input file, pyarrow read, to_pandas of the
                           features renamed "0".."15", predict in 10,000-row batches with the
                           model loaded once, pyarrow write (snappy) of all input columns +
@@ -94,7 +99,13 @@ MODELS = {
     "seed": ModelSpec("seed", "seed_linear", "seed", "seed-format numpy model (`load_pyfunc`, loads without MLflow)",
                       spark_skip="mlflow.pyfunc (hence spark_udf) cannot load the seed format: "
                                  "it calls the loader module's _load_pyfunc, the seed format has load_pyfunc"),
+    "big": ModelSpec("big", "pyfunc_big", "mlflow",
+                     "PythonModel holding 1 GiB of numpy weights (an embedding table looked up per row)",
+                     spark_skip="left out to keep the run short: spark_udf loads the model in every Python "
+                                "worker, as python xN does (N GiB)"),
 }
+# Made by bench/make_big_model.py rather than scripts/make_models.py.
+OWN_MAKERS = {"frame": "make_frame_model.py", "big": "make_big_model.py"}
 
 
 # --- The Python baseline (runs inside the measured child process) ---------------------
@@ -234,7 +245,7 @@ def prepare_models(work_dir, keys):
     models = work_dir / f"models-{FEATURES}k"
     models.mkdir(parents=True, exist_ok=True)
     missing = [MODELS[k].directory for k in keys
-               if k != "frame" and not (models / MODELS[k].directory).exists()]
+               if k not in OWN_MAKERS and not (models / MODELS[k].directory).exists()]
     if missing:
         partial = models / ".partial"
         shutil.rmtree(partial, ignore_errors=True)
@@ -243,9 +254,9 @@ def prepare_models(work_dir, keys):
         for name in missing:
             (partial / "made" / name).rename(models / name)
         shutil.rmtree(partial)
-    if "frame" in keys:
-        cached(models / MODELS["frame"].directory,
-               [sys.executable, str(BENCH / "make_frame_model.py"), "--features", str(FEATURES)])
+    for key in (k for k in keys if k in OWN_MAKERS):
+        cached(models / MODELS[key].directory,
+               [sys.executable, str(BENCH / OWN_MAKERS[key]), "--features", str(FEATURES)])
     return models
 
 
@@ -520,6 +531,20 @@ def systems_for(args, model_spec, model, data, runs_dir):
             command += ["--python-env", sys.prefix]
         systems.append(System("score-cluster", "score-cluster", command + shlex.split(args.score_cluster_args),
                               base_env, output, layout="in-order"))
+        if args.spawned_workers and args.workers > 1:
+            # What forking saves: the same job with every worker spawned and loading the model.
+            output = runs_dir / "score-cluster-spawned"
+            spawned = [c if c != str(runs_dir / "score-cluster") else str(output) for c in command]
+            systems.append(System("score-cluster, spawned workers", "score-cluster-spawned",
+                                  spawned + ["--no-fork-workers"] + shlex.split(args.score_cluster_args),
+                                  base_env, output, layout="in-order"))
+        for count in args.also_workers:
+            # Start-up against the worker count: the same job with another --workers.
+            output = runs_dir / f"score-cluster-x{count}"
+            other = [c if c != str(runs_dir / "score-cluster") else str(output) for c in command]
+            other[other.index("--workers") + 1] = str(count)
+            systems.append(System(f"score-cluster x{count}", "score-cluster-xN", other + shlex.split(args.score_cluster_args),
+                                  base_env, output, layout="in-order"))
         if args.kept_workers:
             # Repeated jobs on one machine: the workers an earlier run kept (--keep-workers), model
             # loaded; the warm-up run (always made for this system) starts them. Their memory counts.
@@ -857,6 +882,10 @@ def parse_args(argv):
     parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Spark configuration for the spark_udf runs, repeatable")
     parser.add_argument("--no-predict-only", action="store_true", help="skip the predict-only (limit) runs")
+    parser.add_argument("--spawned-workers", action="store_true",
+                        help="also run score-cluster with --no-fork-workers (every worker spawned, loading the model)")
+    parser.add_argument("--also-workers", default="",
+                        help="comma-separated worker counts to run score-cluster with besides --workers (e.g. 1)")
     parser.add_argument("--concurrent-predict-only", action="store_true",
                         help="also run N predict-only processes at once (N = --workers): the ceiling N workers reach "
                              "on this machine, next to N x the 1-process limit")
@@ -899,6 +928,12 @@ def parse_args(argv):
         parser.error("--rows, --files, --repeat and --workers must be >= 1")
     if args.baseline_procs < 1:
         parser.error("--baseline-procs must be >= 1")
+    try:
+        args.also_workers = [int(n) for n in args.also_workers.split(",") if n.strip()]
+    except ValueError:
+        parser.error(f"--also-workers must be comma-separated integers, got {args.also_workers!r}")
+    if any(n < 1 or n == args.workers for n in args.also_workers):
+        parser.error("--also-workers counts must be >= 1 and differ from --workers")
     if args.smoke and args.spark:
         parser.error("--smoke runs without spark")
     args.work_dir = Path(args.work_dir).resolve()

@@ -9,7 +9,8 @@ import Wire
 /// Starts worker processes on this machine: the same binary, run as
 /// `score-cluster worker --connect 127.0.0.1:PORT`, so that local and remote workers run the
 /// very same code. Processes are spawned with posix_spawn (swift-subprocess), never by
-/// forking a process that may host Python.
+/// forking the coordinator, which runs many threads. A launch may stand for several workers
+/// (`worker --processes N`): that process forks the others itself, once it has checked it safely can.
 final class LocalWorkerLauncher: @unchecked Sendable {
     private let lock = NSLock()
     private var pids: [Int: pid_t] = [:]

@@ -191,7 +191,7 @@ public final class WarmWorkerPool {
             let live = pool.load().map(pool.liveWorkers) ?? []
             for worker in live { kill(worker.pid, SIGTERM) }
             try? FileManager.default.removeItem(atPath: pool.statePath)
-            return "\(name): stopped \(live.count) worker(s)\(live.isEmpty ? "" : " (pid \(live.map { String($0.pid) }.joined(separator: ", ")))")"
+            return "\(name): stopped \(live.reduce(0) { $0 + $1.processes }) worker(s)\(live.isEmpty ? "" : " (pid \(live.map { String($0.pid) }.joined(separator: ", ")))")"
         }
     }
 

@@ -27,7 +27,8 @@ struct MemoryLimitTests {
         try BackgroundProcess(EndToEndFixture.binary, arguments, environment: ["VIRTUAL_ENV": EndToEndFixture.venv])
     }
 
-    /// The highest peak resident set (VmHWM, MB) seen among the children of `parent` while it runs.
+    /// The highest peak resident set (VmHWM, MB) seen among the processes below `parent` (its
+    /// workers, and those they fork) while it runs.
     final class PeakWatch: @unchecked Sendable {
         private let lock = NSLock()
         private var peaks: [Int32: Int] = [:]
@@ -39,7 +40,7 @@ struct MemoryLimitTests {
                 var round = 0
                 while lock.withLock({ running }) {
                     // Listing /proc is costly: new workers are looked for every 200 ms, known ones read every 10 ms.
-                    if round % 20 == 0 { workers = BackgroundProcess.children(of: parent) }
+                    if round % 20 == 0 { workers = BackgroundProcess.descendants(of: parent) }
                     round += 1
                     for pid in workers {
                         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
