@@ -48,6 +48,13 @@ public final class PythonRuntime: @unchecked Sendable {
         for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"] {
             setenv(name, String(nativeThreads), 0)
         }
+        // The jemalloc that pyarrow and polars bundle purge freed pages from a background thread
+        // of their own, started at import. A worker that forks its siblings must be down to one
+        // thread, and jemalloc's fork handling has missed locks of that purge path (jemalloc
+        // issue 2019): without the thread, pages are purged as memory is freed instead.
+        for name in ["JE_ARROW_MALLOC_CONF", "_RJEM_MALLOC_CONF"] {
+            setenv(name, "background_thread:false", 0)
+        }
         let config = UnsafeMutablePointer<PyConfig>.allocate(capacity: 1)
         defer { config.deallocate() }
         // Isolated: a stray PYTHONHOME/PYTHONPATH in the deployment cannot redirect the worker.

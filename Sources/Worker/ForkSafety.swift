@@ -8,11 +8,11 @@ import Foundation
 /// started threads while it loaded (a thread pool, a background client) makes it spawn instead.
 enum ForkSafety {
     /// Threads (by the name the kernel shows, at most 15 characters) that hold no lock a forked
-    /// worker could need: jemalloc's background purgers (pyarrow's and polars' allocators, which
-    /// jemalloc's own fork handlers stop and restart around a fork), and polars' spill-file
-    /// cleaner, which only sleeps and removes files of out-of-core queries. Both start at import
-    /// (MLflow imports polars when it is installed), so without them no such environment could fork.
-    static let idleThreadNames: Set<String> = ["jemalloc_bg_thd", "polars-ooc-clea"]
+    /// worker could need: polars' spill-file cleaner, which sleeps and removes the files of
+    /// out-of-core queries. It starts when polars is imported, and MLflow imports polars when it
+    /// is installed, so without it no such environment could fork. (The jemalloc background
+    /// threads pyarrow and polars would start too are turned off, `PythonRuntime.start`.)
+    static let idleThreadNames: Set<String> = ["polars-ooc-clea"]
 
     /// Why forking now would not be safe, or nil when it is.
     ///

@@ -25,17 +25,17 @@ struct ForkSafetyTests {
         let threads = try #require(ForkSafety.threadNames())
         #expect(threads.first?.id == (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self"))?.split(separator: "/").last.map(String.init))
         let stop = DispatchSemaphore(value: 0)
-        for name in ["model-pool", "jemalloc_bg_thd"] {
+        for name in ["model-pool", "polars-ooc-clea"] {
             Thread {
                 ForkSafety.nameCallingThread(name)
                 stop.wait()
             }.start()
         }
         defer { stop.signal(); stop.signal() }
-        #expect(thread(named: "model-pool", becomes: true) && thread(named: "jemalloc_bg_thd", becomes: true))
+        #expect(thread(named: "model-pool", becomes: true) && thread(named: "polars-ooc-clea", becomes: true))
         let reason = try #require(ForkSafety.reasonNotToFork(settleSeconds: 0))
         #expect(reason.contains("model-pool ("), "\(reason)")
-        #expect(!reason.contains("jemalloc_bg_thd"), "\(reason)")
+        #expect(!reason.contains("polars-ooc-clea"), "\(reason)")
     }
 
     @Test("a heartbeat sender's thread is gone once stop() returns, and it sent beats until then")
