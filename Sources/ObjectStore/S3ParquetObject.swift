@@ -71,11 +71,14 @@ public final class S3ParquetObject: ParquetByteSource, @unchecked Sendable {
     public func prefetch(_ ranges: [Range<Int>]) {
         let pieces = pieces(of: ranges)
         guard !pieces.isEmpty else { return }
-        DispatchQueue.global().async { [self] in
+        // A thread of its own, not libdispatch's pool (see `concurrentMap`).
+        let thread = Thread { [self] in
             Self.readAheads.wait()
             defer { Self.readAheads.signal() }
             fetch(pieces)
         }
+        thread.stackSize = 1 << 20
+        thread.start()
     }
 
     /// The pieces `ranges` are fetched in that the cache does not hold: near ranges coalesced,
