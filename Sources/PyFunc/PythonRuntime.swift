@@ -29,7 +29,8 @@ public final class PythonRuntime: @unchecked Sendable {
     /// The bridge module (`_score_cluster_bridge`), kept for the life of the process.
     let bridge: PythonObject
     private var threadState: UnsafeMutablePointer<PyThreadState>?
-    private let owner = pthread_self()
+    /// The thread that runs every Python call (`adoptCallingThread()` moves it once, in a forked worker).
+    private var owner = pthread_self()
     nonisolated(unsafe) private static var started = false
 
     /// Starts the interpreter on the calling thread with `environment`'s site-packages.
@@ -130,6 +131,25 @@ public final class PythonRuntime: @unchecked Sendable {
             }
             return pid
         }
+    }
+
+    /// Makes the calling thread this runtime's Python thread, with a thread state of its own; the
+    /// thread that was it must not call Python again. For a forked worker, which runs its life on
+    /// a thread started after the fork (see `WorkerProcess+Siblings`).
+    public func adoptCallingThread() {
+        guard let interpreter = threadState?.pointee.interp, let state = PyThreadState_New(interpreter) else {
+            preconditionFailure("the Python runtime has no thread state to adopt from")
+        }
+        PyEval_RestoreThread(state)
+        threadState = PyEval_SaveThread()
+        owner = pthread_self()
+    }
+
+    /// Readies the interpreter for forks that share its memory (once before a round of `fork()`):
+    /// the objects alive now are frozen out of the garbage collector's reach, so that collections
+    /// in the children do not copy their pages.
+    public func prepareForks() throws(PyFuncError) {
+        try withGIL { () throws(PyFuncError) in try callBridgeIgnoringResult("prepare_forks") }
     }
 
     /// Restores the worker's signal dispositions after a model's imports may have changed them.

@@ -32,10 +32,12 @@ final class HeartbeatSender: Sendable {
         thread.start()
     }
 
-    /// Stops the thread and waits for it to finish; safe to call more than once.
-    func stop() {
+    /// Stops the thread; safe to call more than once. With `waiting`, returns once it has
+    /// finished (before a fork); without, at once (a send blocked on a peer that stopped reading
+    /// ends when the connection is closed).
+    func stop(waiting: Bool = true) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         wake.signal()
-        finished.wait()
+        if waiting { finished.wait() }
     }
 }

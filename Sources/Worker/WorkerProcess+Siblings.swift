@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Logging
+import MLflowModel
 import PyFunc
 import Wire
 
@@ -29,6 +30,7 @@ extension WorkerProcess {
         var forked: [pid_t] = []
         var notForking = ForkSafety.reasonNotToFork()
         if notForking == nil {
+            do throws(PyFuncError) { try runtime.prepareForks() } catch { logger.debug("gc.freeze before forking failed: \(error)") }
             let parent = getpid()
             for _ in 0..<count {
                 let pid = runtime.fork()
@@ -62,6 +64,11 @@ extension WorkerProcess {
     /// The life of a forked sibling: it drops the parent's connection (without ending it) and
     /// what the parent was waiting for, then serves one job as a worker of its own from the
     /// interpreter and model it inherited, and ends.
+    ///
+    /// It lives on a thread started after the fork, which takes over the interpreter, while the
+    /// thread that forked only waits for it. Swift's runtime locks (`swift_once`, `Mutex`) record
+    /// their holder by a thread id each thread caches on first use, and the forking thread still
+    /// carries its parent's: another thread wanting a lock it held was seen spinning for ever.
     private func becomeForkedSibling(of parent: pid_t, state: State, connection: Connection) -> Never {
         connection.forgetInForkedChild()
         siblings.forgetInForkedChild()
@@ -72,8 +79,39 @@ extension WorkerProcess {
         options.launchedBy = parent
         var logger = self.logger
         logger[metadataKey: "pid"] = "\(getpid())"
-        let status = WorkerProcess(options: options, logger: logger).run(state: state)
+        let sibling = WorkerProcess(options: options, logger: logger)
+        let status = ForkedLife.run {
+            state.runtime?.adoptCallingThread()
+            return sibling.run(state: state)
+        }
         fflush(nil)
         _exit(status)
+    }
+}
+
+/// Runs a forked sibling's life on a new POSIX thread and waits for it (`pthread_join`: glibc
+/// only, no Swift lock), returning its exit status.
+private final class ForkedLife {
+    private let body: () -> Int32
+    private var status: Int32 = 1
+
+    private init(_ body: @escaping () -> Int32) { self.body = body }
+
+    static func run(_ body: @escaping () -> Int32) -> Int32 {
+        let life = ForkedLife(body)
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(life).toOpaque()
+        let started = pthread_create(&thread, nil, { context in
+            let life = Unmanaged<ForkedLife>.fromOpaque(context!).takeUnretainedValue()
+            life.status = life.body()
+            return nil
+        }, context)
+        guard started == 0 else {
+            Unmanaged<ForkedLife>.fromOpaque(context).release()
+            return 1
+        }
+        pthread_join(thread, nil)
+        Unmanaged<ForkedLife>.fromOpaque(context).release()
+        return life.status
     }
 }

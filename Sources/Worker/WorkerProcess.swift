@@ -356,8 +356,10 @@ public struct WorkerProcess {
     }
 
     private func serve(job: JobSpec, runtime: PythonRuntime, state: State, connection: Connection) -> Int32 {
+        // Heartbeats come from their own thread, so a long model load or predict (which hold the Python thread)
+        // still shows the coordinator that this process is alive.
         var heartbeat = HeartbeatSender(connection: connection)
-        defer { heartbeat.stop() }
+        defer { heartbeat.stop(waiting: false) }
         let model: PyFuncModel
         let key = Self.modelKey(job)
         if let kept = state.model, kept.key == key {

@@ -611,6 +611,15 @@ def convert(result, result_type, nrows, output_field=None, strict=False):
     return _pack(values, validity, result_type, nrows)
 
 
+def prepare_forks():
+    """Before forking workers that share this process's memory: collect what is garbage now, then
+    move every object alive into the collector's permanent generation (gc.freeze), so that no
+    collection in a child walks them and writes their headers, which would copy their pages."""
+    import gc
+    gc.collect()
+    gc.freeze()
+
+
 def restore_signals():
     """Importing numpy/pandas installs Python's SIGINT handler; give signals back to the worker."""
     import signal
