@@ -42,8 +42,12 @@ extension ParquetFileReader {
         }
     }
 
-    /// Starts fetching the column chunks of `columns` in row group `index` in the background,
-    /// when the file is remote (a read-ahead: the reads of them later wait less or not at all).
+    /// Whether the bytes are in a local file (read with `pread`), not in an object store.
+    public var isLocal: Bool { source.fileDescriptor != nil }
+
+    /// Starts fetching the column chunks of `columns` in row group `index` in the background
+    /// (a read-ahead: the reads of them later wait less or not at all): a remote file into its
+    /// source's cache, a local one into the kernel's page cache.
     public func prefetch(rowGroup index: Int, columns: [Int]) {
         source.prefetch(chunkRanges(rowGroup: index, columns: columns))
     }

@@ -37,6 +37,9 @@ public final class ParquetFileWriter {
 
     private var fd: Int32
     private var offset = 0
+    /// Bytes at the start of the file that another writer already wrote, exactly as this one
+    /// would (`init(continuing:)`): writes that fall within them are skipped.
+    private var prefix = 0
     private var rowGroups: [ParquetRowGroup] = []
     private var totalRows = 0
     private var closed = false
@@ -72,31 +75,66 @@ public final class ParquetFileWriter {
     ///   - dictionary: try dictionary encoding (one PLAIN dictionary page, RLE_DICTIONARY data
     ///     pages) for every column but booleans; a chunk whose dictionary would exceed 1 MB, or
     ///     would not be smaller than PLAIN, is written PLAIN.
-    public init(path: String, schema: Schema, compression: ParquetCompression = .snappy, createdBy: String,
-                dictionary: Bool = true) throws {
-        self.path = path
-        self.schema = schema
-        self.compression = compression
-        self.createdBy = createdBy
+    public convenience init(path: String, schema: Schema, compression: ParquetCompression = .snappy, createdBy: String,
+                            dictionary: Bool = true) throws {
+        try Self.checkWritable(schema, path: path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ParquetError(path: path, message: "cannot create: \(String(cString: strerror(errno)))")
+        }
+        try self.init(fd: fd, path: path, prefix: 0, schema: schema, compression: compression, createdBy: createdBy, dictionary: dictionary)
+    }
+
+    /// Continues `path`, whose first `prefix` bytes a writer of the same schema, compression
+    /// and `createdBy` wrote and left with `closeAsPrefix()`: this writer is then used exactly
+    /// as that one would have been from the start, and skips writing what the file already
+    /// holds, so the file ends byte for byte as one writer would have made it. The prefix is
+    /// checked by its length (the file holds exactly `prefix` bytes, starting with the magic)
+    /// and by where the writes fall: one that would cross its end throws, as `close` does when
+    /// the writes never reached it.
+    /// - Throws: `ParquetError` when the file cannot be opened or is not such a prefix.
+    public convenience init(continuing path: String, prefix: Int, schema: Schema, compression: ParquetCompression = .snappy,
+                            createdBy: String, dictionary: Bool = true) throws {
+        try Self.checkWritable(schema, path: path)
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw ParquetError(path: path, message: "cannot open to continue it: \(String(cString: strerror(errno)))") }
+        var status = stat()
+        var magic = [UInt8](repeating: 0, count: 4)
+        guard fstat(fd, &status) == 0, Int(status.st_size) == prefix, prefix >= 4, pread(fd, &magic, 4, 0) == 4,
+              magic == Array("PAR1".utf8), lseek(fd, off_t(prefix), SEEK_SET) == off_t(prefix) else {
+            _ = posixClose(fd)
+            throw ParquetError(path: path, message: "holds \(status.st_size) bytes, not the \(prefix)-byte start of a Parquet file to continue")
+        }
+        try self.init(fd: fd, path: path, prefix: prefix, schema: schema, compression: compression, createdBy: createdBy, dictionary: dictionary)
+    }
+
+    private static func checkWritable(_ schema: Schema, path: String) throws {
         for field in schema.fields {
             if let problem = ParquetTypeMapping.writeProblem(field.type) {
                 throw ParquetError(path: path, column: field.name, message: problem)
             }
         }
+    }
+
+    /// Takes `fd` (open for writing, at offset `prefix`) and writes the magic, unless the prefix holds it.
+    private init(fd: Int32, path: String, prefix: Int, schema: Schema, compression: ParquetCompression, createdBy: String,
+                 dictionary: Bool) throws {
+        self.path = path
+        self.schema = schema
+        self.compression = compression
+        self.createdBy = createdBy
         self.fieldElements = schema.fields.map { ParquetTypeMapping.writeElements(name: $0.name, type: $0.type, nullable: $0.nullable) }
         self.elements = fieldElements.flatMap { $0 }
         self.leafCount = elements.count { $0.type != nil }
         self.encoder = ColumnChunkEncoder(compressor: Compressor(codec: compression.codec))
         self.encoder.useDictionary = dictionary
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw ParquetError(path: path, message: "cannot create: \(String(cString: strerror(errno)))")
-        }
+        self.fd = fd
+        self.prefix = prefix
         do {
             try writeAll(Array("PAR1".utf8))
         } catch {
             _ = posixClose(fd)
-            fd = -1
+            self.fd = -1
             throw error
         }
     }
@@ -104,6 +142,24 @@ public final class ParquetFileWriter {
     deinit {
         // An unclosed writer leaves an incomplete file (no footer); readers reject it.
         if !closed && fd >= 0 { _ = posixClose(fd) }
+    }
+
+    /// Closes the file without a footer, leaving what was written as the start of a file that a
+    /// `ParquetFileWriter(continuing:prefix:...)` finishes, and asks the kernel to start writing
+    /// it back (the continuing writer's `fsync` then waits for less). Returns its length. A row
+    /// group begun with `beginRowGroup(rows:copying:)` may be under way: its copied chunks are
+    /// what a continuing writer skips.
+    public func closeAsPrefix() -> Int {
+        guard !closed else { return offset }
+        closed = true
+        #if canImport(Glibc)
+        // Linux starts writing back a range's dirty pages when told they are not needed
+        // (sync_file_range is not in the Glibc module); they stay cached until written.
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+        #endif
+        _ = posixClose(fd)
+        fd = -1
+        return offset
     }
 
     /// Writes `batch` as one row group. Its schema must equal the writer's; a column whose field
@@ -316,8 +372,10 @@ public final class ParquetFileWriter {
     /// ColumnChunk (offsets moved to where it now lies) and uncompressed size.
     private func copyChunk(_ copy: ParquetChunkCopy, field: Int) throws -> (ParquetColumnChunk, Int64) {
         let start = offset
-        try copy.source.copyBytes(copy.bytes, to: fd, destination: path)
-        offset += copy.bytes.count
+        if try !skipped(copy.bytes.count) {
+            try copy.source.copyBytes(copy.bytes, to: fd, destination: path)
+            offset += copy.bytes.count
+        }
         var meta = copy.metaData
         meta.dataPageOffset += Int64(start)
         if meta.dictionaryPageOffset != nil { meta.dictionaryPageOffset = Int64(start) }
@@ -336,6 +394,9 @@ public final class ParquetFileWriter {
             // No footer: the file stays unreadable rather than missing the row group's rows.
             throw ParquetError(path: path, rowGroup: rowGroups.count,
                                message: "closed with a row group under way (\(open.appended) of \(open.rows) rows written)")
+        }
+        guard offset >= prefix else {
+            throw ParquetError(path: path, message: "closed after \(offset) bytes, inside the \(prefix) bytes written before: the file's start was written for other data")
         }
         // A closed writer may wait a while for fsync (or for its commit): it holds no chunk.
         chunk.reset(keeping: 0)
@@ -369,7 +430,20 @@ public final class ParquetFileWriter {
         try bytes.withUnsafeBytes { try writeAll($0) }
     }
 
+    /// Whether the next `count` bytes lie in the prefix another writer wrote (`init(continuing:)`),
+    /// and so are only counted.
+    /// - Throws: `ParquetError` when they would cross its end: the prefix is not what this writer writes.
+    private func skipped(_ count: Int) throws -> Bool {
+        guard offset < prefix else { return false }
+        guard offset + count <= prefix else {
+            throw ParquetError(path: path, message: "the \(prefix) bytes written before end inside what this writer writes from \(offset) to \(offset + count): the file's start was written for other data")
+        }
+        offset += count
+        return true
+    }
+
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        if try skipped(bytes.count) { return }
         var done = 0
         while done < bytes.count {
             let n = posixWrite(fd, bytes.baseAddress! + done, bytes.count - done)
