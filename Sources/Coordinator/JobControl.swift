@@ -27,6 +27,9 @@ final class JobControl {
         var replaceKeptWorker: ((Int) -> Void)?
         /// Starts a local worker in place of one that stopped over its memory limit (`run`).
         var replaceLocalWorker: (() -> Void)?
+        /// `--workers-read`'s I/O while the workers start: stopped at the first hand-out, its
+        /// heads given to their partitions' first attempts.
+        var headStart: HeadStart?
     }
 
     /// How rows reach the workers and scored rows the output.
@@ -101,6 +104,9 @@ final class JobControl {
     private var replacedPIDs: Set<Int32> = []
     private var replacementsWithoutProgress = 0
     private var readyIDs: Set<WorkerID> = []
+    private let headStart: HeadStart?
+    /// Parts written by continuing a head the head start wrote.
+    private var headsContinued = 0
 
     /// Runs the partitions `todo` of `job` (all of them, unless resuming); `modelDigest` is
     /// `JobFingerprint.digest(ofModel:)` of the model.
@@ -114,6 +120,7 @@ final class JobControl {
         modelArchive = collaborators.modelArchive
         replaceKeptWorker = collaborators.replaceKeptWorker
         replaceLocalWorker = collaborators.replaceLocalWorker
+        headStart = collaborators.headStart
         self.options = options
         self.events = events
         var logger = logger
@@ -596,6 +603,9 @@ final class JobControl {
                                  copiesKeptColumns: job.copiesKeptColumns[partition], temporaryDirectory: temporaryDirectory,
                                  outputName: attemptName(partition, attempt: attempt))
         if let uploadPrefix { task.upload = .init(bucket: uploadPrefix.bucket, key: uploadPrefix.directoryPrefix + name) }
+        else { task.head = headStart?.take(partition) }
+        // A worker is ready: the I/O is the workers' from now on.
+        headStart?.stop()
         return task
     }
 
@@ -655,6 +665,7 @@ final class JobControl {
             workerReports[id]?.decodeSeconds += written.readSeconds
             workerReports[id]?.predictSeconds += written.predictSeconds
             workerReports[id]?.encodeSeconds += written.writeSeconds
+            if written.continuedHead { headsContinued += 1 }
             workersFetched.bytes += written.bytesRead
             workersFetched.requests += written.storeRequests
             workersFetched.retries += written.storeRetries
@@ -697,6 +708,9 @@ final class JobControl {
         report.retries = retries
         report.partitionsQuarantined = quarantined.count
         report.workers = workerReports.keys.sorted().map { workerReports[$0]! }
+        if let work = headStart?.summary, work.heads > 0 {
+            report.headStart = .init(heads: work.heads, bytes: work.bytes, seconds: work.seconds, continued: headsContinued)
+        }
         if let failure {
             report.status = failure.resumable && lifecycle.interruption != nil ? "interrupted" : "failed"
             report.error = failure.message

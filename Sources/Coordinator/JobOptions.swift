@@ -64,6 +64,10 @@ public struct JobOptions: Sendable {
     /// in object storage); the coordinator hands out partitions and commits the parts, and no row
     /// passes through it. Off: the coordinator streams rows to the workers.
     public var workersRead = false
+    /// `--head-start` (the default): with `workersRead` and an output directory, the coordinator
+    /// writes the part files' starts that do not depend on the predictions while the workers
+    /// start (`HeadStart`).
+    public var headStart = true
     /// Attempts per batch when workers are lost.
     public var maxAttempts: Int = 4
     /// Batches a worker holds at once.

@@ -51,6 +51,19 @@ public struct JobReport: Codable, Sendable {
     public var model: ModelOrigin?
     /// An input read from object storage: what it holds and what the job fetched.
     public var input: InputStorage?
+    /// What the coordinator wrote while the workers started (`--head-start`), if anything.
+    public var headStart: HeadStartWork?
+
+    /// The part files' starts the coordinator wrote before the workers were ready.
+    public struct HeadStartWork: Codable, Sendable {
+        /// Part files started, and their bytes (kept chunks copied).
+        public var heads: Int
+        public var bytes: Int
+        public var seconds: Double
+        /// Heads the workers continued (the others' partitions were written from the start:
+        /// handed out before their head was ready, or retried).
+        public var continued: Int
+    }
 
     /// What a job read from object storage.
     public struct InputStorage: Codable, Sendable {

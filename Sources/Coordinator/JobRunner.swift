@@ -73,7 +73,8 @@ public final class JobRunner: @unchecked Sendable {
                                  collaborators: .init(pipeline: pipelines.pipeline, launcher: workers.launcher,
                                                       modelArchive: workers.modelArchive, launchedWorkers: workers.launched,
                                                       replaceKeptWorker: workers.replaceKeptWorker,
-                                                      replaceLocalWorker: workers.replaceLocalWorker),
+                                                      replaceLocalWorker: workers.replaceLocalWorker,
+                                                      headStart: pipelines.headStart),
                                  started: started, events: events, logger: logger, progress: progress)
         let outcome = control.runUntilDone()
         if let store = prepared.job.inputStore { control.record(input: JobInput.report(dataset: prepared.job.dataset, store: store)) }
@@ -303,6 +304,7 @@ public final class JobRunner: @unchecked Sendable {
     struct Pipelines {
         var acceptor: Acceptor
         var pipeline: JobControl.Pipeline
+        var headStart: HeadStart?
     }
 
     private func startPipelines(_ prepared: Prepared, workers: StartedWorkers, events: BlockingQueue<JobEvent>) -> Pipelines {
@@ -320,8 +322,20 @@ public final class JobRunner: @unchecked Sendable {
             let parts = PartCommitter(output: prepared.committer) { events.push(.parts($0)) }
             parts.start()
             let uploadPrefix = (prepared.committer as? S3OutputCommitter)?.prefixLocation
+            var headStart: HeadStart?
+            // Workers upload parts to an object store from their own disks: nothing to start there.
+            if options.headStart && uploadPrefix == nil {
+                let modelColumns = job.decodeIndices.map { indices in job.modelColumns.map { indices[$0] }.filter { $0 >= 0 } }
+                let items = HeadStart.items(plan: job.plan, order: prepared.todo, copies: job.copiesKeptColumns,
+                                            keptChunks: job.keptChunkColumns, modelColumns: modelColumns)
+                headStart = HeadStart(items: items, files: job.dataset.files, temporaryDirectory: prepared.committer.temporaryDirectory,
+                                      schema: job.outputSchema, compression: options.compression, createdBy: OutputWriter.createdBy,
+                                      logger: logger)
+                headStart?.start()
+            }
             return Pipelines(acceptor: acceptor, pipeline: .workersRead(parts: parts, temporaryDirectory: prepared.committer.temporaryDirectory,
-                                                                        uploadPrefix: uploadPrefix))
+                                                                        uploadPrefix: uploadPrefix),
+                             headStart: headStart)
         }
         // Enough decoded rows to fill every worker's queue, and one block more; at least 2 blocks.
         let blockRows = max(options.batchSize, options.blockRows / options.batchSize * options.batchSize)
@@ -356,6 +370,8 @@ public final class JobRunner: @unchecked Sendable {
         let kept = workers.pool != nil
         control.shutdownWorkers()
         pipelines.acceptor.stop()
+        // Before the temporary area it writes in is committed or removed.
+        pipelines.headStart?.finish()
         if case .streamed(let reader, _) = pipelines.pipeline { reader.stop() }
         func releaseWorkers(waiting seconds: Double) {
             launcher?.waitForExit(seconds: seconds, expected: workers.localWorkers())

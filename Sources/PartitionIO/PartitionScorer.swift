@@ -105,10 +105,19 @@ public final class PartitionScorer {
             throw .output("cannot create the directory of \(path): \(error.localizedDescription)")
         }
         let writer: ParquetFileWriter
-        do {
-            writer = try ParquetFileWriter(path: path, schema: outputSchema, compression: compression, createdBy: spec.createdBy, dictionary: false)
-        } catch {
-            throw .output("cannot write \(path): \(error)")
+        // The coordinator may have written the file's start while this worker started (a local or shared output).
+        let continued = task.upload == nil ? task.head.flatMap {
+            PartHead.continueWriting($0, in: task.temporaryDirectory, at: path, schema: outputSchema, compression: compression,
+                                     createdBy: spec.createdBy)
+        } : nil
+        if let continued {
+            writer = continued
+        } else {
+            do {
+                writer = try ParquetFileWriter(path: path, schema: outputSchema, compression: compression, createdBy: spec.createdBy, dictionary: false)
+            } catch {
+                throw .output("cannot write \(path): \(error)")
+            }
         }
         var rows = 0
         do throws(PartitionScoringError) {
@@ -124,10 +133,12 @@ public final class PartitionScorer {
         var status = stat()
         let bytes = stat(path, &status) == 0 ? Int(status.st_size) : 0
         let fetched = inputs.fetched
-        return PartitionWritten(partition: task.partition, attempt: task.attempt, path: path, rows: rows, bytes: bytes,
+        var written = PartitionWritten(partition: task.partition, attempt: task.attempt, path: path, rows: rows, bytes: bytes,
                                 readSeconds: clock.read, predictSeconds: clock.predict, writeSeconds: clock.write,
                                 bytesRead: fetched.bytes - fetchedBefore.bytes, storeRequests: fetched.requests - fetchedBefore.requests,
                                 storeRetries: fetched.retries - fetchedBefore.retries)
+        written.continuedHead = continued != nil
+        return written
     }
 
     /// Blocks of small files waiting to be written as one row group.

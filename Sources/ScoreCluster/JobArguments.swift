@@ -113,6 +113,10 @@ struct JobArguments: ParsableArguments {
           help: "Workers read their partitions from the input and write their part files into the output themselves; the coordinator only hands out partitions and commits the parts, so no row passes through it. Every worker must see the input (the same path, or the object store) and the output directory (a shared file system) as the coordinator does. Default: on for run (faster on one machine), off for coordinator; --no-workers-read streams rows through the coordinator.")
     var workersRead: Bool?
 
+    @Flag(name: .customLong("head-start"), inversion: .prefixedNo,
+          help: "With --workers-read and an output directory: while the workers start, the coordinator copies the kept columns of each partition's first row group into its part file (they do not depend on the predictions) and reads the model's columns into the page cache, until the first partition is handed out. The files are the same either way; --no-head-start leaves all of it to the workers.")
+    var headStart = true
+
     @Flag(name: .customLong("verify-checksums"), help: "Check the CRC of every input page that carries one.")
     var verifyChecksums = false
 
@@ -194,6 +198,7 @@ struct JobArguments: ParsableArguments {
         options.inputFilter = inputFilter
         options.outputLayout = outputLayout
         options.workersRead = workersRead ?? workersReadByDefault
+        options.headStart = headStart
         options.maxAttempts = maxAttempts
         options.taskTimeout = taskTimeout
         options.heartbeatTimeout = heartbeatTimeout

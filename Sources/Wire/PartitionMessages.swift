@@ -109,6 +109,21 @@ public struct PartitionTask: Codable, Sendable, Equatable {
     /// on its own disk and uploads it as a multipart upload it leaves open; the coordinator
     /// records the upload and completes it at job commit. nil: a shared directory.
     public var upload: UploadTarget?
+    /// The start of the part file, written by the coordinator while the workers started (its
+    /// head start): the magic and the first row group's kept chunks, copied. nil: none.
+    public var head: Head?
+
+    /// A part file's start that the coordinator wrote ahead of the worker.
+    public struct Head: Codable, Sendable, Equatable {
+        /// The file's name within `temporaryDirectory`; the worker takes it by renaming it to its part file.
+        public var name: String
+        /// Its length: the bytes the worker's writer skips.
+        public var bytes: Int
+        public init(name: String, bytes: Int) {
+            self.name = name
+            self.bytes = bytes
+        }
+    }
 
     /// Where a part uploaded by the worker goes.
     public struct UploadTarget: Codable, Sendable, Equatable {
@@ -156,6 +171,9 @@ public struct PartitionWritten: Codable, Sendable, Equatable {
     public var storeRetries: Int = 0
     /// For an output in object storage: the open multipart upload that holds the part.
     public var upload: OpenUpload?
+    /// Whether the part continues the head the task named (false: there was none, or the
+    /// worker wrote the file from its start).
+    public var continuedHead = false
 
     /// A multipart upload begun and not completed: its parts' ETags, in order.
     public struct OpenUpload: Codable, Sendable, Equatable {

@@ -65,6 +65,31 @@ import TestSupport
                                        "--workers", "2"] + options, label: "wr")
     }
 
+    @Test("while the workers start, the coordinator writes the parts' kept chunks; the workers continue them into the same files")
+    func headStart() throws {
+        let fixture = try EndToEndFixture.shared.get()
+        let common = ["run", "--model", fixture.linearModel.path, "--input", fixture.dataset.path, "--columns", "f1,f2,f3",
+                      "--workers", "2", "--partition-rows", "1500", "--quiet"]
+        let early = fixture.outputPath("wr-head-start"), late = fixture.outputPath("wr-no-head-start")
+        let reports = (early + ".json", late + ".json")
+        let a = try EndToEndFixture.scoreCluster(common + ["--output", early, "--report", reports.0])
+        #expect(a.status == 0, "\(a.stderr)")
+        let b = try EndToEndFixture.scoreCluster(common + ["--output", late, "--report", reports.1, "--no-head-start"])
+        #expect(b.status == 0, "\(b.stderr)")
+        let parsed = try Self.report(reports.0)
+        let work = try #require(parsed["headStart"] as? [String: Any], "\(parsed)")
+        // The four partitions of a whole 1,500-row row group copy their kept chunks (the 500-row one and the
+        // 800 + 1-row one are decoded: too small to stay row groups). Starting Python takes seconds, their copies
+        // milliseconds: each got its head, and each head was continued.
+        #expect(work["heads"] as? Int == 4 && work["continued"] as? Int == 4, "\(work), \(parsed["partitions"] ?? "")")
+        #expect((work["bytes"] as? Int ?? 0) > 0)
+        #expect(try Self.report(reports.1)["headStart"] == nil)
+        let expected = try Self.files(late), got = try Self.files(early)
+        #expect(got.keys.sorted() == expected.keys.sorted() && expected.keys.contains("_SUCCESS"))
+        for (name, bytes) in expected where name != "_manifest.jsonl" { #expect(got[name] == bytes, "\(name) differs") }
+        #expect(!FileManager.default.fileExists(atPath: early + "/_temporary"))
+    }
+
     @Test("a coordinator with two connecting workers: both read their own partitions, the parts are committed in order")
     func coordinatorAndWorkers() throws {
         let fixture = try EndToEndFixture.shared.get()
