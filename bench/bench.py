@@ -12,6 +12,9 @@ installed). The systems:
   score-cluster, spawned workers
                       the same with --no-fork-workers: N workers spawned, each loading the
                           model (only with --spawned-workers)
+  score-cluster, no head start
+                      the same with --no-head-start: the workers copy every kept chunk
+                          themselves (only with --without-head-start)
   score-cluster xM    the same with --workers M, for each M of --also-workers
   python x1           one process: for each input file, pyarrow read, to_pandas of the
                           features renamed "0".."15", predict in 10,000-row batches with the
@@ -538,6 +541,13 @@ def systems_for(args, model_spec, model, data, runs_dir):
             systems.append(System("score-cluster, spawned workers", "score-cluster-spawned",
                                   spawned + ["--no-fork-workers"] + shlex.split(args.score_cluster_args),
                                   base_env, output, layout="in-order"))
+        if args.without_head_start:
+            # What the coordinator's I/O during the workers' start-up saves.
+            output = runs_dir / "score-cluster-no-head-start"
+            late = [c if c != str(runs_dir / "score-cluster") else str(output) for c in command]
+            systems.append(System("score-cluster, no head start", "score-cluster-no-head-start",
+                                  late + ["--no-head-start"] + shlex.split(args.score_cluster_args),
+                                  base_env, output, layout="in-order"))
         for count in args.also_workers:
             # Start-up against the worker count: the same job with another --workers.
             output = runs_dir / f"score-cluster-x{count}"
@@ -884,6 +894,8 @@ def parse_args(argv):
     parser.add_argument("--no-predict-only", action="store_true", help="skip the predict-only (limit) runs")
     parser.add_argument("--spawned-workers", action="store_true",
                         help="also run score-cluster with --no-fork-workers (every worker spawned, loading the model)")
+    parser.add_argument("--without-head-start", action="store_true",
+                        help="also run score-cluster with --no-head-start (the workers copy every kept chunk themselves)")
     parser.add_argument("--also-workers", default="",
                         help="comma-separated worker counts to run score-cluster with besides --workers (e.g. 1)")
     parser.add_argument("--concurrent-predict-only", action="store_true",

@@ -148,6 +148,9 @@ public final class JobRunner: @unchecked Sendable {
         var finishPool: ((Set<Int32>) -> Void)?
         /// How many workers the job expects (local ones, or `--min-workers`).
         var expected: Int
+        /// Whether a worker starts from nothing (an interpreter to start, a model to load): not
+        /// when every one was kept from an earlier job, with its model loaded.
+        var startingUp = true
     }
 
     private func startWorkers(_ prepared: Prepared, events: BlockingQueue<JobEvent>) throws(JobError) -> StartedWorkers {
@@ -269,6 +272,7 @@ public final class JobRunner: @unchecked Sendable {
         if launched == 1 { start(count) } else { for _ in 0..<count { start(1) } }
         started.launcher = local
         started.launched = keptProcesses + count
+        started.startingUp = count > 0
         if pool == nil {
             // In place of a worker that stopped over its memory limit; waited for at the end.
             started.replaceLocalWorker = { start(1) }
@@ -324,7 +328,8 @@ public final class JobRunner: @unchecked Sendable {
             let uploadPrefix = (prepared.committer as? S3OutputCommitter)?.prefixLocation
             var headStart: HeadStart?
             // Workers upload parts to an object store from their own disks: nothing to start there.
-            if options.headStart && uploadPrefix == nil {
+            // Kept workers are ready at once: no start-up to overlap.
+            if options.headStart && uploadPrefix == nil && workers.startingUp {
                 let modelColumns = job.decodeIndices.map { indices in job.modelColumns.map { indices[$0] }.filter { $0 >= 0 } }
                 let items = HeadStart.items(plan: job.plan, order: prepared.todo, copies: job.copiesKeptColumns,
                                             keptChunks: job.keptChunkColumns, modelColumns: modelColumns)

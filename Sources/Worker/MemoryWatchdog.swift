@@ -36,6 +36,8 @@ public final class MemoryWatchdog: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Wakes the sampling thread from its sleep when stopped: a worker about to fork waits for it to end.
+    private let wakeup = NSCondition()
     private let interval: Double
     private let sample: @Sendable () -> Int?
     private let onExceeded: @Sendable (Exceeded) -> Void
@@ -83,8 +85,13 @@ public final class MemoryWatchdog: Sendable {
         let thread = Thread { [self] in
             // The name the kernel shows (`ForkSafety` lists threads by it).
             ForkSafety.nameCallingThread("memory-watchdog")
-            while state.withLock({ $0.running && !$0.fired && $0.generation == generation }) {
-                usleep(UInt32(interval * 1_000_000))
+            func current() -> Bool { state.withLock { $0.running && !$0.fired && $0.generation == generation } }
+            while current() {
+                // Checked again under the condition's lock, which stop() takes to signal: no wake-up is missed.
+                wakeup.lock()
+                if current() { _ = wakeup.wait(until: Date().addingTimeInterval(interval)) }
+                wakeup.unlock()
+                guard current() else { break }
                 if state.withLock({ $0.limit == nil }) { continue }
                 check()
             }
@@ -93,12 +100,15 @@ public final class MemoryWatchdog: Sendable {
         thread.start()
     }
 
-    /// Stops the sampling thread (after its current sleep).
+    /// Stops the sampling thread, waking it from its sleep.
     public func stop() {
         state.withLock {
             $0.running = false
             $0.generation += 1
         }
+        wakeup.lock()
+        wakeup.broadcast()
+        wakeup.unlock()
     }
 
     private static func parkForever() -> Never {
