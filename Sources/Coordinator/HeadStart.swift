@@ -124,5 +124,7 @@ final class HeadStart: @unchecked Sendable {
                 break
             }
         }
+        let work = summary
+        logger.debug("head start: began \(work.heads) of \(items.count) part files (\(work.bytes) bytes of kept chunks) in \(String(format: "%.2f", work.seconds)) s")
     }
 }
