@@ -37,14 +37,15 @@ public enum PartHead {
         return writer.closeAsPrefix()
     }
 
-    /// Takes `head` over as the part file at `path` (a rename: of two attempts only one can
-    /// have it) and returns a writer continuing it; nil when it is gone or not what `schema`'s
-    /// writer would have written first, and the part is then written from its start.
-    static func continueWriting(_ head: PartitionTask.Head, in temporaryDirectory: String, at path: String, schema: Schema,
-                                compression: ParquetCompression, createdBy: String) -> ParquetFileWriter? {
-        let components = head.name.split(separator: "/", omittingEmptySubsequences: false)
-        guard !head.name.hasPrefix("/"), components.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }),
-              rename(temporaryDirectory + "/" + head.name, path) == 0 else { return nil }
+    /// Takes the head `task` names over as the part file at `path` (a rename: of two attempts
+    /// only one can have it) and returns a writer continuing it; nil when it is gone, not the
+    /// head of the task's partition, or not what `schema`'s writer would have written first, and
+    /// the part is then written from its start.
+    static func continueWriting(_ task: PartitionTask, at path: String, schema: Schema, compression: ParquetCompression,
+                                createdBy: String) -> ParquetFileWriter? {
+        // The name comes over the network: only the partition's own head, in the job's temporary area, is taken.
+        guard let head = task.head, head.name == name(of: task.partition),
+              rename(task.temporaryDirectory + "/" + head.name, path) == 0 else { return nil }
         return try? ParquetFileWriter(continuing: path, prefix: head.bytes, schema: schema, compression: compression,
                                       createdBy: createdBy, dictionary: false)
     }

@@ -106,10 +106,9 @@ public final class PartitionScorer {
         }
         let writer: ParquetFileWriter
         // The coordinator may have written the file's start while this worker started (a local or shared output).
-        let continued = task.upload == nil ? task.head.flatMap {
-            PartHead.continueWriting($0, in: task.temporaryDirectory, at: path, schema: outputSchema, compression: compression,
-                                     createdBy: spec.createdBy)
-        } : nil
+        let continued = task.upload == nil
+            ? PartHead.continueWriting(task, at: path, schema: outputSchema, compression: compression, createdBy: spec.createdBy)
+            : nil
         if let continued {
             writer = continued
         } else {
